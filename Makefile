@@ -1,0 +1,56 @@
+# Every target sets up what it needs: a fresh clone with only Python runs `make run` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+GEN    := matcher/v1/matcher_pb2.py
+PROTOS := $(wildcard proto/matcher/v1/*.proto)
+ADDRESS ?= localhost:50051
+FEED   ?= data/suppliers.jsonl
+
+.PHONY: all setup gen run test lint typecheck check bench data clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(STAMP) $(GEN)
+
+# Generated code lives apart, in matcher/v1/, and is never committed, linted or type-checked.
+$(GEN): $(PROTOS) $(STAMP)
+	mkdir -p matcher/v1
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	touch $@
+
+gen: $(GEN)
+
+run: setup
+	$(PY) server.py --address $(ADDRESS) --feed $(FEED)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy matcher matcher_api server.py
+
+check: lint typecheck
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/pytest -q
+
+bench: setup
+	$(PY) -m bench
+
+data: setup
+	$(PY) scripts/make_sample_feed.py --out $(FEED)
+
+clean:
+	rm -rf $(VENV) matcher/v1 .pytest_cache .mypy_cache .ruff_cache

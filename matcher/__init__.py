@@ -1,0 +1,1 @@
+"""The matcher domain: pure modules, no gRPC, no generated code."""

@@ -1,0 +1,344 @@
+"""The supplier catalogue: loaded once, indexed spatially, and matched against a user's query."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from shapely import prepare
+from shapely.geometry import Point as ShapelyPoint
+from shapely.geometry import Polygon
+
+from matcher import slots as slotlib
+from matcher.errors import NotFound
+from matcher.geometry import Point, geodesic_km, lng_variants, search_boxes
+from matcher.index import SpatialIndex
+from matcher.slots import Availability, LocalHours, RenderedSlot, Slot, SlotRef, Window
+from matcher.timezones import zone
+
+#: Remote suppliers rank by how many slots fall in these user-local hours when none are asked for.
+WAKING_HOURS = LocalHours(start_minute=8 * 60, end_minute=20 * 60)
+
+
+class Modality(enum.Enum):
+    """How care is delivered."""
+
+    IN_PERSON = "IN_PERSON"
+    HOME_VISIT = "HOME_VISIT"
+    REMOTE = "REMOTE"
+
+
+class Order(enum.Enum):
+    """How matches are ranked."""
+
+    BY_DISTANCE = "BY_DISTANCE"
+    BY_EARLIEST_SLOT = "BY_EARLIEST_SLOT"
+
+
+NEARBY = frozenset({Modality.IN_PERSON, Modality.HOME_VISIT})
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """A care supplier and when it can be booked, in its own timezone."""
+
+    id: str
+    name: str
+    specialties: tuple[str, ...]
+    languages: tuple[str, ...]
+    modalities: frozenset[Modality]
+    timezone: str
+    location: Point
+    availability: Availability
+    service_area: Polygon | None = None  # required for HOME_VISIT
+
+
+@dataclass(frozen=True)
+class MatchQuery:
+    """A validated, coarsened Match request."""
+
+    point: Point | None  # None when the user gave only a country: remote suppliers only
+    user_zone: str
+    window: Window
+    radius_km: float = 25.0
+    specialties: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    modalities: frozenset[Modality] = frozenset(Modality)
+    local_hours: LocalHours | None = None
+    max_slots: int = 10
+    order: Order = Order.BY_DISTANCE
+
+    def key(self) -> tuple[object, ...]:
+        """Everything but the window, in a stable form: what a page token stays bound to."""
+        return (
+            self.point,
+            self.user_zone,
+            self.radius_km,
+            sorted(self.specialties),
+            sorted(self.languages),
+            sorted(m.value for m in self.modalities),
+            self.local_hours,
+            self.max_slots,
+            self.order.value,
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    """One supplier the user can book, how far it is, how it matched and its first slots."""
+
+    supplier: Supplier
+    distance_km: float
+    modalities: frozenset[Modality]
+    slots: tuple[RenderedSlot, ...]
+    score: int  # slots inside the user's hours; ranks remote suppliers
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A supplier that passed the spatial and attribute filters, before its slots are known."""
+
+    index: int
+    distance_km: float
+    modalities: frozenset[Modality]
+
+
+class SlotStatus(enum.Enum):
+    """Why a slot id is or is not bookable now."""
+
+    BOOKABLE = "BOOKABLE"
+    MALFORMED_ID = "MALFORMED_ID"
+    UNKNOWN_SUPPLIER = "UNKNOWN_SUPPLIER"
+    NOT_OFFERED = "NOT_OFFERED"
+    TOO_SOON = "TOO_SOON"
+    PAST = "PAST"
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """The answer for one slot id."""
+
+    slot_id: str
+    status: SlotStatus
+    reason: str
+
+    @property
+    def bookable(self) -> bool:
+        """Whether the backend may book this slot now."""
+        return self.status is SlotStatus.BOOKABLE
+
+
+class Catalog:
+    """Every supplier of one feed, with R-trees over in-person points and home-visit areas."""
+
+    def __init__(self, suppliers: Sequence[Supplier]) -> None:
+        self.suppliers = tuple(suppliers)
+        self._by_id = {s.id: i for i, s in enumerate(self.suppliers)}
+        self._lats = np.array([s.location.lat for s in self.suppliers], dtype=np.float64)
+        self._lngs = np.array([s.location.lng for s in self.suppliers], dtype=np.float64)
+        self._in_person = self._having(Modality.IN_PERSON)
+        self._home_visit = self._having(Modality.HOME_VISIT)
+        self._remote = self._having(Modality.REMOTE)
+        self._points = SpatialIndex(
+            np.column_stack([self._lngs, self._lats, self._lngs, self._lats])[self._in_person]
+        )
+        areas = [self._area(i) for i in self._home_visit]
+        for area in areas:
+            prepare(area)
+        self._areas = areas
+        self._area_index = SpatialIndex(np.array([a.bounds for a in areas]).reshape(-1, 4))
+
+    def __len__(self) -> int:
+        return len(self.suppliers)
+
+    def _having(self, modality: Modality) -> np.ndarray:
+        """Positions of the suppliers offering a modality."""
+        return np.array(
+            [i for i, s in enumerate(self.suppliers) if modality in s.modalities], dtype=np.int64
+        )
+
+    def _area(self, i: int) -> Polygon:
+        """A home-visit supplier's service area."""
+        area = self.suppliers[i].service_area
+        assert area is not None  # the feed refuses HOME_VISIT without one
+        return area
+
+    def supplier(self, supplier_id: str) -> Supplier:
+        """One supplier by id, or NotFound."""
+        try:
+            return self.suppliers[self._by_id[supplier_id]]
+        except KeyError:
+            raise NotFound("supplier", supplier_id) from None
+
+    def match(self, query: MatchQuery, *, now: datetime) -> list[Match]:
+        """Every bookable supplier for a query, ranked as it asks."""
+        user_tz = zone(query.user_zone)
+        matches = []
+        for candidate in self._candidates(query):
+            found = self._with_slots(candidate, query=query, user_tz=user_tz, now=now)
+            if found is not None:
+                matches.append(found)
+        matches.sort(key=_ranking(query.order))
+        return matches
+
+    def _candidates(self, query: MatchQuery) -> Iterable[Candidate]:
+        """Suppliers within reach of the user and matching the attribute filters."""
+        reached: dict[int, set[Modality]] = {}
+        for modality, positions in self._reach(query):
+            for i in positions.tolist():
+                reached.setdefault(i, set()).add(modality)
+        positions = np.array(
+            sorted(i for i in reached if _wanted(self.suppliers[i], query)), dtype=np.int64
+        )
+        distances = (
+            geodesic_km(query.point, lats=self._lats[positions], lngs=self._lngs[positions])
+            if query.point is not None
+            else np.zeros(len(positions))
+        )
+        for i, distance in zip(positions.tolist(), distances.tolist(), strict=True):
+            met = reached[i]
+            if Modality.IN_PERSON in met and distance > query.radius_km:
+                met = met - {Modality.IN_PERSON}
+            if met:
+                yield Candidate(index=i, distance_km=distance, modalities=frozenset(met))
+
+    def _reach(self, query: MatchQuery) -> Iterable[tuple[Modality, np.ndarray]]:
+        """Per requested modality, the suppliers whose place could serve the user's point."""
+        p = query.point
+        if p is not None and Modality.IN_PERSON in query.modalities:
+            hits = self._points.intersecting(search_boxes(p, radius_km=query.radius_km))
+            yield Modality.IN_PERSON, self._in_person[hits]
+        if p is not None and Modality.HOME_VISIT in query.modalities:
+            yield Modality.HOME_VISIT, self._serving_areas(p)
+        if Modality.REMOTE in query.modalities:
+            yield Modality.REMOTE, self._remote
+
+    def _serving_areas(self, p: Point) -> np.ndarray:
+        """Home-visit suppliers whose service area holds the point, on either side of ±180°."""
+        inside = set()
+        for lng in lng_variants(p.lng):
+            here = ShapelyPoint(lng, p.lat)
+            for k in self._area_index.intersecting([(lng, p.lat, lng, p.lat)]).tolist():
+                if self._areas[k].covers(here):
+                    inside.add(k)
+        return self._home_visit[sorted(inside)]
+
+    def _with_slots(
+        self, candidate: Candidate, *, query: MatchQuery, user_tz: ZoneInfo, now: datetime
+    ) -> Match | None:
+        """The candidate with its slots in the window and the user's hours; None if none."""
+        supplier = self.suppliers[candidate.index]
+        supplier_tz = zone(supplier.timezone)
+        found = bookable_slots(supplier, window=query.window, now=now)
+        hours = query.local_hours
+        if hours is not None:
+            found = [s for s in found if hours.admits(s.start.astimezone(user_tz))]
+        if not found:
+            return None
+        ranking_hours = hours or WAKING_HOURS
+        score = sum(1 for s in found if ranking_hours.admits(s.start.astimezone(user_tz)))
+        rendered = tuple(
+            slotlib.render(s, supplier_id=supplier.id, supplier_tz=supplier_tz, user_tz=user_tz)
+            for s in found[: query.max_slots]
+        )
+        return Match(
+            supplier=supplier,
+            distance_km=candidate.distance_km,
+            modalities=candidate.modalities,
+            slots=rendered,
+            score=score,
+        )
+
+    def slots_for(
+        self,
+        supplier_id: str,
+        *,
+        user_zone: str,
+        window: Window,
+        now: datetime,
+        local_hours: LocalHours | None = None,
+        max_slots: int = 100,
+    ) -> tuple[Supplier, list[RenderedSlot]]:
+        """One supplier's bookable slots in a window, rendered for a user's zone."""
+        supplier = self.supplier(supplier_id)
+        user_tz = zone(user_zone)
+        found = bookable_slots(supplier, window=window, now=now)
+        if local_hours is not None:
+            found = [s for s in found if local_hours.admits(s.start.astimezone(user_tz))]
+        supplier_tz = zone(supplier.timezone)
+        return supplier, [
+            slotlib.render(s, supplier_id=supplier.id, supplier_tz=supplier_tz, user_tz=user_tz)
+            for s in found[:max_slots]
+        ]
+
+    def check(self, slot_ids: Sequence[str], *, now: datetime) -> list[SlotCheck]:
+        """Exactly one answer per slot id, in order."""
+        return [self._check_one(text, now=now) for text in slot_ids]
+
+    def _check_one(self, text: str, *, now: datetime) -> SlotCheck:
+        """Whether one slot id is still bookable, and why not."""
+        ref = slotlib.parse_slot_id(text)
+        if ref is None:
+            return SlotCheck(text, SlotStatus.MALFORMED_ID, "not a slot id issued by this service")
+        if ref.supplier_id not in self._by_id:
+            return SlotCheck(
+                text, SlotStatus.UNKNOWN_SUPPLIER, f"supplier {ref.supplier_id!r} is not listed"
+            )
+        supplier = self.supplier(ref.supplier_id)
+        if ref.start <= now:
+            return SlotCheck(text, SlotStatus.PAST, "the slot has already started")
+        if not _offered(supplier, ref):
+            return SlotCheck(
+                text, SlotStatus.NOT_OFFERED, "the supplier no longer offers this slot"
+            )
+        notice = supplier.availability.min_notice
+        if ref.start < now + notice:
+            minutes = int(notice.total_seconds() // 60)
+            return SlotCheck(
+                text, SlotStatus.TOO_SOON, f"the supplier needs {minutes} minutes' notice"
+            )
+        return SlotCheck(text, SlotStatus.BOOKABLE, "bookable")
+
+
+def bookable_slots(supplier: Supplier, *, window: Window, now: datetime) -> list[Slot]:
+    """A supplier's slots in a window that can still be booked given its minimum notice."""
+    return slotlib.expand(
+        supplier.availability,
+        tz=zone(supplier.timezone),
+        window=window,
+        not_before=now + supplier.availability.min_notice,
+    )
+
+
+def _offered(supplier: Supplier, ref: SlotRef) -> bool:
+    """Whether the supplier's availability still holds exactly this slot."""
+    around = Window(start=ref.start, end=ref.start + timedelta(seconds=1))
+    found = slotlib.expand(
+        supplier.availability, tz=zone(supplier.timezone), window=around, not_before=ref.start
+    )
+    return any(s.minutes == ref.minutes for s in found)
+
+
+def _wanted(supplier: Supplier, query: MatchQuery) -> bool:
+    """Whether a supplier passes the specialty and language filters."""
+    if query.specialties and query.specialties.isdisjoint(supplier.specialties):
+        return False
+    return not (query.languages and query.languages.isdisjoint(supplier.languages))
+
+
+def _ranking(order: Order) -> Callable[[Match], tuple[object, ...]]:
+    """The sort key for an order: nearby suppliers by distance, then remote ones by score."""
+
+    def by_distance(m: Match) -> tuple[object, ...]:
+        if m.modalities & NEARBY:
+            return (0, m.distance_km, 0.0, m.supplier.id)
+        return (1, -m.score, m.distance_km, m.supplier.id)
+
+    def by_earliest(m: Match) -> tuple[object, ...]:
+        return (m.slots[0].start, m.distance_km, m.supplier.id)
+
+    return by_earliest if order is Order.BY_EARLIEST_SLOT else by_distance

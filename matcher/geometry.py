@@ -1,0 +1,137 @@
+"""Points on WGS84: validation, coarsening, geohashes, search boxes and geodesic distances."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from pyproj import Geod
+from shapely.geometry import Polygon
+
+from matcher.errors import InvalidArgument
+
+WGS84 = Geod(ellps="WGS84")
+KM_PER_DEGREE_LAT_MIN = 110.574  # a degree of latitude is shortest at the equator
+EARTH_MEAN_RADIUS_KM = 6371.0088
+GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
+
+Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A validated WGS84 point in degrees."""
+
+    lat: float
+    lng: float
+
+
+def point(*, lat: float, lng: float, field: str = "location.point") -> Point:
+    """Validates raw degrees, naming the offending field; longitudes wrap into [-180, 180)."""
+    if not math.isfinite(lat) or not -90.0 <= lat <= 90.0:
+        raise InvalidArgument.of(f"{field}.lat", "must be a finite number of degrees in [-90, 90]")
+    if not math.isfinite(lng) or not -180.0 <= lng <= 180.0:
+        raise InvalidArgument.of(
+            f"{field}.lng", "must be a finite number of degrees in [-180, 180]"
+        )
+    return Point(lat=lat, lng=wrap_lng(lng))
+
+
+def wrap_lng(lng: float) -> float:
+    """Maps any longitude into [-180, 180)."""
+    return (lng + 180.0) % 360.0 - 180.0
+
+
+def coarsen(p: Point, *, cell_km: float) -> Point:
+    """Snaps a point to the centre of a grid cell about ``cell_km`` on a side.
+
+    Rows are bands of equal latitude; each row holds as many equal cells as fit its
+    circumference, so cells stay about ``cell_km`` wide up to the poles (where a row is
+    one cell) instead of shrinking to metres as a plain degree grid would.
+    """
+    step = cell_km / KM_PER_DEGREE_LAT_MIN
+    rows = max(1, math.ceil(180.0 / step))
+    step = 180.0 / rows
+    row = min(int((p.lat + 90.0) // step), rows - 1)
+    lat = -90.0 + (row + 0.5) * step
+    circumference_km = 360.0 * KM_PER_DEGREE_LAT_MIN * math.cos(math.radians(lat))
+    cells = max(1, int(circumference_km // cell_km))
+    width = 360.0 / cells
+    col = min(int((p.lng + 180.0) // width), cells - 1)
+    return Point(lat=round(lat, 6), lng=round(-180.0 + (col + 0.5) * width, 6))
+
+
+def decode_geohash(code: str, *, field: str = "location.geohash") -> Point:
+    """Returns the centre of a geohash cell."""
+    if not 1 <= len(code) <= 12 or any(c not in GEOHASH_ALPHABET for c in code.lower()):
+        raise InvalidArgument.of(
+            field, "must be 1 to 12 geohash characters (0-9, b-z without a i l o)"
+        )
+    lat_lo, lat_hi, lng_lo, lng_hi = -90.0, 90.0, -180.0, 180.0
+    even = True
+    for char in code.lower():
+        bits = GEOHASH_ALPHABET.index(char)
+        for shift in range(4, -1, -1):
+            bit = (bits >> shift) & 1
+            if even:
+                mid = (lng_lo + lng_hi) / 2
+                lng_lo, lng_hi = (mid, lng_hi) if bit else (lng_lo, mid)
+            else:
+                mid = (lat_lo + lat_hi) / 2
+                lat_lo, lat_hi = (mid, lat_hi) if bit else (lat_lo, mid)
+            even = not even
+    return Point(lat=(lat_lo + lat_hi) / 2, lng=(lng_lo + lng_hi) / 2)
+
+
+def search_boxes(p: Point, *, radius_km: float) -> list[Box]:
+    """Lng/lat boxes that together cover every point within ``radius_km`` of ``p``.
+
+    Near a pole the circle holds the pole, so the box spans every longitude; across the
+    antimeridian the box is split in two, as an R-tree has no notion of wrapping.
+    """
+    dlat = radius_km / KM_PER_DEGREE_LAT_MIN
+    min_lat, max_lat = p.lat - dlat, p.lat + dlat
+    if min_lat <= -90.0 or max_lat >= 90.0:
+        return [(-180.0, max(min_lat, -90.0), 180.0, min(max_lat, 90.0))]
+    # On a sphere the widest longitude reach of a small circle is asin(sin r / cos lat).
+    angular = radius_km / EARTH_MEAN_RADIUS_KM
+    ratio = math.sin(angular) / math.cos(math.radians(p.lat))
+    if ratio >= 1.0:
+        return [(-180.0, min_lat, 180.0, max_lat)]
+    dlng = math.degrees(math.asin(ratio)) * 1.01 + 1e-6  # 1% margin for the ellipsoid
+    west, east = p.lng - dlng, p.lng + dlng
+    if west < -180.0:
+        return [(west + 360.0, min_lat, 180.0, max_lat), (-180.0, min_lat, east, max_lat)]
+    if east > 180.0:
+        return [(west, min_lat, 180.0, max_lat), (-180.0, min_lat, east - 360.0, max_lat)]
+    return [(west, min_lat, east, max_lat)]
+
+
+def geodesic_km(
+    p: Point, *, lats: npt.NDArray[np.float64], lngs: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Geodesic distances on the WGS84 ellipsoid from ``p`` to each point, vectorised."""
+    if lats.size == 0:
+        return np.empty(0)
+    _, _, metres = WGS84.inv(np.full(lats.shape, p.lng), np.full(lats.shape, p.lat), lngs, lats)
+    return np.asarray(metres, dtype=np.float64) / 1000.0
+
+
+def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
+    """A geodesic circle as a polygon, its longitudes kept continuous across the antimeridian."""
+    bearings = np.linspace(0.0, 360.0, vertices, endpoint=False)
+    lngs, lats, _ = WGS84.fwd(
+        np.full(vertices, p.lng),
+        np.full(vertices, p.lat),
+        bearings,
+        np.full(vertices, radius_km * 1000.0),
+    )
+    unwrapped = p.lng + (np.asarray(lngs) - p.lng + 180.0) % 360.0 - 180.0
+    return Polygon(zip(unwrapped, lats, strict=True))
+
+
+def lng_variants(lng: float) -> tuple[float, float, float]:
+    """The same meridian at -360, 0 and +360 degrees, to test shapes that pass ±180."""
+    return (lng - 360.0, lng, lng + 360.0)

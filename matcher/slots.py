@@ -1,0 +1,211 @@
+"""Availability in a supplier's wall time, expanded to instants for one window, and slot ids.
+
+Daylight-saving policy (docs/feeds.md says the same):
+- a wall time that does not exist (the spring-forward gap) yields no slot;
+- a wall time that happens twice (the fall-back fold) yields one slot, at its first occurrence;
+- a slot ends its length in real elapsed minutes after it starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+SLOT_ID_PREFIX = "s1_"
+HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
+
+
+def minute_of_day(text: str) -> int | None:
+    """Minutes after midnight of a local "HH:MM" ("24:00" allowed), or None if malformed."""
+    found = HHMM.fullmatch(text)
+    if found is None:
+        return None
+    hours, minutes = (g for g in found.groups() if g is not None)
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True)
+class WeeklyRule:
+    """Slots back to back from ``start_minute`` while a whole one fits before ``end_minute``."""
+
+    days: frozenset[int]  # 0 is Monday
+    start_minute: int  # minutes after local midnight
+    end_minute: int  # at most 1440
+    slot_minutes: int
+
+    def wall_starts(self, day: date) -> list[datetime]:
+        """The local wall times this rule opens on one date."""
+        if day.weekday() not in self.days:
+            return []
+        midnight = datetime.combine(day, time())
+        last = self.end_minute - self.slot_minutes
+        return [
+            midnight + timedelta(minutes=m)
+            for m in range(self.start_minute, last + 1, self.slot_minutes)
+        ]
+
+
+@dataclass(frozen=True)
+class OneOff:
+    """A single slot at a local wall time."""
+
+    start: datetime  # naive, the supplier's wall time
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Availability:
+    """When a supplier can be booked, in its own wall time."""
+
+    weekly: tuple[WeeklyRule, ...] = ()
+    one_off: tuple[OneOff, ...] = ()
+    closed: frozenset[date] = field(default_factory=frozenset)
+    min_notice: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    """One bookable interval, as UTC instants."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> int:
+        """The slot's real elapsed length."""
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval of instants [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def __contains__(self, instant: object) -> bool:
+        return isinstance(instant, datetime) and self.start <= instant < self.end
+
+
+@dataclass(frozen=True)
+class LocalHours:
+    """Minutes of a local day, start inclusive, end exclusive; end before start wraps midnight."""
+
+    start_minute: int
+    end_minute: int
+
+    def admits(self, local: datetime) -> bool:
+        """Whether a local time of day falls inside these hours."""
+        minute = local.hour * 60 + local.minute
+        if self.start_minute <= self.end_minute:
+            return self.start_minute <= minute < self.end_minute
+        return minute >= self.start_minute or minute < self.end_minute
+
+
+def instant_of(wall: datetime, tz: ZoneInfo) -> datetime | None:
+    """The UTC instant of a wall time: None in a gap, the first occurrence in a fold."""
+    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != wall:
+        return None
+    return instant
+
+
+def expand(
+    availability: Availability, *, tz: ZoneInfo, window: Window, not_before: datetime
+) -> list[Slot]:
+    """Every slot starting inside ``window`` and no earlier than ``not_before``, in order."""
+    first = (window.start.astimezone(tz) - timedelta(days=1)).date()
+    last = (window.end.astimezone(tz) + timedelta(days=1)).date()
+    starts: list[tuple[datetime, int]] = []
+    day = first
+    while day <= last:
+        if day not in availability.closed:
+            for rule in availability.weekly:
+                starts.extend((wall, rule.slot_minutes) for wall in rule.wall_starts(day))
+        day += timedelta(days=1)
+    starts.extend(
+        (o.start, o.minutes)
+        for o in availability.one_off
+        if o.start.date() not in availability.closed
+    )
+    floor = max(window.start, not_before)
+    slots = set()
+    for wall, minutes in starts:
+        instant = instant_of(wall, tz)
+        if instant is not None and floor <= instant < window.end:
+            slots.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
+    return sorted(slots)
+
+
+@dataclass(frozen=True)
+class SlotRef:
+    """What a slot id names: a supplier's slot starting at an instant, of a length."""
+
+    supplier_id: str
+    start: datetime
+    minutes: int
+
+
+def slot_id(*, supplier_id: str, slot: Slot) -> str:
+    """A stable, opaque, URL-safe id for one supplier's slot."""
+    raw = f"{supplier_id}|{int(slot.start.timestamp())}|{slot.minutes}".encode()
+    return SLOT_ID_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_slot_id(text: str) -> SlotRef | None:
+    """The slot an id names, or None when it is not an id this service issued."""
+    if not text.startswith(SLOT_ID_PREFIX):
+        return None
+    body = text[len(SLOT_ID_PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        supplier_id, epoch, minutes = raw.rsplit("|", 2)
+        start = datetime.fromtimestamp(int(epoch), tz=UTC)
+        length = int(minutes)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
+        return None
+    if not supplier_id or length <= 0:
+        return None
+    return SlotRef(supplier_id=supplier_id, start=start, minutes=length)
+
+
+@dataclass(frozen=True)
+class RenderedSlot:
+    """A slot as a user sees it: both local times and how the two zones differ at its start."""
+
+    slot_id: str
+    start: datetime
+    end: datetime
+    user_local_start: str
+    supplier_local_start: str
+    offset_difference_minutes: int
+    day_shift: int
+
+
+def render(
+    slot: Slot, *, supplier_id: str, supplier_tz: ZoneInfo, user_tz: ZoneInfo
+) -> RenderedSlot:
+    """Renders a slot for a user; the offset difference is the one at this slot's instant."""
+    user_local = slot.start.astimezone(user_tz)
+    supplier_local = slot.start.astimezone(supplier_tz)
+    difference = offset_seconds(supplier_local) - offset_seconds(user_local)
+    return RenderedSlot(
+        slot_id=slot_id(supplier_id=supplier_id, slot=slot),
+        start=slot.start,
+        end=slot.end,
+        user_local_start=user_local.isoformat(),
+        supplier_local_start=supplier_local.isoformat(),
+        offset_difference_minutes=difference // 60,
+        day_shift=(supplier_local.date() - user_local.date()).days,
+    )
+
+
+def offset_seconds(local: datetime) -> int:
+    """The UTC offset of an aware datetime, in whole seconds."""
+    offset = local.utcoffset()
+    assert offset is not None  # only called on aware datetimes
+    return int(offset.total_seconds())

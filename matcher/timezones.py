@@ -1,0 +1,99 @@
+"""Point → IANA timezone (timezonefinder) and a zone's state at an instant (zoneinfo + tzdata)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import pytz
+from timezonefinder import TimezoneFinder
+
+from matcher.errors import InvalidArgument
+from matcher.geometry import Point
+
+
+@dataclass(frozen=True)
+class ZoneState:
+    """What a zone says at one instant."""
+
+    zone: str
+    utc_offset_seconds: int
+    dst: bool
+    abbreviation: str
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    """A cached ZoneInfo; raises KeyError for a name tzdata does not know."""
+    if name not in known_zones():
+        raise KeyError(name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise KeyError(name) from exc
+
+
+@lru_cache(maxsize=1)
+def known_zones() -> frozenset[str]:
+    """Every IANA zone id the bundled tzdata knows."""
+    return frozenset(available_timezones())
+
+
+def zone_or_invalid(name: str, *, field: str) -> ZoneInfo:
+    """A zone named by a caller, or INVALID_ARGUMENT naming the field."""
+    try:
+        return zone(name)
+    except KeyError:
+        raise InvalidArgument.of(field, f"{name!r} is not an IANA timezone id") from None
+
+
+def state_at(name: str, *, at: datetime) -> ZoneState:
+    """The offset, DST flag and abbreviation of a zone at an aware instant."""
+    local = at.astimezone(zone(name))
+    offset = local.utcoffset()
+    dst = local.dst()
+    assert offset is not None and dst is not None  # always set for a ZoneInfo-aware datetime
+    return ZoneState(
+        zone=name,
+        utc_offset_seconds=int(offset.total_seconds()),
+        dst=bool(dst),
+        abbreviation=local.tzname() or "",
+    )
+
+
+def ocean_zone(*, lng: float) -> str:
+    """The nautical zone (Etc/GMT±N, sign inverted by POSIX) for open sea at a longitude."""
+    hours = round(lng / 15.0)
+    if hours == 0:
+        return "Etc/GMT"
+    return f"Etc/GMT{-hours:+d}"
+
+
+class TimezoneResolver:
+    """Resolves points to IANA zone ids; one instance is shared, so lookups are serialised."""
+
+    def __init__(self, *, in_memory: bool = False) -> None:
+        self._finder = TimezoneFinder(in_memory=in_memory)
+        self._lock = threading.Lock()
+
+    def zone_at(self, p: Point) -> str:
+        """The zone id at a point; open sea falls back to its nautical zone."""
+        with self._lock:
+            name = self._finder.timezone_at(lng=p.lng, lat=p.lat)
+        return name if name else ocean_zone(lng=p.lng)
+
+
+def country_zone(code: str, *, field: str = "location.country_code") -> str:
+    """The single zone of a country, or INVALID_ARGUMENT when it has none or several."""
+    zones = pytz.country_timezones.get(code.upper()) if len(code) == 2 else None
+    if not zones:
+        raise InvalidArgument.of(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    if len(zones) > 1:
+        raise InvalidArgument.of(
+            field,
+            f"{code.upper()} spans {len(zones)} timezones; send a point or a geohash instead",
+        )
+    return str(zones[0])

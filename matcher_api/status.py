@@ -1,0 +1,75 @@
+"""The one place where domain errors become gRPC status codes with rich details."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from matcher.errors import InvalidArgument, NotFound
+
+log = logging.getLogger("matcher.rpc")
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def bad_request(error: InvalidArgument) -> status_pb2.Status:
+    """INVALID_ARGUMENT carrying a google.rpc.BadRequest with one violation per bad field."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+    )
+    return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail])
+
+
+def not_found(error: NotFound) -> status_pb2.Status:
+    """NOT_FOUND carrying a google.rpc.ResourceInfo."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.ResourceInfo(
+            resource_type=error.kind, resource_name=error.key, description=str(error)
+        )
+    )
+    return status_pb2.Status(code=code_pb2.NOT_FOUND, message=str(error), details=[detail])
+
+
+def abort(context: grpc.ServicerContext, status: status_pb2.Status) -> NoReturn:
+    """Ends the call with a rich status."""
+    context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
+
+
+def translated(handler: Handler) -> Handler:
+    """Wraps an RPC handler so domain errors reach the caller as their status codes.
+
+    Anything unexpected becomes INTERNAL with no detail for the caller; the log keeps the
+    traceback (and no request values).
+    """
+
+    @functools.wraps(handler)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return handler(self, request, context)
+        except InvalidArgument as exc:
+            abort(context, bad_request(exc))
+        except NotFound as exc:
+            abort(context, not_found(exc))
+        except Exception:
+            if context.code() is not None:  # type: ignore[attr-defined]  # aborted on purpose
+                raise
+            log.exception("unexpected error in %s", handler.__name__)
+            abort(context, status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,84 @@
+"""Runs the matcher gRPC server: loads the feed once, then serves until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from matcher.catalog import Catalog
+from matcher.feeds import FeedRejected, load_feed
+from matcher.paging import PageTokens
+from matcher.queries import Limits
+from matcher.timezones import TimezoneResolver
+from matcher_api.app import create_server
+from matcher_api.servicer import Deps
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("matcher.server")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; each falls back to a MATCHER_* environment variable."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--address", default=env("MATCHER_ADDRESS", "localhost:50051"))
+    parser.add_argument(
+        "--feed",
+        type=Path,
+        default=Path(env("MATCHER_FEED", str(HERE / "data" / "suppliers.jsonl"))),
+    )
+    parser.add_argument(
+        "--cell-km",
+        type=float,
+        default=float(env("MATCHER_CELL_KM", "1.0")),
+        help="size of the grid every incoming location is snapped to",
+    )
+    parser.add_argument("--max-workers", type=int, default=int(env("MATCHER_MAX_WORKERS", "16")))
+    parser.add_argument("--no-reflection", action="store_true", help="switch server reflection off")
+    parser.add_argument("--log-level", default=env("MATCHER_LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+def page_token_secret() -> bytes:
+    """The page-token key: from the environment, so that several processes agree, or random."""
+    configured = os.environ.get("MATCHER_PAGE_TOKEN_SECRET")
+    return configured.encode() if configured else secrets.token_bytes(32)
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """Loads the feed, serves until SIGINT or SIGTERM, then drains in-flight calls."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        feed = load_feed(args.feed)
+    except FeedRejected as exc:
+        print(f"matcher: cannot start: {exc}", file=sys.stderr)
+        return 2
+    catalog = Catalog(feed.suppliers)
+    deps = Deps(
+        catalog=lambda: catalog,
+        resolver=TimezoneResolver(),
+        tokens=PageTokens(page_token_secret()),
+        limits=Limits(cell_km=args.cell_km),
+    )
+    server, port = create_server(
+        args.address, deps=deps, max_workers=args.max_workers, reflect=not args.no_reflection
+    )
+    server.start()
+    log.warning("plaintext gRPC on %s: for local development only", args.address)
+    log.info("serving %d suppliers from %s on port %d", len(catalog), feed.path, port)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.stop(grace=5))
+    server.wait_for_termination()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
