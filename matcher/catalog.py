@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,6 +18,7 @@ from matcher import slots as slotlib
 from matcher.errors import NotFound
 from matcher.geometry import Point, geodesic_km, lng_variants, search_boxes
 from matcher.index import SpatialIndex
+from matcher.remote import RemoteRanker, best_first, weekly_histogram
 from matcher.slots import Availability, LocalHours, RenderedSlot, Slot, SlotRef, Window
 from matcher.timezones import zone
 
@@ -95,7 +97,7 @@ class Match:
     distance_km: float
     modalities: frozenset[Modality]
     slots: tuple[RenderedSlot, ...]
-    score: int  # slots inside the user's hours; ranks remote suppliers
+    score: float  # remote suppliers' estimated weekly slots in the user's hours
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Candidate:
     index: int
     distance_km: float
     modalities: frozenset[Modality]
+    score: float = 0.0  # remote suppliers' estimated weekly slots in the user's hours
 
 
 class SlotStatus(enum.Enum):
@@ -151,6 +154,11 @@ class Catalog:
             prepare(area)
         self._areas = areas
         self._area_index = SpatialIndex(np.array([a.bounds for a in areas]).reshape(-1, 4))
+        self._ranker = RemoteRanker(
+            self._remote.tolist(),
+            [self.suppliers[i].timezone for i in self._remote.tolist()],
+            [weekly_histogram(self.suppliers[i].availability) for i in self._remote.tolist()],
+        )
 
     def __len__(self) -> int:
         return len(self.suppliers)
@@ -174,48 +182,86 @@ class Catalog:
         except KeyError:
             raise NotFound("supplier", supplier_id) from None
 
-    def match(self, query: MatchQuery, *, now: datetime) -> list[Match]:
-        """Every bookable supplier for a query, ranked as it asks."""
-        user_tz = zone(query.user_zone)
-        matches = []
-        for candidate in self._candidates(query):
-            found = self._with_slots(candidate, query=query, user_tz=user_tz, now=now)
-            if found is not None:
-                matches.append(found)
-        matches.sort(key=_ranking(query.order))
-        return matches
+    def match(self, query: MatchQuery, *, now: datetime, limit: int | None = None) -> list[Match]:
+        """The first ``limit`` bookable suppliers for a query (all if None), ranked as it asks.
 
-    def _candidates(self, query: MatchQuery) -> Iterable[Candidate]:
-        """Suppliers within reach of the user and matching the attribute filters."""
+        Nearby suppliers come by distance and remote-only ones by score, and slots are expanded
+        only as far as the answer needs. Ordered by earliest slot, the remote-only suppliers
+        considered are the best-scoring ``remote_pool(limit)``.
+        """
+        nearby = self._nearby(query)
+        remote = self._remote_ranked(query, exclude={c.index for c in nearby})
+        user_tz = zone(query.user_zone)
+
+        def bookable(candidates: Iterable[Candidate]) -> Iterator[Match]:
+            for candidate in candidates:
+                found = self._with_slots(candidate, query=query, user_tz=user_tz, now=now)
+                if found is not None:
+                    yield found
+
+        if query.order is Order.BY_DISTANCE:
+            return list(islice(bookable(chain(nearby, remote)), limit))
+        pool = chain(nearby, islice(remote, remote_pool(limit)))
+        return sorted(bookable(pool), key=_earliest)[:limit]
+
+    def _nearby(self, query: MatchQuery) -> list[Candidate]:
+        """In-person suppliers in the radius and home-visit ones serving the point, by distance."""
+        p = query.point
+        if p is None:
+            return []
         reached: dict[int, set[Modality]] = {}
-        for modality, positions in self._reach(query):
-            for i in positions.tolist():
-                reached.setdefault(i, set()).add(modality)
+        if Modality.IN_PERSON in query.modalities:
+            hits = self._points.intersecting(search_boxes(p, radius_km=query.radius_km))
+            for i in self._in_person[hits].tolist():
+                reached.setdefault(i, set()).add(Modality.IN_PERSON)
+        if Modality.HOME_VISIT in query.modalities:
+            for i in self._serving_areas(p).tolist():
+                reached.setdefault(i, set()).add(Modality.HOME_VISIT)
         positions = np.array(
             sorted(i for i in reached if _wanted(self.suppliers[i], query)), dtype=np.int64
         )
-        distances = (
-            geodesic_km(query.point, lats=self._lats[positions], lngs=self._lngs[positions])
-            if query.point is not None
-            else np.zeros(len(positions))
-        )
+        distances = geodesic_km(p, lats=self._lats[positions], lngs=self._lngs[positions])
+        found = []
         for i, distance in zip(positions.tolist(), distances.tolist(), strict=True):
             met = reached[i]
-            if Modality.IN_PERSON in met and distance > query.radius_km:
+            if distance > query.radius_km:
                 met = met - {Modality.IN_PERSON}
-            if met:
-                yield Candidate(index=i, distance_km=distance, modalities=frozenset(met))
+            if (
+                Modality.REMOTE in query.modalities
+                and Modality.REMOTE in self.suppliers[i].modalities
+            ):
+                met = met | {Modality.REMOTE}
+            if met & NEARBY:
+                found.append(Candidate(index=i, distance_km=distance, modalities=frozenset(met)))
+        found.sort(key=lambda c: (c.distance_km, self.suppliers[c.index].id))
+        return found
 
-    def _reach(self, query: MatchQuery) -> Iterable[tuple[Modality, np.ndarray]]:
-        """Per requested modality, the suppliers whose place could serve the user's point."""
-        p = query.point
-        if p is not None and Modality.IN_PERSON in query.modalities:
-            hits = self._points.intersecting(search_boxes(p, radius_km=query.radius_km))
-            yield Modality.IN_PERSON, self._in_person[hits]
-        if p is not None and Modality.HOME_VISIT in query.modalities:
-            yield Modality.HOME_VISIT, self._serving_areas(p)
-        if Modality.REMOTE in query.modalities:
-            yield Modality.REMOTE, self._remote
+    def _remote_ranked(self, query: MatchQuery, *, exclude: set[int]) -> Iterator[Candidate]:
+        """Remote suppliers not already nearby, best score first, distance measured lazily."""
+        if Modality.REMOTE not in query.modalities or not len(self._ranker.positions):
+            return
+        scores = self._ranker.scores(
+            user_zone=query.user_zone,
+            hours=query.local_hours or WAKING_HOURS,
+            at=query.window.start,
+        )
+        positions = self._ranker.positions
+        for k in best_first(scores):
+            i = int(positions[k])
+            if i in exclude or not _wanted(self.suppliers[i], query):
+                continue
+            yield Candidate(
+                index=i,
+                distance_km=self._distance(query.point, i),
+                modalities=frozenset({Modality.REMOTE}),
+                score=float(scores[k]),
+            )
+
+    def _distance(self, p: Point | None, i: int) -> float:
+        """Geodesic km from the user to one supplier; 0 when the user gave only a country."""
+        if p is None:
+            return 0.0
+        return float(geodesic_km(p, lats=self._lats[i : i + 1], lngs=self._lngs[i : i + 1])[0])
 
     def _serving_areas(self, p: Point) -> np.ndarray:
         """Home-visit suppliers whose service area holds the point, on either side of ±180°."""
@@ -230,27 +276,25 @@ class Catalog:
     def _with_slots(
         self, candidate: Candidate, *, query: MatchQuery, user_tz: ZoneInfo, now: datetime
     ) -> Match | None:
-        """The candidate with its slots in the window and the user's hours; None if none."""
+        """The candidate with its first slots in the window and the user's hours; None if none."""
         supplier = self.suppliers[candidate.index]
         supplier_tz = zone(supplier.timezone)
-        found = bookable_slots(supplier, window=query.window, now=now)
+        found = iter_bookable(supplier, window=query.window, now=now)
         hours = query.local_hours
         if hours is not None:
-            found = [s for s in found if hours.admits(s.start.astimezone(user_tz))]
-        if not found:
+            found = (s for s in found if hours.admits(s.start.astimezone(user_tz)))
+        first = list(islice(found, query.max_slots))
+        if not first:
             return None
-        ranking_hours = hours or WAKING_HOURS
-        score = sum(1 for s in found if ranking_hours.admits(s.start.astimezone(user_tz)))
-        rendered = tuple(
-            slotlib.render(s, supplier_id=supplier.id, supplier_tz=supplier_tz, user_tz=user_tz)
-            for s in found[: query.max_slots]
-        )
         return Match(
             supplier=supplier,
             distance_km=candidate.distance_km,
             modalities=candidate.modalities,
-            slots=rendered,
-            score=score,
+            slots=tuple(
+                slotlib.render(s, supplier_id=supplier.id, supplier_tz=supplier_tz, user_tz=user_tz)
+                for s in first
+            ),
+            score=candidate.score,
         )
 
     def slots_for(
@@ -266,13 +310,13 @@ class Catalog:
         """One supplier's bookable slots in a window, rendered for a user's zone."""
         supplier = self.supplier(supplier_id)
         user_tz = zone(user_zone)
-        found = bookable_slots(supplier, window=window, now=now)
+        found = iter_bookable(supplier, window=window, now=now)
         if local_hours is not None:
-            found = [s for s in found if local_hours.admits(s.start.astimezone(user_tz))]
+            found = (s for s in found if local_hours.admits(s.start.astimezone(user_tz)))
         supplier_tz = zone(supplier.timezone)
         return supplier, [
             slotlib.render(s, supplier_id=supplier.id, supplier_tz=supplier_tz, user_tz=user_tz)
-            for s in found[:max_slots]
+            for s in islice(found, max_slots)
         ]
 
     def check(self, slot_ids: Sequence[str], *, now: datetime) -> list[SlotCheck]:
@@ -304,9 +348,9 @@ class Catalog:
         return SlotCheck(text, SlotStatus.BOOKABLE, "bookable")
 
 
-def bookable_slots(supplier: Supplier, *, window: Window, now: datetime) -> list[Slot]:
+def iter_bookable(supplier: Supplier, *, window: Window, now: datetime) -> Iterator[Slot]:
     """A supplier's slots in a window that can still be booked given its minimum notice."""
-    return slotlib.expand(
+    return slotlib.iter_slots(
         supplier.availability,
         tz=zone(supplier.timezone),
         window=window,
@@ -330,15 +374,11 @@ def _wanted(supplier: Supplier, query: MatchQuery) -> bool:
     return not (query.languages and query.languages.isdisjoint(supplier.languages))
 
 
-def _ranking(order: Order) -> Callable[[Match], tuple[object, ...]]:
-    """The sort key for an order: nearby suppliers by distance, then remote ones by score."""
+def _earliest(m: Match) -> tuple[datetime, float, str]:
+    """The BY_EARLIEST_SLOT key: first slot, then distance, then id."""
+    return (m.slots[0].start, m.distance_km, m.supplier.id)
 
-    def by_distance(m: Match) -> tuple[object, ...]:
-        if m.modalities & NEARBY:
-            return (0, m.distance_km, 0.0, m.supplier.id)
-        return (1, -m.score, m.distance_km, m.supplier.id)
 
-    def by_earliest(m: Match) -> tuple[object, ...]:
-        return (m.slots[0].start, m.distance_km, m.supplier.id)
-
-    return by_earliest if order is Order.BY_EARLIEST_SLOT else by_distance
+def remote_pool(limit: int | None) -> int | None:
+    """How many best-scoring remote suppliers compete for the earliest slot."""
+    return None if limit is None else max(100, 5 * limit)

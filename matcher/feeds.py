@@ -83,7 +83,11 @@ class Record:
 
     def number(self, name: str, *, low: float, high: float) -> float:
         """A finite number within [low, high]."""
-        value = float(self.get(name, (int, float)))
+        raw = self.get(name, (int, float))
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer literal too large for a float
+            value = math.inf if raw > 0 else -math.inf
         if not math.isfinite(value) or not low <= value <= high:
             raise self.fail(name, f"must be a finite number in [{low:g}, {high:g}], got {value!r}")
         return value
@@ -172,7 +176,8 @@ def _records(path: Path, errors: list[FeedError]) -> Iterator[Record]:
     """Each non-blank line as a Record; unreadable lines become errors."""
     name = str(path)
     try:
-        handle = path.open(encoding="utf-8")
+        # surrogateescape keeps a bad byte to report on its own line instead of failing the file
+        handle = path.open(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise FeedRejected(
             name, [FeedError(path=name, line=0, field="file", reason=exc.strerror or str(exc))]
@@ -182,9 +187,17 @@ def _records(path: Path, errors: list[FeedError]) -> Iterator[Record]:
             if not line.strip():
                 continue
             try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                errors.append(
+                    FeedError(path=name, line=number, field="json", reason="is not valid UTF-8")
+                )
+                continue
+            try:
                 data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(FeedError(path=name, line=number, field="json", reason=exc.msg))
+            except ValueError as exc:  # also an integer literal beyond Python's digit limit
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                errors.append(FeedError(path=name, line=number, field="json", reason=reason))
                 continue
             if not isinstance(data, dict):
                 errors.append(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 SLOT_ID_PREFIX = "s1_"
@@ -37,16 +39,11 @@ class WeeklyRule:
     end_minute: int  # at most 1440
     slot_minutes: int
 
-    def wall_starts(self, day: date) -> list[datetime]:
-        """The local wall times this rule opens on one date."""
-        if day.weekday() not in self.days:
-            return []
-        midnight = datetime.combine(day, time())
+    @cached_property
+    def minutes(self) -> tuple[int, ...]:
+        """The minutes of the local day at which this rule's slots start."""
         last = self.end_minute - self.slot_minutes
-        return [
-            midnight + timedelta(minutes=m)
-            for m in range(self.start_minute, last + 1, self.slot_minutes)
-        ]
+        return tuple(range(self.start_minute, last + 1, self.slot_minutes))
 
 
 @dataclass(frozen=True)
@@ -65,6 +62,27 @@ class Availability:
     one_off: tuple[OneOff, ...] = ()
     closed: frozenset[date] = field(default_factory=frozenset)
     min_notice: timedelta = timedelta(0)
+
+    def wall_starts(self, day: date) -> list[tuple[int, int]]:
+        """(minute of the local day, length) of every slot opening on a date, closures aside."""
+        weekday = day.weekday()
+        starts = [
+            (minute, rule.slot_minutes)
+            for rule in self.weekly
+            if weekday in rule.days
+            for minute in rule.minutes
+        ]
+        starts.extend(self._one_offs_by_day.get(day, ()))
+        return starts
+
+    @cached_property
+    def _one_offs_by_day(self) -> dict[date, list[tuple[int, int]]]:
+        """One-off slots grouped by local date, as (minute of the day, length)."""
+        by_day: dict[date, list[tuple[int, int]]] = {}
+        for o in self.one_off:
+            minute = o.start.hour * 60 + o.start.minute
+            by_day.setdefault(o.start.date(), []).append((minute, o.minutes))
+        return by_day
 
 
 @dataclass(frozen=True, order=True)
@@ -118,27 +136,53 @@ def expand(
     availability: Availability, *, tz: ZoneInfo, window: Window, not_before: datetime
 ) -> list[Slot]:
     """Every slot starting inside ``window`` and no earlier than ``not_before``, in order."""
-    first = (window.start.astimezone(tz) - timedelta(days=1)).date()
+    return list(iter_slots(availability, tz=tz, window=window, not_before=not_before))
+
+
+def iter_slots(
+    availability: Availability, *, tz: ZoneInfo, window: Window, not_before: datetime
+) -> Iterator[Slot]:
+    """The slots of ``expand``, lazily, a local day at a time, so callers can stop early."""
+    floor = max(window.start, not_before)
+    if floor >= window.end:
+        return
+    day = (floor.astimezone(tz) - timedelta(days=1)).date()
     last = (window.end.astimezone(tz) + timedelta(days=1)).date()
-    starts: list[tuple[datetime, int]] = []
-    day = first
     while day <= last:
         if day not in availability.closed:
-            for rule in availability.weekly:
-                starts.extend((wall, rule.slot_minutes) for wall in rule.wall_starts(day))
+            found = set()
+            for instant, minutes in _instants(availability.wall_starts(day), day=day, tz=tz):
+                if floor <= instant < window.end:
+                    found.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
+            yield from sorted(found)
         day += timedelta(days=1)
-    starts.extend(
-        (o.start, o.minutes)
-        for o in availability.one_off
-        if o.start.date() not in availability.closed
-    )
-    floor = max(window.start, not_before)
-    slots = set()
-    for wall, minutes in starts:
-        instant = instant_of(wall, tz)
-        if instant is not None and floor <= instant < window.end:
-            slots.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
-    return sorted(slots)
+
+
+def _instants(
+    starts: Iterable[tuple[int, int]], *, day: date, tz: ZoneInfo
+) -> Iterator[tuple[datetime, int]]:
+    """(instant, length) of each (minute of the local day, length); gap minutes are dropped."""
+    midnight = datetime.combine(day, time())
+    offset = steady_offset(tz, day)
+    for minute, length in starts:
+        wall = midnight + timedelta(minutes=minute)
+        if offset is not None:
+            yield (wall - offset).replace(tzinfo=UTC), length
+        else:
+            instant = instant_of(wall, tz)
+            if instant is not None:
+                yield instant, length
+
+
+@lru_cache(maxsize=1 << 16)
+def steady_offset(tz: ZoneInfo, day: date) -> timedelta | None:
+    """The zone's UTC offset all through a local date, or None if it changes that day."""
+    midnight = datetime.combine(day, time(), tzinfo=tz)
+    first = midnight.utcoffset()
+    last = (midnight + timedelta(days=1)).utcoffset()
+    if first != last or instant_of(midnight.replace(tzinfo=None), tz) is None:
+        return None
+    return first
 
 
 @dataclass(frozen=True)
@@ -152,7 +196,11 @@ class SlotRef:
 
 def slot_id(*, supplier_id: str, slot: Slot) -> str:
     """A stable, opaque, URL-safe id for one supplier's slot."""
-    raw = f"{supplier_id}|{int(slot.start.timestamp())}|{slot.minutes}".encode()
+    return _encode_slot_id(supplier_id, int(slot.start.timestamp()), slot.minutes)
+
+
+def _encode_slot_id(supplier_id: str, epoch: int, minutes: int) -> str:
+    raw = f"{supplier_id}|{epoch}|{minutes}".encode()
     return SLOT_ID_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -164,12 +212,15 @@ def parse_slot_id(text: str) -> SlotRef | None:
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
         supplier_id, epoch, minutes = raw.rsplit("|", 2)
-        start = datetime.fromtimestamp(int(epoch), tz=UTC)
+        seconds = int(epoch)
+        start = datetime.fromtimestamp(seconds, tz=UTC)
         length = int(minutes)
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
         return None
     if not supplier_id or length <= 0:
         return None
+    if _encode_slot_id(supplier_id, seconds, length) != text:
+        return None  # another spelling (" 30", "1_800", stray characters) of a slot: not issued
     return SlotRef(supplier_id=supplier_id, start=start, minutes=length)
 
 

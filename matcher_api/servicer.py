@@ -113,8 +113,9 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
         if request.page_token:
             cursor = self._deps.tokens.read(request.page_token, query=bound, now=now)
             query = replace(query, window=cursor.window)
-        matches = self._deps.catalog().match(query, now=now)
-        page = matches[cursor.offset : cursor.offset + page_size]
+        end = cursor.offset + page_size
+        matches = self._deps.catalog().match(query, now=now, limit=end + 1)
+        page = matches[cursor.offset : end]
         response = pb.MatchResponse(
             user_timezone=convert.zone_state(state_at(user.zone, at=now)),
             matches=[convert.match(m) for m in page],
@@ -122,8 +123,8 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
         )
         if user.point is not None:
             response.coarse_location.CopyFrom(convert.lat_lng(user.point))
-        if cursor.offset + page_size < len(matches):
-            following = Cursor(offset=cursor.offset + page_size, window=query.window)
+        if len(matches) > end:
+            following = Cursor(offset=end, window=query.window)
             response.next_page_token = self._deps.tokens.issue(following, query=bound, now=now)
         return response
 
