@@ -1,7 +1,8 @@
 """Supplier feeds (JSON Lines, docs/feeds.md): parsed and checked record by record.
 
-Every problem is reported as file, line, field and reason; a feed with any problem is
-refused whole, so a bad file never half-replaces a good catalogue.
+Every problem is reported as file, line, field and reason. A feed is refused whole when its
+file or header is broken, or when it rejects a larger share of its records than the caller
+allows (by default none), so a bad file never half-replaces a good catalogue.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
 from matcher.catalog import Modality, Supplier
-from matcher.errors import FeedError
+from matcher.errors import FeedError, MatcherError
 from matcher.geometry import Point, circle
 from matcher.slots import Availability, OneOff, WeeklyRule, minute_of_day
 from matcher.timezones import known_zones
@@ -30,22 +31,36 @@ MAX_AREA_RADIUS_KM = 200.0
 
 @dataclass(frozen=True)
 class Feed:
-    """A loaded feed: its suppliers and when the supplier side generated it."""
+    """A loaded feed: its suppliers, when the supplier side generated it, and what it rejected."""
 
     suppliers: tuple[Supplier, ...]
     generated_at: datetime
     path: str
+    format_version: int = FORMAT_VERSION
+    records: int = 0  # every record after the header, accepted or not
+    rejected: tuple[FeedError, ...] = ()  # problems with records left out, in line order
+
+    @property
+    def rejected_records(self) -> int:
+        """How many records had at least one problem."""
+        return len({e.line for e in self.rejected})
+
+    @property
+    def rejected_share(self) -> float:
+        """The share of records left out, from 0 to 1."""
+        return self.rejected_records / self.records if self.records else 0.0
 
 
-class FeedRejected(Exception):
-    """A feed with problems; ``errors`` names every bad record."""
+class FeedRejected(MatcherError):
+    """A feed refused whole; ``errors`` names every bad record, ``summary`` says why in a line."""
 
-    def __init__(self, path: str, errors: list[FeedError]) -> None:
+    def __init__(self, path: str, errors: list[FeedError], *, summary: str = "") -> None:
         self.path = path
         self.errors = errors
+        self.summary = summary or f"feed {path} refused: {len(errors)} problem(s)"
         shown = "\n".join(f"  {e}" for e in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(f"feed {path} refused: {len(errors)} problem(s)\n{shown}{more}")
+        super().__init__(f"{self.summary}\n{shown}{more}")
 
 
 @dataclass
@@ -133,13 +148,20 @@ class _Draft:
     availability: Availability | None = None
 
 
-def load_feed(path: Path) -> Feed:
-    """Reads and checks a whole feed; raises FeedRejected naming every bad record."""
+def load_feed(path: Path, *, max_rejected_share: float = 0.0) -> Feed:
+    """Reads and checks a whole feed, leaving bad records out.
+
+    Raises FeedRejected, naming every bad record, when the file or its header is broken or
+    when more than ``max_rejected_share`` of the records are bad.
+    """
     errors: list[FeedError] = []
     drafts: dict[str, _Draft] = {}
     generated_at: datetime | None = None
     name = str(path)
+    records = 0
     for record in _records(path, errors):
+        if record.line != 1:  # the header is not a record of the catalogue
+            records += 1
         try:
             kind = record.text("record")
             if record.line == 1 and kind != "header":
@@ -161,15 +183,29 @@ def load_feed(path: Path) -> Feed:
             )
     if generated_at is None and not errors:
         errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
-    if errors:
-        raise FeedRejected(name, errors)
-    assert generated_at is not None
-    suppliers = tuple(
-        Supplier(**d.fields, availability=d.availability)
-        for d in drafts.values()
-        if d.availability is not None
+    errors.sort(key=lambda e: e.line)
+    structural = [e for e in errors if e.line <= 1]  # the file as a whole, or its header
+    if generated_at is None or structural:
+        raise FeedRejected(name, structural or errors)
+    feed = Feed(
+        suppliers=tuple(
+            Supplier(**d.fields, availability=d.availability)
+            for d in drafts.values()
+            if d.availability is not None
+        ),
+        generated_at=generated_at,
+        path=name,
+        records=records,
+        rejected=tuple(errors),
     )
-    return Feed(suppliers=suppliers, generated_at=generated_at, path=name)
+    if feed.rejected_share > max_rejected_share:
+        raise FeedRejected(
+            name,
+            errors,
+            summary=f"feed {name} refused: {feed.rejected_records} of {records} records rejected"
+            f" ({feed.rejected_share:.2%}, more than the {max_rejected_share:.2%} allowed)",
+        )
+    return feed
 
 
 def _records(path: Path, errors: list[FeedError]) -> Iterator[Record]:

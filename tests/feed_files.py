@@ -1,0 +1,40 @@
+"""Writing small feeds for tests: the tiny feed, tagged so two versions tell apart, or broken."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import TINY_FEED
+
+Record = dict[str, Any]
+
+
+def tiny_records() -> list[Record]:
+    """The tiny feed's records, header first."""
+    return [json.loads(line) for line in TINY_FEED.read_text().splitlines() if line.strip()]
+
+
+def tagged(tag: str, *, generated_at: str = "2026-11-20T00:00:00Z") -> list[Record]:
+    """The tiny feed with every supplier's name ending in ``[tag]``."""
+    records = tiny_records()
+    records[0]["generated_at"] = generated_at
+    for record in records:
+        if record["record"] == "supplier":
+            record["name"] = f"{record['name']} [{tag}]"
+    return records
+
+
+def write_feed(path: Path, records: Iterable[Record]) -> Path:
+    """Writes records as JSON Lines, replacing the file whole as an operator would (rename)."""
+    staged = path.with_suffix(".staged")
+    staged.write_text("".join(json.dumps(r) + "\n" for r in records))
+    staged.replace(path)
+    return path
+
+
+def tag_of(name: str) -> str:
+    """The ``[tag]`` a tagged supplier name ends in."""
+    return name.rsplit("[", 1)[1].rstrip("]")

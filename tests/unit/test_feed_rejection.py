@@ -1,0 +1,60 @@
+"""Which feeds are refused whole, and which load with their bad records left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.feeds import FeedRejected, load_feed
+from tests.feed_files import tiny_records, write_feed
+
+
+def with_bad_timezone(supplier_id: str):
+    """The tiny feed with one supplier's zone misspelt."""
+    records = tiny_records()
+    for record in records:
+        if record.get("id") == supplier_id:
+            record["timezone"] = "Europe/Londres"
+    return records
+
+
+def test_one_bad_record_refuses_the_feed_by_default(tmp_path):
+    path = write_feed(tmp_path / "feed.jsonl", with_bad_timezone("london-gp"))
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(path)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(4, "timezone"), (5, "supplier_id")]
+    assert "2 of 24 records rejected" in caught.value.summary
+
+
+def test_an_allowed_share_loads_the_rest_and_lists_what_was_left_out(tmp_path):
+    path = write_feed(tmp_path / "feed.jsonl", with_bad_timezone("london-gp"))
+    feed = load_feed(path, max_rejected_share=0.1)
+    assert "london-gp" not in {s.id for s in feed.suppliers}
+    assert len(feed.suppliers) == 11
+    assert (feed.records, feed.rejected_records) == (24, 2)
+    assert feed.rejected_share == pytest.approx(2 / 24)
+    assert [str(e) for e in feed.rejected] == [
+        f"{path}:4: timezone: 'Europe/Londres' is not an IANA timezone id",
+        f"{path}:5: supplier_id: no supplier 'london-gp' earlier in the feed",
+    ]
+
+
+def test_a_share_above_the_threshold_is_refused(tmp_path):
+    path = write_feed(tmp_path / "feed.jsonl", with_bad_timezone("london-gp"))
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(path, max_rejected_share=0.05)
+    assert "more than the 5.00% allowed" in caught.value.summary
+
+
+def test_a_broken_header_refuses_the_feed_whatever_the_share(tmp_path):
+    records = tiny_records()
+    records[0]["format_version"] = 7
+    path = write_feed(tmp_path / "feed.jsonl", records)
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(path, max_rejected_share=1.0)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(1, "format_version")]
+
+
+def test_an_unreadable_file_is_refused_whatever_the_share(tmp_path):
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(tmp_path / "missing.jsonl", max_rejected_share=1.0)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(0, "file")]
