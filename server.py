@@ -8,12 +8,13 @@ import os
 import secrets
 import signal
 import sys
+import threading
 from pathlib import Path
 
-from matcher.catalog import Catalog
-from matcher.feeds import FeedRejected, load_feed
+from matcher.feeds import FeedRejected
 from matcher.paging import PageTokens
 from matcher.queries import Limits
+from matcher.reload import CatalogHolder, reload_and_log
 from matcher.timezones import TimezoneResolver
 from matcher_api.app import create_server
 from matcher_api.servicer import Deps
@@ -31,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--feed",
         type=Path,
         default=Path(env("MATCHER_FEED", str(HERE / "data" / "suppliers.jsonl"))),
+    )
+    parser.add_argument(
+        "--max-rejected-share",
+        type=float,
+        default=float(env("MATCHER_MAX_REJECTED_SHARE", "0")),
+        help="share of bad records (0 to 1) a feed may leave out and still load; 0 refuses any",
     )
     parser.add_argument(
         "--cell-km",
@@ -51,31 +58,38 @@ def page_token_secret() -> bytes:
 
 
 def serve(argv: list[str] | None = None) -> int:
-    """Loads the feed, serves until SIGINT or SIGTERM, then drains in-flight calls."""
+    """Loads the feed, serves until SIGINT or SIGTERM (draining in-flight calls); SIGHUP reloads."""
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        feed = load_feed(args.feed)
+        holder = CatalogHolder(args.feed, max_rejected_share=args.max_rejected_share)
     except FeedRejected as exc:
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
-    catalog = Catalog(feed.suppliers)
     deps = Deps(
-        catalog=lambda: catalog,
+        catalog=holder.current,
         resolver=TimezoneResolver(),
         tokens=PageTokens(page_token_secret()),
         limits=Limits(cell_km=args.cell_km),
     )
     server, port = create_server(
-        args.address, deps=deps, max_workers=args.max_workers, reflect=not args.no_reflection
+        args.address,
+        deps=deps,
+        max_workers=args.max_workers,
+        reflect=not args.no_reflection,
+        admin=holder,
     )
     server.start()
     log.warning("plaintext gRPC on %s: for local development only", args.address)
-    log.info("serving %d suppliers from %s on port %d", len(catalog), feed.path, port)
+    log.info("serving %d suppliers from %s on port %d", len(holder.current()), args.feed, port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: server.stop(grace=5))
+    signal.signal(
+        signal.SIGHUP,
+        lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
+    )
     server.wait_for_termination()
     return 0
 

@@ -8,25 +8,41 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from matcher.reload import CatalogHolder
+from matcher.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher.v1 import matcher_pb2 as pb
 from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher_api.admin import FeedAdminServicer
 from matcher_api.servicer import Deps, MatcherServicer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
+ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdmin"].full_name
 
 
 def create_server(
-    address: str, *, deps: Deps, max_workers: int = 16, reflect: bool = True
+    address: str,
+    *,
+    deps: Deps,
+    max_workers: int = 16,
+    reflect: bool = True,
+    admin: CatalogHolder | None = None,
 ) -> tuple[grpc.Server, int]:
-    """A started-ready server bound to ``address`` (port 0 picks a free one) and its port."""
+    """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
+
+    With ``admin``, the server also offers FeedAdmin over that catalogue holder.
+    """
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
+    services = [SERVICE_NAME]
+    if admin is not None:
+        feed_admin_pb2_grpc.add_FeedAdminServicer_to_server(FeedAdminServicer(admin), server)  # type: ignore[no-untyped-call]
+        services.append(ADMIN_SERVICE_NAME)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if reflect:
-        names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port(address)
     if port == 0:

@@ -13,9 +13,12 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from matcher.errors import InvalidArgument, NotFound
+from matcher.feeds import FeedRejected
 
 log = logging.getLogger("matcher.rpc")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+#: Violations a refused feed carries in its status; the trailers must stay small.
+MAX_FEED_VIOLATIONS = 20
 
 
 def bad_request(error: InvalidArgument) -> status_pb2.Status:
@@ -45,6 +48,26 @@ def not_found(error: NotFound) -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.NOT_FOUND, message=str(error), details=[detail])
 
 
+def refused(error: FeedRejected) -> status_pb2.Status:
+    """FAILED_PRECONDITION carrying a google.rpc.PreconditionFailure: one violation a record."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type="FEED_RECORD",
+                    subject=f"{e.path}:{e.line}",
+                    description=f"{e.field}: {e.reason}",
+                )
+                for e in error.errors[:MAX_FEED_VIOLATIONS]
+            ]
+        )
+    )
+    return status_pb2.Status(
+        code=code_pb2.FAILED_PRECONDITION, message=error.summary, details=[detail]
+    )
+
+
 def abort(context: grpc.ServicerContext, status: status_pb2.Status) -> NoReturn:
     """Ends the call with a rich status."""
     context.abort_with_status(rpc_status.to_status(status))
@@ -66,6 +89,8 @@ def translated(handler: Handler) -> Handler:
             abort(context, bad_request(exc))
         except NotFound as exc:
             abort(context, not_found(exc))
+        except FeedRejected as exc:
+            abort(context, refused(exc))
         except Exception:
             if context.code() is not None:  # type: ignore[attr-defined]  # aborted on purpose
                 raise
