@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -148,20 +149,52 @@ class _Draft:
     availability: Availability | None = None
 
 
-def load_feed(path: Path, *, max_rejected_share: float = 0.0) -> Feed:
+#: Called now and then while a feed is read with (bytes read, bytes in the file).
+Progress = Callable[[int, int], None]
+#: Lines read between two progress calls.
+PROGRESS_EVERY = 1 << 16
+
+
+def load_feed(
+    path: Path, *, max_rejected_share: float = 0.0, progress: Progress | None = None
+) -> Feed:
     """Reads and checks a whole feed, leaving bad records out.
 
     Raises FeedRejected, naming every bad record, when the file or its header is broken or
     when more than ``max_rejected_share`` of the records are bad.
+    """
+    return accepted(read_feed(path, progress=progress), max_rejected_share=max_rejected_share)
+
+
+def accepted(feed: Feed, *, max_rejected_share: float) -> Feed:
+    """The feed itself, or FeedRejected if it left out more than the share allowed."""
+    if feed.rejected_share > max_rejected_share:
+        raise FeedRejected(
+            feed.path,
+            list(feed.rejected),
+            summary=f"feed {feed.path} refused: {feed.rejected_records} of {feed.records}"
+            f" records rejected ({feed.rejected_share:.2%},"
+            f" more than the {max_rejected_share:.2%} allowed)",
+        )
+    return feed
+
+
+def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
+    """Reads and checks every record, leaving bad ones out (each named in ``rejected``).
+
+    Raises FeedRejected only when the file cannot be read or its header is broken.
     """
     errors: list[FeedError] = []
     drafts: dict[str, _Draft] = {}
     generated_at: datetime | None = None
     name = str(path)
     records = 0
-    for record in _records(path, errors):
+    for record in _records(path, progress):
         if record.line != 1:  # the header is not a record of the catalogue
             records += 1
+        if isinstance(record, FeedError):
+            errors.append(record)
+            continue
         try:
             kind = record.text("record")
             if record.line == 1 and kind != "header":
@@ -187,7 +220,7 @@ def load_feed(path: Path, *, max_rejected_share: float = 0.0) -> Feed:
     structural = [e for e in errors if e.line <= 1]  # the file as a whole, or its header
     if generated_at is None or structural:
         raise FeedRejected(name, structural or errors)
-    feed = Feed(
+    return Feed(
         suppliers=tuple(
             Supplier(**d.fields, availability=d.availability)
             for d in drafts.values()
@@ -198,51 +231,40 @@ def load_feed(path: Path, *, max_rejected_share: float = 0.0) -> Feed:
         records=records,
         rejected=tuple(errors),
     )
-    if feed.rejected_share > max_rejected_share:
-        raise FeedRejected(
-            name,
-            errors,
-            summary=f"feed {name} refused: {feed.rejected_records} of {records} records rejected"
-            f" ({feed.rejected_share:.2%}, more than the {max_rejected_share:.2%} allowed)",
-        )
-    return feed
 
 
-def _records(path: Path, errors: list[FeedError]) -> Iterator[Record]:
-    """Each non-blank line as a Record; unreadable lines become errors."""
+def _records(path: Path, progress: Progress | None) -> Iterator[Record | FeedError]:
+    """Each non-blank line as a Record, or as the FeedError that makes it unreadable."""
     name = str(path)
     try:
-        # surrogateescape keeps a bad byte to report on its own line instead of failing the file
-        handle = path.open(encoding="utf-8", errors="surrogateescape")
+        handle = path.open("rb")
+        size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise FeedRejected(
             name, [FeedError(path=name, line=0, field="file", reason=exc.strerror or str(exc))]
         ) from exc
     with handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                line.encode("utf-8")
-            except UnicodeEncodeError:
-                errors.append(
-                    FeedError(path=name, line=number, field="json", reason="is not valid UTF-8")
-                )
-                continue
-            try:
-                data = json.loads(line)
-            except ValueError as exc:  # also an integer literal beyond Python's digit limit
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                errors.append(FeedError(path=name, line=number, field="json", reason=reason))
-                continue
-            if not isinstance(data, dict):
-                errors.append(
-                    FeedError(
-                        path=name, line=number, field="json", reason="a record must be an object"
-                    )
-                )
-                continue
-            yield Record(data, name, number)
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(handle.tell(), size)
+            if line.strip():
+                yield _parsed(line, path=name, line=number)
+    if progress is not None:
+        progress(size, size)
+
+
+def _parsed(raw: bytes, *, path: str, line: int) -> Record | FeedError:
+    """One line as a Record, or what makes it unreadable."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return FeedError(path=path, line=line, field="json", reason="is not valid UTF-8")
+    except ValueError as exc:  # also an integer literal beyond Python's digit limit
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return FeedError(path=path, line=line, field="json", reason=reason)
+    if not isinstance(data, dict):
+        return FeedError(path=path, line=line, field="json", reason="a record must be an object")
+    return Record(data, path, line)
 
 
 def _header(record: Record) -> datetime:

@@ -58,3 +58,11 @@ def test_an_unreadable_file_is_refused_whatever_the_share(tmp_path):
     with pytest.raises(FeedRejected) as caught:
         load_feed(tmp_path / "missing.jsonl", max_rejected_share=1.0)
     assert [(e.line, e.field) for e in caught.value.errors] == [(0, "file")]
+
+
+def test_a_line_that_is_not_json_counts_as_one_rejected_record(tmp_path):
+    path = write_feed(tmp_path / "feed.jsonl", tiny_records())
+    path.write_text(path.read_text() + '{"record": "supplier", "id": \n')
+    feed = load_feed(path, max_rejected_share=0.1)
+    assert (feed.records, feed.rejected_records, len(feed.suppliers)) == (25, 1, 12)
+    assert [(e.line, e.field) for e in feed.rejected] == [(26, "json")]
