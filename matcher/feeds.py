@@ -7,14 +7,17 @@ allows (by default none), so a bad file never half-replaces a good catalogue.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
@@ -234,23 +237,49 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
 
 
 def _records(path: Path, progress: Progress | None) -> Iterator[Record | FeedError]:
-    """Each non-blank line as a Record, or as the FeedError that makes it unreadable."""
+    """Each non-blank line as a Record, or as the FeedError that makes it unreadable.
+
+    A file that cannot be opened, or read to its end (a truncated or corrupt gzip stream),
+    raises FeedRejected: what is missing cannot be named.
+    """
     name = str(path)
     try:
-        handle = path.open("rb")
-        size = os.fstat(handle.fileno()).st_size
+        raw = path.open("rb")
+        size = os.fstat(raw.fileno()).st_size
     except OSError as exc:
         raise FeedRejected(
             name, [FeedError(path=name, line=0, field="file", reason=exc.strerror or str(exc))]
         ) from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if progress is not None and number % PROGRESS_EVERY == 0:
-                progress(handle.tell(), size)
-            if line.strip():
-                yield _parsed(line, path=name, line=number)
+    number = 0
+    with raw, _decompressed(path, raw) as lines:
+        try:
+            for number, line in enumerate(lines, start=1):
+                if progress is not None and number % PROGRESS_EVERY == 0:
+                    progress(raw.tell(), size)
+                if line.strip():
+                    yield _parsed(line, path=name, line=number)
+        except (OSError, EOFError, zlib.error) as exc:
+            where = f"after line {number}" if number else "at its start"
+            raise FeedRejected(
+                name,
+                [
+                    FeedError(
+                        path=name,
+                        line=number + 1,
+                        field="file",
+                        reason=f"cannot be read {where}: {exc}",
+                    )
+                ],
+            ) from exc
     if progress is not None:
         progress(size, size)
+
+
+def _decompressed(path: Path, raw: BinaryIO) -> AbstractContextManager[Iterable[bytes]]:
+    """The file's lines: gunzipped when its name ends in .gz."""
+    if path.suffix == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return nullcontext(raw)
 
 
 def _parsed(raw: bytes, *, path: str, line: int) -> Record | FeedError:
