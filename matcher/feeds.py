@@ -19,16 +19,22 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from shapely.geometry import Polygon
+import shapely
+from shapely.errors import GEOSException
+from shapely.geometry import Polygon, shape
 from shapely.validation import explain_validity
 
 from matcher.catalog import Modality, Supplier
+from matcher.crs import WGS84, Crs
 from matcher.errors import FeedError, MatcherError
 from matcher.geometry import Point, circle
 from matcher.slots import Availability, OneOff, WeeklyRule, minute_of_day
 from matcher.timezones import known_zones
 
-FORMAT_VERSION = 1
+FORMAT_VERSIONS = (1, 2)
+#: Version 2 coordinates are (x, y) in the header's CRS, never beyond this in absolute value.
+COORDINATE_LIMIT = 1e9
+AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 MAX_AREA_RADIUS_KM = 200.0
 
@@ -40,7 +46,7 @@ class Feed:
     suppliers: tuple[Supplier, ...]
     generated_at: datetime
     path: str
-    format_version: int = FORMAT_VERSION
+    format_version: int = 1
     records: int = 0  # every record after the header, accepted or not
     rejected: tuple[FeedError, ...] = ()  # problems with records left out, in line order
 
@@ -143,6 +149,15 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in _as_tuple(kind)))
 
 
+@dataclass(frozen=True)
+class _Header:
+    """What the header says about the records after it."""
+
+    version: int
+    generated_at: datetime
+    crs: Crs | None  # None in version 1, whose coordinates are lat/lng degrees
+
+
 @dataclass
 class _Draft:
     """A supplier line read, waiting for its availability line."""
@@ -189,7 +204,7 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
     """
     errors: list[FeedError] = []
     drafts: dict[str, _Draft] = {}
-    generated_at: datetime | None = None
+    header: _Header | None = None
     name = str(path)
     records = 0
     for record in _records(path, progress):
@@ -203,9 +218,9 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
             if record.line == 1 and kind != "header":
                 raise record.fail("record", "the first line must be the header record")
             if kind == "header":
-                generated_at = _header(record)
+                header = _header(record)
             elif kind == "supplier":
-                _add_supplier(record, drafts)
+                _add_supplier(record, drafts, crs=header.crs if header else None)
             elif kind == "availability":
                 _add_availability(record, drafts)
             else:
@@ -217,11 +232,11 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
             errors.append(
                 draft.record.fail("id", f"supplier {supplier_id!r} has no availability record")
             )
-    if generated_at is None and not errors:
+    if header is None and not errors:
         errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
     errors.sort(key=lambda e: e.line)
     structural = [e for e in errors if e.line <= 1]  # the file as a whole, or its header
-    if generated_at is None or structural:
+    if header is None or structural:
         raise FeedRejected(name, structural or errors)
     return Feed(
         suppliers=tuple(
@@ -229,8 +244,9 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
             for d in drafts.values()
             if d.availability is not None
         ),
-        generated_at=generated_at,
+        generated_at=header.generated_at,
         path=name,
+        format_version=header.version,
         records=records,
         rejected=tuple(errors),
     )
@@ -296,14 +312,23 @@ def _parsed(raw: bytes, *, path: str, line: int) -> Record | FeedError:
     return Record(data, path, line)
 
 
-def _header(record: Record) -> datetime:
-    """The header's format version and generation time."""
+def _header(record: Record) -> _Header:
+    """The header's format version, generation time and (from version 2) CRS."""
     if record.line != 1:
         raise record.fail("record", "the header must be the first line")
     version = record.get("format_version", int)
-    if version != FORMAT_VERSION:
-        raise record.fail("format_version", f"must be {FORMAT_VERSION}, got {version}")
-    return _instant(record, "generated_at")
+    if version not in FORMAT_VERSIONS:
+        raise record.fail("format_version", f"must be 1 or 2, got {version}")
+    generated_at = _instant(record, "generated_at")
+    if version == 1:
+        if "crs" in record.data:
+            raise record.fail("crs", "needs format_version 2")
+        return _Header(version, generated_at, crs=None)
+    try:
+        crs = Crs(record.get("crs", str, required=False) or WGS84)
+    except ValueError as exc:
+        raise record.fail("crs", str(exc)) from None
+    return _Header(version, generated_at, crs)
 
 
 def _instant(record: Record, name: str) -> datetime:
@@ -318,7 +343,7 @@ def _instant(record: Record, name: str) -> datetime:
     return value
 
 
-def _add_supplier(record: Record, drafts: dict[str, _Draft]) -> None:
+def _add_supplier(record: Record, drafts: dict[str, _Draft], *, crs: Crs | None) -> None:
     """Checks a supplier line and keeps it until its availability arrives."""
     supplier_id = record.text("id")
     if supplier_id in drafts:
@@ -331,11 +356,7 @@ def _add_supplier(record: Record, drafts: dict[str, _Draft]) -> None:
     timezone = record.text("timezone")
     if timezone not in known_zones():
         raise record.fail("timezone", f"{timezone!r} is not an IANA timezone id")
-    location = record.nested("location")
-    assert location is not None
-    where = Point(
-        lat=location.number("lat", low=-90, high=90), lng=location.number("lng", low=-180, high=180)
-    )
+    where = _location(record, crs)
     drafts[supplier_id] = _Draft(
         record,
         dict(
@@ -346,7 +367,9 @@ def _add_supplier(record: Record, drafts: dict[str, _Draft]) -> None:
             modalities=modalities,
             timezone=timezone,
             location=where,
-            service_area=_service_area(record, where, needed=Modality.HOME_VISIT in modalities),
+            service_area=_service_area(
+                record, where, needed=Modality.HOME_VISIT in modalities, crs=crs
+            ),
         ),
     )
 
@@ -362,24 +385,61 @@ def _modalities(record: Record) -> frozenset[Modality]:
         raise record.fail("modalities", f"{exc}; use IN_PERSON, HOME_VISIT or REMOTE") from None
 
 
-def _service_area(record: Record, where: Point, *, needed: bool) -> Polygon | None:
-    """A HOME_VISIT supplier's area: a radius around it or a valid polygon ring."""
+def _location(record: Record, crs: Crs | None) -> Point:
+    """A supplier's place: lat/lng degrees in version 1, x/y in the header's CRS from 2."""
+    location = record.nested("location")
+    assert location is not None
+    if crs is None:
+        return Point(
+            lat=location.number("lat", low=-90, high=90),
+            lng=location.number("lng", low=-180, high=180),
+        )
+    x = location.number("x", low=-COORDINATE_LIMIT, high=COORDINATE_LIMIT)
+    y = location.number("y", low=-COORDINATE_LIMIT, high=COORDINATE_LIMIT)
+    lng, lat = crs.lng_lat(x, y)
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):  # also false for NaN
+        raise record.fail("location", f"({x:g}, {y:g}) in {crs.code} is not a point on Earth")
+    return Point(lat=lat, lng=lng)
+
+
+def _service_area(record: Record, where: Point, *, needed: bool, crs: Crs | None) -> Polygon | None:
+    """A HOME_VISIT supplier's area: a radius around it, or a valid polygon in WGS84."""
     area = record.nested("service_area", required=needed)
     if area is None:
         return None
-    if "radius_km" in area.data:
+    given = [k for k in AREA_KINDS if k in area.data]
+    if len(given) != 1:
+        raise record.fail("service_area", f"must give exactly one of {', '.join(AREA_KINDS)}")
+    kind = given[0]
+    if kind == "radius_km":
         radius = area.number("radius_km", low=0, high=MAX_AREA_RADIUS_KM)
         if radius == 0:
             raise area.fail("radius_km", "must be greater than 0")
         return circle(where, radius_km=radius)
-    ring = area.get("polygon", list)
-    try:
-        polygon = Polygon([(float(lng), float(lat)) for lng, lat in ring])
-    except (TypeError, ValueError):
-        raise area.fail("polygon", "must be a ring of [lng, lat] pairs") from None
+    if crs is None and kind != "polygon":
+        raise area.fail(kind, "needs format_version 2")
+    written = _polygon(area, kind)
+    polygon = crs.polygon(written) if crs else written
     if not polygon.is_valid or polygon.is_empty:
-        raise area.fail("polygon", f"is not a valid polygon: {explain_validity(polygon)}")
+        raise area.fail(kind, f"is not a valid polygon: {explain_validity(polygon)}")
     return polygon
+
+
+def _polygon(area: Record, kind: str) -> Polygon:
+    """A service area as written: a ring of [x, y] pairs, a GeoJSON Polygon, or WKT."""
+    try:
+        if kind == "polygon":
+            return Polygon([(float(x), float(y)) for x, y in area.get("polygon", list)])
+        found = (
+            shape(area.get("geojson", dict))
+            if kind == "geojson"
+            else shapely.from_wkt(area.text("wkt"))
+        )
+    except (TypeError, ValueError, KeyError, GEOSException) as exc:
+        raise area.fail(kind, f"is not a polygon: {exc}") from None
+    if not isinstance(found, Polygon):
+        raise area.fail(kind, f"must be a Polygon, not {found.geom_type}")
+    return found
 
 
 def _add_availability(record: Record, drafts: dict[str, _Draft]) -> None:

@@ -63,7 +63,7 @@ BAD_JSONL = {
     ),
     "a wrong format version": (
         jsonl(edited(0, lambda r: r.update(format_version=99))),
-        (1, "format_version", "must be 1, got 99"),
+        (1, "format_version", "must be 1 or 2, got 99"),
     ),
 }
 BAD_GZIP = {
