@@ -27,7 +27,7 @@ from shapely.validation import explain_validity
 from matcher.catalog import Modality, Supplier
 from matcher.crs import WGS84, Crs
 from matcher.errors import FeedError, MatcherError
-from matcher.geometry import Point, circle
+from matcher.geometry import Point, circles
 from matcher.slots import Availability, OneOff, WeeklyRule, minute_of_day
 from matcher.timezones import known_zones
 
@@ -160,10 +160,11 @@ class _Header:
 
 @dataclass
 class _Draft:
-    """A supplier line read, waiting for its availability line."""
+    """A supplier line read, waiting for its availability line (and its circle, if any)."""
 
-    record: Record
+    line: int
     fields: dict[str, Any] = field(default_factory=dict)
+    radius_km: float | None = None  # a circular service area, drawn with all the others at once
     availability: Availability | None = None
 
 
@@ -230,7 +231,12 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
     for supplier_id, draft in drafts.items():
         if draft.availability is None:
             errors.append(
-                draft.record.fail("id", f"supplier {supplier_id!r} has no availability record")
+                FeedError(
+                    path=name,
+                    line=draft.line,
+                    field="id",
+                    reason=f"supplier {supplier_id!r} has no availability record",
+                )
             )
     if header is None and not errors:
         errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
@@ -239,16 +245,31 @@ def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
     if header is None or structural:
         raise FeedRejected(name, structural or errors)
     return Feed(
-        suppliers=tuple(
-            Supplier(**d.fields, availability=d.availability)
-            for d in drafts.values()
-            if d.availability is not None
-        ),
+        suppliers=_suppliers(drafts),
         generated_at=header.generated_at,
         path=name,
         format_version=header.version,
         records=records,
         rejected=tuple(errors),
+    )
+
+
+def _suppliers(drafts: dict[str, _Draft]) -> tuple[Supplier, ...]:
+    """The suppliers whose records were all good, their circular areas drawn in one batch."""
+    round_areas = [
+        (d, d.radius_km)
+        for d in drafts.values()
+        if d.availability is not None and d.radius_km is not None
+    ]
+    drawn = circles(
+        [d.fields["location"] for d, _ in round_areas], radii_km=[r for _, r in round_areas]
+    )
+    for (draft, _), area in zip(round_areas, drawn, strict=True):
+        draft.fields["service_area"] = area
+    return tuple(
+        Supplier(**d.fields, availability=d.availability)
+        for d in drafts.values()
+        if d.availability is not None
     )
 
 
@@ -349,16 +370,16 @@ def _add_supplier(record: Record, drafts: dict[str, _Draft], *, crs: Crs | None)
     if supplier_id in drafts:
         raise record.fail(
             "id",
-            f"duplicate supplier id {supplier_id!r}"
-            f" (first on line {drafts[supplier_id].record.line})",
+            f"duplicate supplier id {supplier_id!r} (first on line {drafts[supplier_id].line})",
         )
     modalities = _modalities(record)
     timezone = record.text("timezone")
     if timezone not in known_zones():
         raise record.fail("timezone", f"{timezone!r} is not an IANA timezone id")
     where = _location(record, crs)
+    area = _service_area(record, needed=Modality.HOME_VISIT in modalities, crs=crs)
     drafts[supplier_id] = _Draft(
-        record,
+        record.line,
         dict(
             id=supplier_id,
             name=record.text("name"),
@@ -367,10 +388,9 @@ def _add_supplier(record: Record, drafts: dict[str, _Draft], *, crs: Crs | None)
             modalities=modalities,
             timezone=timezone,
             location=where,
-            service_area=_service_area(
-                record, where, needed=Modality.HOME_VISIT in modalities, crs=crs
-            ),
+            service_area=area if isinstance(area, Polygon) else None,
         ),
+        radius_km=area if isinstance(area, float) else None,
     )
 
 
@@ -402,8 +422,8 @@ def _location(record: Record, crs: Crs | None) -> Point:
     return Point(lat=lat, lng=lng)
 
 
-def _service_area(record: Record, where: Point, *, needed: bool, crs: Crs | None) -> Polygon | None:
-    """A HOME_VISIT supplier's area: a radius around it, or a valid polygon in WGS84."""
+def _service_area(record: Record, *, needed: bool, crs: Crs | None) -> Polygon | float | None:
+    """A HOME_VISIT supplier's area: a radius in km around it, or a valid polygon in WGS84."""
     area = record.nested("service_area", required=needed)
     if area is None:
         return None
@@ -415,7 +435,7 @@ def _service_area(record: Record, where: Point, *, needed: bool, crs: Crs | None
         radius = area.number("radius_km", low=0, high=MAX_AREA_RADIUS_KM)
         if radius == 0:
             raise area.fail("radius_km", "must be greater than 0")
-        return circle(where, radius_km=radius)
+        return radius
     if crs is None and kind != "polygon":
         raise area.fail(kind, "needs format_version 2")
     written = _polygon(area, kind)

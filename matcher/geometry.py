@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 from pyproj import Geod
 from shapely.geometry import Polygon
 
@@ -121,15 +123,23 @@ def geodesic_km(
 
 def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
     """A geodesic circle as a polygon, its longitudes kept continuous across the antimeridian."""
-    bearings = np.linspace(0.0, 360.0, vertices, endpoint=False)
-    lngs, lats, _ = WGS84.fwd(
-        np.full(vertices, p.lng),
-        np.full(vertices, p.lat),
-        bearings,
-        np.full(vertices, radius_km * 1000.0),
-    )
-    unwrapped = p.lng + (np.asarray(lngs) - p.lng + 180.0) % 360.0 - 180.0
-    return Polygon(zip(unwrapped, lats, strict=True))
+    return circles([p], radii_km=[radius_km], vertices=vertices)[0]
+
+
+def circles(
+    centres: Sequence[Point], *, radii_km: Sequence[float], vertices: int = 64
+) -> list[Polygon]:
+    """Many geodesic circles at once (one vectorised PROJ call), as ``circle`` draws each."""
+    if not centres:
+        return []
+    lngs = np.repeat([p.lng for p in centres], vertices)
+    lats = np.repeat([p.lat for p in centres], vertices)
+    bearings = np.tile(np.linspace(0.0, 360.0, vertices, endpoint=False), len(centres))
+    metres = np.repeat(np.asarray(radii_km, dtype=np.float64) * 1000.0, vertices)
+    ends_lng, ends_lat, _ = WGS84.fwd(lngs, lats, bearings, metres)
+    unwrapped = lngs + (np.asarray(ends_lng) - lngs + 180.0) % 360.0 - 180.0
+    rings = np.column_stack([unwrapped, ends_lat]).reshape(len(centres), vertices, 2)
+    return list(shapely.polygons(rings))
 
 
 def lng_variants(lng: float) -> tuple[float, float, float]:
