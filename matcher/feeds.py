@@ -15,7 +15,7 @@ import os
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
@@ -34,6 +34,7 @@ from matcher.timezones import known_zones
 
 H = TypeVar("H", bound=Hashable)
 FORMAT_VERSIONS = (1, 2)
+NO_AVAILABILITY = Availability()  # a supplier's until its availability line is read
 #: Version 2 coordinates are (x, y) in the header's CRS, never beyond this in absolute value.
 COORDINATE_LIMIT = 1e9
 AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
@@ -90,11 +91,13 @@ class Record:
 
     def get(self, name: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
         """A field of a given JSON type; booleans never pass for numbers."""
-        if name not in self.data or self.data[name] is None:
+        value = self.data.get(name)
+        if value is None:
             if required:
                 raise self.fail(name, "is required")
             return None
-        value = self.data[name]
+        if isinstance(value, kind) and not isinstance(value, bool):
+            return value
         if isinstance(value, bool) and bool not in _as_tuple(kind):
             raise self.fail(name, f"must be {_kind_name(kind)}, not a boolean")
         if not isinstance(value, kind):
@@ -174,12 +177,12 @@ class Shared:
 
 @dataclass
 class _Draft:
-    """A supplier line read, waiting for its availability line (and its circle, if any)."""
+    """A supplier line read: complete once its availability line arrives (and its circle)."""
 
     line: int
-    fields: dict[str, Any] = field(default_factory=dict)
+    supplier: Supplier  # with no availability until its line arrives
     radius_km: float | None = None  # a circular service area, drawn with all the others at once
-    availability: Availability | None = None
+    complete: bool = False
 
 
 #: Called now and then while a feed is read with (bytes read, bytes in the file).
@@ -263,7 +266,7 @@ def _read(path: Path, progress: Progress | None) -> Feed:
         except FeedError as exc:
             errors.append(exc)
     for supplier_id, draft in drafts.items():
-        if draft.availability is None:
+        if not draft.complete:
             errors.append(
                 FeedError(
                     path=name,
@@ -290,21 +293,14 @@ def _read(path: Path, progress: Progress | None) -> Feed:
 
 def _suppliers(drafts: dict[str, _Draft]) -> tuple[Supplier, ...]:
     """The suppliers whose records were all good, their circular areas drawn in one batch."""
-    round_areas = [
-        (d, d.radius_km)
-        for d in drafts.values()
-        if d.availability is not None and d.radius_km is not None
-    ]
+    complete = [d for d in drafts.values() if d.complete]
+    round_areas = [(d, d.radius_km) for d in complete if d.radius_km is not None]
     drawn = circles(
-        [d.fields["location"] for d, _ in round_areas], radii_km=[r for _, r in round_areas]
+        [d.supplier.location for d, _ in round_areas], radii_km=[r for _, r in round_areas]
     )
     for (draft, _), area in zip(round_areas, drawn, strict=True):
-        draft.fields["service_area"] = area
-    return tuple(
-        Supplier(**d.fields, availability=d.availability)
-        for d in drafts.values()
-        if d.availability is not None
-    )
+        draft.supplier = replace(draft.supplier, service_area=area)
+    return tuple(d.supplier for d in complete)
 
 
 def _records(path: Path, progress: Progress | None) -> Iterator[Record | FeedError]:
@@ -416,7 +412,7 @@ def _add_supplier(
     area = _service_area(record, needed=Modality.HOME_VISIT in modalities, crs=crs)
     drafts[supplier_id] = _Draft(
         record.line,
-        dict(
+        Supplier(
             id=supplier_id,
             name=record.text("name"),
             specialties=shared(record.strings("specialties")),
@@ -425,6 +421,7 @@ def _add_supplier(
             timezone=shared(timezone),
             location=where,
             service_area=area if isinstance(area, Polygon) else None,
+            availability=NO_AVAILABILITY,
         ),
         radius_km=area if isinstance(area, float) else None,
     )
@@ -504,12 +501,12 @@ def _add_availability(record: Record, drafts: dict[str, _Draft], shared: Shared)
     draft = drafts.get(supplier_id)
     if draft is None:
         raise record.fail("supplier_id", f"no supplier {supplier_id!r} earlier in the feed")
-    if draft.availability is not None:
+    if draft.complete:
         raise record.fail("supplier_id", f"supplier {supplier_id!r} already has availability")
     notice = record.get("min_notice_minutes", int, required=False) or 0
     if notice < 0:
         raise record.fail("min_notice_minutes", "must not be negative")
-    draft.availability = Availability(
+    availability = Availability(
         weekly=shared(tuple(shared(_weekly(rule)) for rule in record.items("weekly"))),
         one_off=tuple(_one_off(o) for o in record.items("one_off")),
         closed=shared(
@@ -520,6 +517,8 @@ def _add_availability(record: Record, drafts: dict[str, _Draft], shared: Shared)
         ),
         min_notice=timedelta(minutes=notice),
     )
+    draft.supplier = replace(draft.supplier, availability=availability)
+    draft.complete = True
 
 
 def _weekly(rule: Record) -> WeeklyRule:
