@@ -39,7 +39,8 @@ class Report:
         """0 acceptable, 1 refused, 2 the file cannot be read."""
         if self.refusal is None:
             return ACCEPTABLE
-        return UNUSABLE if any(e.line == 0 for e in self.refusal.errors) else REFUSED
+        unreadable = any(e.line == 0 and e.field == "file" for e in self.refusal.errors)
+        return UNUSABLE if unreadable else REFUSED
 
 
 class ProgressLine:

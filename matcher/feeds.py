@@ -37,6 +37,7 @@ FORMAT_VERSIONS = (1, 2)
 NO_AVAILABILITY = Availability()  # a supplier's until its availability line is read
 #: Version 2 coordinates are (x, y) in the header's CRS, never beyond this in absolute value.
 COORDINATE_LIMIT = 1e9
+SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
 AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 MAX_AREA_RADIUS_KM = 200.0
@@ -155,12 +156,22 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """Which part of a sharded snapshot a file is."""
+
+    snapshot: str
+    index: int  # 0 to count - 1
+    count: int
+
+
+@dataclass(frozen=True)
 class _Header:
     """What the header says about the records after it."""
 
     version: int
     generated_at: datetime
     crs: Crs | None  # None in version 1, whose coordinates are lat/lng degrees
+    shard: Shard | None = None
 
 
 class Shared:
@@ -179,6 +190,7 @@ class Shared:
 class _Draft:
     """A supplier line read: complete once its availability line arrives (and its circle)."""
 
+    path: str
     line: int
     supplier: Supplier  # with no availability until its line arrives
     radius_km: float | None = None  # a circular service area, drawn with all the others at once
@@ -218,10 +230,15 @@ def accepted(feed: Feed, *, max_rejected_share: float) -> Feed:
 def read_feed(path: Path, *, progress: Progress | None = None) -> Feed:
     """Reads and checks every record, leaving bad ones out (each named in ``rejected``).
 
-    Raises FeedRejected only when the file cannot be read or its header is broken.
+    A directory is a sharded snapshot: its shard files, read in shard order as if they were
+    one file. Raises FeedRejected only when a file cannot be read, a header is broken, or a
+    snapshot is not exactly its n shards.
     """
     with _collector_paused():
-        return _read(path, progress)
+        files = _shards(path) if path.is_dir() else [path]
+        reader = _Reader()
+        headers = [reader.read(file, progress) for file in files]
+        return reader.feed(str(path), headers)
 
 
 @contextmanager
@@ -237,58 +254,76 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read(path: Path, progress: Progress | None) -> Feed:
-    """read_feed's work."""
-    errors: list[FeedError] = []
-    drafts: dict[str, _Draft] = {}
-    header: _Header | None = None
-    shared = Shared()
-    name = str(path)
-    records = 0
-    for record in _records(path, progress):
-        if record.line != 1:  # the header is not a record of the catalogue
-            records += 1
-        if isinstance(record, FeedError):
-            errors.append(record)
-            continue
-        try:
-            kind = record.text("record")
-            if record.line == 1 and kind != "header":
-                raise record.fail("record", "the first line must be the header record")
-            if kind == "header":
-                header = _header(record)
-            elif kind == "supplier":
-                _add_supplier(record, drafts, shared, crs=header.crs if header else None)
-            elif kind == "availability":
-                _add_availability(record, drafts, shared)
-            else:
-                raise record.fail("record", f"unknown record type {kind!r}")
-        except FeedError as exc:
-            errors.append(exc)
-    for supplier_id, draft in drafts.items():
-        if not draft.complete:
-            errors.append(
-                FeedError(
-                    path=name,
-                    line=draft.line,
-                    field="id",
-                    reason=f"supplier {supplier_id!r} has no availability record",
+class _Reader:
+    """Reads the files of one feed, in order, into one set of suppliers."""
+
+    def __init__(self) -> None:
+        self.errors: list[FeedError] = []
+        self.drafts: dict[str, _Draft] = {}
+        self.shared = Shared()
+        self.records = 0
+        self.files: list[str] = []
+
+    def read(self, path: Path, progress: Progress | None) -> _Header | None:
+        """Reads one file's records; its header, or None if it has no good one."""
+        header: _Header | None = None
+        self.files.append(str(path))
+        for record in _records(path, progress):
+            if record.line != 1:  # the header is not a record of the catalogue
+                self.records += 1
+            if isinstance(record, FeedError):
+                self.errors.append(record)
+                continue
+            try:
+                header = self._take(record, header) or header
+            except FeedError as exc:
+                self.errors.append(exc)
+        return header
+
+    def _take(self, record: Record, header: _Header | None) -> _Header | None:
+        """Adds one record; the header, if the record is one."""
+        kind = record.text("record")
+        if record.line == 1 and kind != "header":
+            raise record.fail("record", "the first line must be the header record")
+        if kind == "header":
+            return _header(record)
+        if kind == "supplier":
+            _add_supplier(record, self.drafts, self.shared, crs=header.crs if header else None)
+        elif kind == "availability":
+            _add_availability(record, self.drafts, self.shared)
+        else:
+            raise record.fail("record", f"unknown record type {kind!r}")
+        return None
+
+    def feed(self, name: str, headers: list[_Header | None]) -> Feed:
+        """The feed of every file read, or FeedRejected if a file or header is broken."""
+        errors = self.errors
+        for supplier_id, draft in self.drafts.items():
+            if not draft.complete:
+                errors.append(
+                    FeedError(
+                        path=draft.path,
+                        line=draft.line,
+                        field="id",
+                        reason=f"supplier {supplier_id!r} has no availability record",
+                    )
                 )
-            )
-    if header is None and not errors:
-        errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
-    errors.sort(key=lambda e: e.line)
-    structural = [e for e in errors if e.line <= 1]  # the file as a whole, or its header
-    if header is None or structural:
-        raise FeedRejected(name, structural or errors)
-    return Feed(
-        suppliers=_suppliers(drafts),
-        generated_at=header.generated_at,
-        path=name,
-        format_version=header.version,
-        records=records,
-        rejected=tuple(errors),
-    )
+        first = headers[0]
+        if first is None and not errors:
+            errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
+        order = {path: k for k, path in enumerate(self.files)}
+        errors.sort(key=lambda e: (order.get(e.path, -1), e.line))
+        structural = [e for e in errors if e.line <= 1]  # a file as a whole, or its header
+        if first is None or structural:
+            raise FeedRejected(name, structural or errors)
+        return Feed(
+            suppliers=_suppliers(self.drafts),
+            generated_at=first.generated_at,
+            path=name,
+            format_version=first.version,
+            records=self.records,
+            rejected=tuple(errors),
+        )
 
 
 def _suppliers(drafts: dict[str, _Draft]) -> tuple[Supplier, ...]:
@@ -372,14 +407,111 @@ def _header(record: Record) -> _Header:
         raise record.fail("format_version", f"must be 1 or 2, got {version}")
     generated_at = _instant(record, "generated_at")
     if version == 1:
-        if "crs" in record.data:
-            raise record.fail("crs", "needs format_version 2")
+        for name in ("crs", "shard"):
+            if name in record.data:
+                raise record.fail(name, "needs format_version 2")
         return _Header(version, generated_at, crs=None)
     try:
         crs = Crs(record.get("crs", str, required=False) or WGS84)
     except ValueError as exc:
         raise record.fail("crs", str(exc)) from None
-    return _Header(version, generated_at, crs)
+    shard = record.nested("shard", required=False)
+    return _Header(version, generated_at, crs, shard=_shard(shard) if shard else None)
+
+
+def _shard(record: Record) -> Shard:
+    """A header's shard: which of how many, of which snapshot."""
+    count = record.get("count", int)
+    if count < 1:
+        raise record.fail("count", "must be at least 1")
+    index = record.get("index", int)
+    if not 0 <= index < count:
+        raise record.fail("index", f"must be in [0, {count - 1}], got {index}")
+    return Shard(snapshot=record.text("snapshot"), index=index, count=count)
+
+
+def _shards(directory: Path) -> list[Path]:
+    """A snapshot directory's shard files in shard order.
+
+    Raises FeedRejected unless they are exactly the n shards of one snapshot. A file whose
+    header cannot be read is left for the full read, which names the problem.
+    """
+    name = str(directory)
+    files = sorted(f for f in directory.iterdir() if f.name.endswith(SHARD_SUFFIXES))
+    if not files:
+        raise FeedRejected(
+            name, [FeedError(path=name, line=0, field="file", reason="holds no shard files")]
+        )
+    headers = {f: _peek_header(f) for f in files}
+    known = {f: h for f, h in headers.items() if h is not None}
+    if len(known) < len(files):
+        return files
+    problems = _shard_problems(name, known)
+    if problems:
+        raise FeedRejected(name, problems, summary=f"snapshot {name} refused: not all its shards")
+    by_index = {h.shard.index: f for f, h in known.items() if h.shard is not None}
+    return [by_index[k] for k in sorted(by_index)]
+
+
+def _peek_header(path: Path) -> _Header | None:
+    """A file's header, if its first line is a good one."""
+    try:
+        first = next(iter(_records(path, None)), None)
+        if isinstance(first, Record) and first.line == 1 and first.data.get("record") == "header":
+            return _header(first)
+    except (FeedError, FeedRejected):
+        pass
+    return None
+
+
+def _shard_problems(name: str, headers: dict[Path, _Header]) -> list[FeedError]:
+    """Why some files are not exactly the n shards of one snapshot (empty if they are)."""
+    problems = [
+        FeedError(path=str(f), line=1, field="shard", reason="is required in a snapshot directory")
+        for f, h in headers.items()
+        if h.shard is None
+    ]
+    sharded = {f: (h, h.shard) for f, h in headers.items() if h.shard is not None}
+    if problems or not sharded:
+        return problems
+    first_file, (first, first_shard) = next(iter(sharded.items()))
+    seen: dict[int, Path] = {}
+    for f, (header, shard) in sharded.items():
+        for field_name, mine, theirs in (
+            ("shard.snapshot", shard.snapshot, first_shard.snapshot),
+            ("shard.count", shard.count, first_shard.count),
+            ("generated_at", header.generated_at, first.generated_at),
+        ):
+            if mine != theirs:
+                problems.append(
+                    FeedError(
+                        path=str(f),
+                        line=1,
+                        field=field_name,
+                        reason=f"is {mine}, but {first_file.name} has {theirs}",
+                    )
+                )
+        if shard.index in seen:
+            problems.append(
+                FeedError(
+                    path=str(f),
+                    line=1,
+                    field="shard.index",
+                    reason=f"shard {shard.index} is also {seen[shard.index].name}",
+                )
+            )
+        seen[shard.index] = f
+    problems.extend(
+        FeedError(
+            path=name,
+            line=0,
+            field="shard",
+            reason=f"shard {k} of {first_shard.count} of {first_shard.snapshot!r} is missing",
+        )
+        for k in range(first_shard.count)
+        if k not in seen
+    )
+    return problems
 
 
 def _instant(record: Record, name: str) -> datetime:
@@ -400,10 +532,8 @@ def _add_supplier(
     """Checks a supplier line and keeps it until its availability arrives."""
     supplier_id = record.text("id")
     if supplier_id in drafts:
-        raise record.fail(
-            "id",
-            f"duplicate supplier id {supplier_id!r} (first on line {drafts[supplier_id].line})",
-        )
+        first = _place(drafts[supplier_id], record)
+        raise record.fail("id", f"duplicate supplier id {supplier_id!r} (first on {first})")
     modalities = _modalities(record)
     timezone = record.text("timezone")
     if timezone not in known_zones():
@@ -411,6 +541,7 @@ def _add_supplier(
     where = _location(record, crs)
     area = _service_area(record, needed=Modality.HOME_VISIT in modalities, crs=crs)
     drafts[supplier_id] = _Draft(
+        record.path,
         record.line,
         Supplier(
             id=supplier_id,
@@ -425,6 +556,11 @@ def _add_supplier(
         ),
         radius_km=area if isinstance(area, float) else None,
     )
+
+
+def _place(draft: _Draft, record: Record) -> str:
+    """Where a draft's supplier line is, as seen from another record."""
+    return f"line {draft.line}" if draft.path == record.path else f"{draft.path}:{draft.line}"
 
 
 def _modalities(record: Record) -> frozenset[Modality]:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pyproj import Transformer
+
 from tests.conftest import TINY_FEED
 
 Record = dict[str, Any]
@@ -24,6 +26,24 @@ def tagged(tag: str, *, generated_at: str = "2026-11-20T00:00:00Z") -> list[Reco
     for record in records:
         if record["record"] == "supplier":
             record["name"] = f"{record['name']} [{tag}]"
+    return records
+
+
+def version_2(records, *, crs: str | None = None):
+    """The records as version 2: locations as x/y (and rings) in ``crs``, WGS84 by default."""
+    to_crs = Transformer.from_crs("EPSG:4326", crs or "EPSG:4326", always_xy=True)
+    records[0]["format_version"] = 2
+    if crs:
+        records[0]["crs"] = crs
+    for record in records:
+        if record["record"] != "supplier":
+            continue
+        location = record.pop("location")
+        x, y = to_crs.transform(location["lng"], location["lat"])
+        record["location"] = {"x": x, "y": y}
+        area = record.get("service_area", {})
+        if "polygon" in area:
+            area["polygon"] = [list(to_crs.transform(lng, lat)) for lng, lat in area["polygon"]]
     return records
 
 

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from pyproj import Transformer
 from shapely.geometry import Polygon
 
 from matcher.feeds import FeedRejected, load_feed
-from tests.feed_files import tiny_records, write_feed
+from tests.feed_files import tiny_records, version_2, write_feed
 
-TO_WEB_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 LA_PEDS = 23  # index of la-peds's supplier record: line 24
 SQUARE = [[-118.5, 33.9], [-118.0, 33.9], [-118.0, 34.3], [-118.5, 34.3], [-118.5, 33.9]]
-
-
-def version_2(records, *, crs: str | None = None):
-    """The records as version 2: locations as x/y (and rings) in ``crs``, WGS84 by default."""
-    to_crs = Transformer.from_crs("EPSG:4326", crs or "EPSG:4326", always_xy=True)
-    records[0]["format_version"] = 2
-    if crs:
-        records[0]["crs"] = crs
-    for record in records:
-        if record["record"] != "supplier":
-            continue
-        location = record.pop("location")
-        x, y = to_crs.transform(location["lng"], location["lat"])
-        record["location"] = {"x": x, "y": y}
-        area = record.get("service_area", {})
-        if "polygon" in area:
-            area["polygon"] = [list(to_crs.transform(lng, lat)) for lng, lat in area["polygon"]]
-    return records
 
 
 def test_web_mercator_coordinates_load_as_the_same_places(tmp_path):
