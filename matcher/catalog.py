@@ -44,7 +44,7 @@ class Order(enum.Enum):
 NEARBY = frozenset({Modality.IN_PERSON, Modality.HOME_VISIT})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Supplier:
     """A care supplier and when it can be booked, in its own timezone."""
 

@@ -22,7 +22,7 @@ GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     """A validated WGS84 point in degrees."""
 

@@ -46,7 +46,7 @@ class WeeklyRule:
         return tuple(range(self.start_minute, last + 1, self.slot_minutes))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OneOff:
     """A single slot at a local wall time."""
 
