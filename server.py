@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from matcher.cli import share
 from matcher.feeds import FeedRejected
 from matcher.paging import PageTokens
 from matcher.queries import Limits
@@ -35,8 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-rejected-share",
-        type=float,
-        default=float(env("MATCHER_MAX_REJECTED_SHARE", "0")),
+        type=share,
+        default=env("MATCHER_MAX_REJECTED_SHARE", "0"),
         help="share of bad records (0 to 1) a feed may leave out and still load; 0 refuses any",
     )
     parser.add_argument(

@@ -136,6 +136,14 @@ def as_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def share(text: str) -> float:
+    """An argparse type: a share of records, from 0 to 1."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; the threshold falls back to MATCHER_MAX_REJECTED_SHARE."""
     parser = argparse.ArgumentParser(prog="matcher-feed", description=__doc__)
@@ -148,8 +156,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--max-rejected-share",
-        type=float,
-        default=float(os.environ.get("MATCHER_MAX_REJECTED_SHARE", "0")),
+        type=share,
+        default=os.environ.get("MATCHER_MAX_REJECTED_SHARE", "0"),
         help="share of bad records (0 to 1) the feed may leave out; 0 refuses any",
     )
     return parser.parse_args(argv)

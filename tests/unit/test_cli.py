@@ -72,7 +72,15 @@ def test_an_unreadable_file_exits_2(tmp_path, capsys):
     assert "missing.jsonl:0: file: No such file or directory" in capsys.readouterr().out
 
 
-def test_a_usage_error_exits_2():
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["convert", str(TINY_FEED)],
+        ["validate", str(TINY_FEED), "--max-rejected-share", "1.5"],
+        ["validate", str(TINY_FEED), "--max-rejected-share", "some"],
+    ],
+)
+def test_a_usage_error_exits_2(argv):
     with pytest.raises(SystemExit) as caught:
-        main(["convert", str(TINY_FEED)])
+        main(argv)
     assert caught.value.code == 2
