@@ -27,6 +27,7 @@ from shapely.validation import explain_validity
 
 from matcher.catalog import Modality, Supplier
 from matcher.crs import WGS84, Crs
+from matcher.csvfeed import CsvLayout
 from matcher.errors import FeedError, MatcherError
 from matcher.geometry import Point, circles
 from matcher.slots import Availability, OneOff, WeeklyRule, minute_of_day
@@ -37,7 +38,8 @@ FORMAT_VERSIONS = (1, 2)
 NO_AVAILABILITY = Availability()  # a supplier's until its availability line is read
 #: Version 2 coordinates are (x, y) in the header's CRS, never beyond this in absolute value.
 COORDINATE_LIMIT = 1e9
-SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", *CSV_SUFFIXES)
 AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 MAX_AREA_RADIUS_KM = 200.0
@@ -268,9 +270,11 @@ class _Reader:
         """Reads one file's records; its header, or None if it has no good one."""
         header: _Header | None = None
         self.files.append(str(path))
+        last_line = 1  # the header's: not a record of the catalogue
         for record in _records(path, progress):
-            if record.line != 1:  # the header is not a record of the catalogue
+            if record.line != last_line:  # a CSV row yields two records but counts once
                 self.records += 1
+                last_line = record.line
             if isinstance(record, FeedError):
                 self.errors.append(record)
                 continue
@@ -353,13 +357,18 @@ def _records(path: Path, progress: Progress | None) -> Iterator[Record | FeedErr
             name, [FeedError(path=name, line=0, field="file", reason=exc.strerror or str(exc))]
         ) from exc
     number = 0
+    rows = _CsvRows(name) if name.endswith(CSV_SUFFIXES) else None
     with raw, _decompressed(path, raw) as lines:
         try:
             for number, line in enumerate(lines, start=1):
                 if progress is not None and number % PROGRESS_EVERY == 0:
                     progress(raw.tell(), size)
-                if line.strip():
+                if not line.strip():
+                    continue
+                if rows is None or number == 1:
                     yield _parsed(line, path=name, line=number)
+                else:
+                    yield from rows.records(line, number)
         except (OSError, EOFError, zlib.error) as exc:
             where = f"after line {number}" if number else "at its start"
             raise FeedRejected(
@@ -375,6 +384,34 @@ def _records(path: Path, progress: Progress | None) -> Iterator[Record | FeedErr
             ) from exc
     if progress is not None:
         progress(size, size)
+
+
+class _CsvRows:
+    """The lines after a CSV feed's header: its column names, then one supplier per row."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._layout: CsvLayout | None = None
+
+    def records(self, raw: bytes, line: int) -> Iterator[Record | FeedError]:
+        """A row's supplier and availability records, or the FeedError that stops them."""
+        if self._layout is None:
+            self._layout = self._columns(raw, line)
+            return
+        try:
+            supplier, availability = self._layout.records(raw, line=line)
+        except FeedError as exc:
+            yield exc
+            return
+        yield Record(supplier, self._path, line)
+        yield Record(availability, self._path, line)
+
+    def _columns(self, raw: bytes, line: int) -> CsvLayout:
+        """The column names; FeedRejected if they are bad, since no row could be read."""
+        try:
+            return CsvLayout(raw, path=self._path, line=line)
+        except FeedError as exc:
+            raise FeedRejected(self._path, [exc]) from None
 
 
 def _decompressed(path: Path, raw: BinaryIO) -> AbstractContextManager[Iterable[bytes]]:
