@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from matcher.cli import share
-from matcher.feeds import FeedRejected
+from matcher.errors import FeedRejected
 from matcher.paging import PageTokens
 from matcher.queries import Limits
 from matcher.reload import CatalogHolder, reload_and_log

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from matcher.catalog import Catalog
-from matcher.errors import FeedError
-from matcher.feeds import Feed, FeedRejected, accepted, read_feed
+from matcher.errors import FeedError, FeedRejected
+from matcher.feeds import Feed, accepted, read_feed
 
 ACCEPTABLE, REFUSED, UNUSABLE = 0, 1, 2
 

@@ -48,3 +48,15 @@ class FeedError(MatcherError):
         self.field = field
         self.reason = reason
         super().__init__(f"{path}:{line}: {field}: {reason}")
+
+
+class FeedRejected(MatcherError):
+    """A feed refused whole; ``errors`` names every bad record, ``summary`` says why in a line."""
+
+    def __init__(self, path: str, errors: list[FeedError], *, summary: str = "") -> None:
+        self.path = path
+        self.errors = errors
+        self.summary = summary or f"feed {path} refused: {len(errors)} problem(s)"
+        shown = "\n".join(f"  {e}" for e in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{self.summary}\n{shown}{more}")

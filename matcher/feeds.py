@@ -1,4 +1,4 @@
-"""Supplier feeds (JSON Lines, docs/feeds.md): parsed and checked record by record.
+"""Supplier feeds (docs/feeds.md): files or sharded snapshots, checked record by record.
 
 Every problem is reported as file, line, field and reason. A feed is refused whole when its
 file or header is broken, or when it rejects a larger share of its records than the caller
@@ -8,17 +8,12 @@ allows (by default none), so a bad file never half-replaces a good catalogue.
 from __future__ import annotations
 
 import gc
-import gzip
-import json
-import math
-import os
-import zlib
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import TypeVar, cast
 
 import shapely
 from shapely.errors import GEOSException
@@ -27,9 +22,9 @@ from shapely.validation import explain_validity
 
 from matcher.catalog import Modality, Supplier
 from matcher.crs import WGS84, Crs
-from matcher.csvfeed import CsvLayout
-from matcher.errors import FeedError, MatcherError
+from matcher.errors import FeedError, FeedRejected
 from matcher.geometry import Point, circles
+from matcher.records import CSV_SUFFIXES, Progress, Record, file_records
 from matcher.slots import Availability, OneOff, WeeklyRule, minute_of_day
 from matcher.timezones import known_zones
 
@@ -38,7 +33,6 @@ FORMAT_VERSIONS = (1, 2)
 NO_AVAILABILITY = Availability()  # a supplier's until its availability line is read
 #: Version 2 coordinates are (x, y) in the header's CRS, never beyond this in absolute value.
 COORDINATE_LIMIT = 1e9
-CSV_SUFFIXES = (".csv", ".csv.gz")
 SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", *CSV_SUFFIXES)
 AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
@@ -65,96 +59,6 @@ class Feed:
     def rejected_share(self) -> float:
         """The share of records left out, from 0 to 1."""
         return self.rejected_records / self.records if self.records else 0.0
-
-
-class FeedRejected(MatcherError):
-    """A feed refused whole; ``errors`` names every bad record, ``summary`` says why in a line."""
-
-    def __init__(self, path: str, errors: list[FeedError], *, summary: str = "") -> None:
-        self.path = path
-        self.errors = errors
-        self.summary = summary or f"feed {path} refused: {len(errors)} problem(s)"
-        shown = "\n".join(f"  {e}" for e in errors[:20])
-        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(f"{self.summary}\n{shown}{more}")
-
-
-@dataclass
-class Record:
-    """One JSON object of a feed, with helpers that name the field and line of any problem."""
-
-    data: dict[str, Any]
-    path: str
-    line: int
-    prefix: str = ""
-
-    def fail(self, name: str, reason: str) -> FeedError:
-        """An error located at this record's field."""
-        return FeedError(path=self.path, line=self.line, field=self.prefix + name, reason=reason)
-
-    def get(self, name: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
-        """A field of a given JSON type; booleans never pass for numbers."""
-        value = self.data.get(name)
-        if value is None:
-            if required:
-                raise self.fail(name, "is required")
-            return None
-        if isinstance(value, kind) and not isinstance(value, bool):
-            return value
-        if isinstance(value, bool) and bool not in _as_tuple(kind):
-            raise self.fail(name, f"must be {_kind_name(kind)}, not a boolean")
-        if not isinstance(value, kind):
-            raise self.fail(name, f"must be {_kind_name(kind)}, not {type(value).__name__}")
-        return value
-
-    def text(self, name: str) -> str:
-        """A non-empty string field."""
-        value: str = self.get(name, str)
-        if not value.strip():
-            raise self.fail(name, "must not be empty")
-        return value
-
-    def number(self, name: str, *, low: float, high: float) -> float:
-        """A finite number within [low, high]."""
-        raw = self.get(name, (int, float))
-        try:
-            value = float(raw)
-        except OverflowError:  # an integer literal too large for a float
-            value = math.inf if raw > 0 else -math.inf
-        if not math.isfinite(value) or not low <= value <= high:
-            raise self.fail(name, f"must be a finite number in [{low:g}, {high:g}], got {value!r}")
-        return value
-
-    def strings(self, name: str, *, required: bool = True) -> tuple[str, ...]:
-        """A list of non-empty strings."""
-        values = self.get(name, list, required=required) or []
-        for k, value in enumerate(values):
-            if not isinstance(value, str) or not value.strip():
-                raise self.fail(f"{name}[{k}]", "must be a non-empty string")
-        return tuple(values)
-
-    def nested(self, name: str, *, required: bool = True) -> Record | None:
-        """A nested object as a Record whose field names carry this one as a prefix."""
-        value = self.get(name, dict, required=required)
-        if value is None:
-            return None
-        return Record(value, self.path, self.line, f"{self.prefix}{name}.")
-
-    def items(self, name: str) -> Iterator[Record]:
-        """The objects of a list field, each as a Record."""
-        for k, value in enumerate(self.get(name, list, required=False) or []):
-            if not isinstance(value, dict):
-                raise self.fail(f"{name}[{k}]", "must be an object")
-            yield Record(value, self.path, self.line, f"{self.prefix}{name}[{k}].")
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}
-    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in _as_tuple(kind)))
 
 
 @dataclass(frozen=True)
@@ -197,12 +101,6 @@ class _Draft:
     supplier: Supplier  # with no availability until its line arrives
     radius_km: float | None = None  # a circular service area, drawn with all the others at once
     complete: bool = False
-
-
-#: Called now and then while a feed is read with (bytes read, bytes in the file).
-Progress = Callable[[int, int], None]
-#: Lines read between two progress calls.
-PROGRESS_EVERY = 1 << 16
 
 
 def load_feed(
@@ -271,7 +169,7 @@ class _Reader:
         header: _Header | None = None
         self.files.append(str(path))
         last_line = 1  # the header's: not a record of the catalogue
-        for record in _records(path, progress):
+        for record in file_records(path, progress):
             if record.line != last_line:  # a CSV row yields two records but counts once
                 self.records += 1
                 last_line = record.line
@@ -342,99 +240,6 @@ def _suppliers(drafts: dict[str, _Draft]) -> tuple[Supplier, ...]:
     return tuple(d.supplier for d in complete)
 
 
-def _records(path: Path, progress: Progress | None) -> Iterator[Record | FeedError]:
-    """Each non-blank line as a Record, or as the FeedError that makes it unreadable.
-
-    A file that cannot be opened, or read to its end (a truncated or corrupt gzip stream),
-    raises FeedRejected: what is missing cannot be named.
-    """
-    name = str(path)
-    try:
-        raw = path.open("rb")
-        size = os.fstat(raw.fileno()).st_size
-    except OSError as exc:
-        raise FeedRejected(
-            name, [FeedError(path=name, line=0, field="file", reason=exc.strerror or str(exc))]
-        ) from exc
-    number = 0
-    rows = _CsvRows(name) if name.endswith(CSV_SUFFIXES) else None
-    with raw, _decompressed(path, raw) as lines:
-        try:
-            for number, line in enumerate(lines, start=1):
-                if progress is not None and number % PROGRESS_EVERY == 0:
-                    progress(raw.tell(), size)
-                if not line.strip():
-                    continue
-                if rows is None or number == 1:
-                    yield _parsed(line, path=name, line=number)
-                else:
-                    yield from rows.records(line, number)
-        except (OSError, EOFError, zlib.error) as exc:
-            where = f"after line {number}" if number else "at its start"
-            raise FeedRejected(
-                name,
-                [
-                    FeedError(
-                        path=name,
-                        line=number + 1,
-                        field="file",
-                        reason=f"cannot be read {where}: {exc}",
-                    )
-                ],
-            ) from exc
-    if progress is not None:
-        progress(size, size)
-
-
-class _CsvRows:
-    """The lines after a CSV feed's header: its column names, then one supplier per row."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._layout: CsvLayout | None = None
-
-    def records(self, raw: bytes, line: int) -> Iterator[Record | FeedError]:
-        """A row's supplier and availability records, or the FeedError that stops them."""
-        if self._layout is None:
-            self._layout = self._columns(raw, line)
-            return
-        try:
-            supplier, availability = self._layout.records(raw, line=line)
-        except FeedError as exc:
-            yield exc
-            return
-        yield Record(supplier, self._path, line)
-        yield Record(availability, self._path, line)
-
-    def _columns(self, raw: bytes, line: int) -> CsvLayout:
-        """The column names; FeedRejected if they are bad, since no row could be read."""
-        try:
-            return CsvLayout(raw, path=self._path, line=line)
-        except FeedError as exc:
-            raise FeedRejected(self._path, [exc]) from None
-
-
-def _decompressed(path: Path, raw: BinaryIO) -> AbstractContextManager[Iterable[bytes]]:
-    """The file's lines: gunzipped when its name ends in .gz."""
-    if path.suffix == ".gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    return nullcontext(raw)
-
-
-def _parsed(raw: bytes, *, path: str, line: int) -> Record | FeedError:
-    """One line as a Record, or what makes it unreadable."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return FeedError(path=path, line=line, field="json", reason="is not valid UTF-8")
-    except ValueError as exc:  # also an integer literal beyond Python's digit limit
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return FeedError(path=path, line=line, field="json", reason=reason)
-    if not isinstance(data, dict):
-        return FeedError(path=path, line=line, field="json", reason="a record must be an object")
-    return Record(data, path, line)
-
-
 def _header(record: Record) -> _Header:
     """The header's format version, generation time and (from version 2) CRS."""
     if record.line != 1:
@@ -493,7 +298,7 @@ def _shards(directory: Path) -> list[Path]:
 def _peek_header(path: Path) -> _Header | None:
     """A file's header, if its first line is a good one."""
     try:
-        first = next(iter(_records(path, None)), None)
+        first = next(iter(file_records(path, None)), None)
         if isinstance(first, Record) and first.line == 1 and first.data.get("record") == "header":
             return _header(first)
     except (FeedError, FeedRejected):

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from matcher.catalog import Catalog
-from matcher.errors import FeedError
-from matcher.feeds import Feed, FeedRejected, load_feed
+from matcher.errors import FeedError, FeedRejected
+from matcher.feeds import Feed, load_feed
 
 log = logging.getLogger("matcher.reload")
 

@@ -12,8 +12,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from matcher.errors import InvalidArgument, NotFound
-from matcher.feeds import FeedRejected
+from matcher.errors import FeedRejected, InvalidArgument, NotFound
 
 log = logging.getLogger("matcher.rpc")
 Handler = TypeVar("Handler", bound=Callable[..., Any])

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from matcher.feeds import FeedRejected, load_feed
+from matcher.errors import FeedRejected
+from matcher.feeds import load_feed
 from tests.conftest import TINY_FEED
 from tests.feed_files import tiny_records
 

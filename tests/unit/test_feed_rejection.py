@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.feeds import FeedRejected, load_feed
+from matcher.errors import FeedRejected
+from matcher.feeds import load_feed
 from tests.feed_files import tiny_records, write_feed
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import Polygon
 
-from matcher.feeds import FeedRejected, load_feed
+from matcher.errors import FeedRejected
+from matcher.feeds import load_feed
 from tests.feed_files import tiny_records, version_2, write_feed
 
 LA_PEDS = 23  # index of la-peds's supplier record: line 24

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from matcher.feeds import FeedRejected
+from matcher.errors import FeedRejected
 from matcher.reload import CatalogHolder
 from tests.feed_files import tag_of, tagged, write_feed
 

@@ -6,7 +6,8 @@ import gzip
 
 import pytest
 
-from matcher.feeds import FeedRejected, load_feed
+from matcher.errors import FeedRejected
+from matcher.feeds import load_feed
 from matcher.reload import CatalogHolder
 from tests.feed_files import tag_of, tagged, version_2, write_feed
 
