@@ -47,13 +47,13 @@ class Feed:
     generated_at: datetime
     path: str
     format_version: int = 1
-    records: int = 0  # every record after the header, accepted or not
+    records: int = 0  # every line after a header, accepted or not (a CSV row counts once)
     rejected: tuple[FeedError, ...] = ()  # problems with records left out, in line order
 
     @property
     def rejected_records(self) -> int:
-        """How many records had at least one problem."""
-        return len({e.line for e in self.rejected})
+        """How many records (lines of any shard) had at least one problem."""
+        return len({(e.path, e.line) for e in self.rejected})
 
     @property
     def rejected_share(self) -> float:

@@ -109,3 +109,17 @@ def test_a_shard_needs_version_2(tmp_path):
     with pytest.raises(FeedRejected) as caught:
         load_feed(write_feed(tmp_path / "feed.jsonl", records))
     assert problems(caught) == [("feed.jsonl", 1, "shard", "needs format_version 2")]
+
+
+def test_bad_records_on_the_same_line_of_two_shards_count_twice(tmp_path):
+    records = version_2(tagged("v1"))
+    for index in (1, 9):  # the first supplier line of shards 0 and 1
+        records[index]["timezone"] = "Mars/Olympus_Mons"
+    feed = load_feed(write_snapshot(tmp_path / "snap", records), max_rejected_share=1.0)
+    assert [
+        (e.path.rsplit("/", 1)[-1], e.line) for e in feed.rejected if e.field == "timezone"
+    ] == [
+        ("part-0.jsonl", 2),
+        ("part-1.jsonl", 2),
+    ]
+    assert feed.rejected_records == 4  # each supplier line and its availability line
