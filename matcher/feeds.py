@@ -162,7 +162,7 @@ def load_feed(path: Path) -> Feed:
     if generated_at is None and not errors:
         errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
     if errors:
-        raise FeedRejected(name, errors)
+        raise FeedRejected(name, sorted(errors, key=lambda e: e.line))
     assert generated_at is not None
     suppliers = tuple(
         Supplier(**d.fields, availability=d.availability)

@@ -19,7 +19,10 @@ def create_server(
     address: str, *, deps: Deps, max_workers: int = 16, reflect: bool = True
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    # grpcio shares ports by default: a second server would silently split the traffic.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)]
+    )
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
