@@ -333,7 +333,7 @@ class Catalog:
                 text, SlotStatus.UNKNOWN_SUPPLIER, f"supplier {ref.supplier_id!r} is not listed"
             )
         supplier = self.supplier(ref.supplier_id)
-        if ref.start <= now:
+        if ref.start < now:
             return SlotCheck(text, SlotStatus.PAST, "the slot has already started")
         if not _offered(supplier, ref):
             return SlotCheck(

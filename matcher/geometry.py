@@ -29,14 +29,14 @@ class Point:
 
 
 def point(*, lat: float, lng: float, field: str = "location.point") -> Point:
-    """Validates raw degrees, naming the offending field; longitudes wrap into [-180, 180)."""
+    """Validates raw degrees, naming the offending field; 180° becomes -180°, its other name."""
     if not math.isfinite(lat) or not -90.0 <= lat <= 90.0:
         raise InvalidArgument.of(f"{field}.lat", "must be a finite number of degrees in [-90, 90]")
     if not math.isfinite(lng) or not -180.0 <= lng <= 180.0:
         raise InvalidArgument.of(
             f"{field}.lng", "must be a finite number of degrees in [-180, 180]"
         )
-    return Point(lat=lat, lng=wrap_lng(lng))
+    return Point(lat=lat, lng=lng if lng < 180.0 else -180.0)
 
 
 def wrap_lng(lng: float) -> float:
@@ -129,7 +129,19 @@ def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
         np.full(vertices, radius_km * 1000.0),
     )
     unwrapped = p.lng + (np.asarray(lngs) - p.lng + 180.0) % 360.0 - 180.0
-    return Polygon(zip(unwrapped, lats, strict=True))
+    pole = math.copysign(90.0, p.lat)
+    _, _, to_pole = WGS84.inv(p.lng, p.lat, p.lng, pole)
+    if to_pole >= radius_km * 1000.0:
+        return Polygon(zip(unwrapped, lats, strict=True))
+    # The circle holds a pole: in lng/lat it is the cap from its edge to the pole over one
+    # whole turn of longitude, cut at the meridian opposite the centre.
+    edge = sorted(zip(np.asarray(unwrapped).tolist(), np.asarray(lats).tolist(), strict=True))
+    (west_lng, west_lat), (east_lng, east_lat) = edge[0], edge[-1]
+    seam = p.lng + 180.0
+    seam_lat = east_lat + (west_lat - east_lat) * (seam - east_lng) / (west_lng + 360.0 - east_lng)
+    return Polygon(
+        [(seam - 360.0, seam_lat), *edge, (seam, seam_lat), (seam, pole), (seam - 360.0, pole)]
+    )
 
 
 def lng_variants(lng: float) -> tuple[float, float, float]:
