@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from matcher.cli import share
 from matcher.errors import FeedRejected
@@ -22,6 +25,7 @@ from matcher_api.servicer import Deps
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("matcher.server")
+T = TypeVar("T", int, float)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,14 +46,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--cell-km",
-        type=float,
-        default=float(env("MATCHER_CELL_KM", "1.0")),
+        type=positive(float),
+        default=env("MATCHER_CELL_KM", "1.0"),  # a string default goes through type= too
         help="size of the grid every incoming location is snapped to",
     )
-    parser.add_argument("--max-workers", type=int, default=int(env("MATCHER_MAX_WORKERS", "16")))
+    parser.add_argument(
+        "--max-workers", type=positive(int), default=env("MATCHER_MAX_WORKERS", "16")
+    )
     parser.add_argument("--no-reflection", action="store_true", help="switch server reflection off")
     parser.add_argument("--log-level", default=env("MATCHER_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
+
+
+def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type: a finite number above zero, so a bad flag or variable fails at start."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be above zero: {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def page_token_secret() -> bytes:
@@ -61,9 +83,11 @@ def page_token_secret() -> bytes:
 def serve(argv: list[str] | None = None) -> int:
     """Loads the feed, serves until SIGINT or SIGTERM (draining in-flight calls); SIGHUP reloads."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    level = logging.getLevelName(args.log_level.upper())
+    if not isinstance(level, int):  # e.g. "verbose"; lower-case names ("info") are accepted
+        print(f"matcher: cannot start: unknown log level {args.log_level!r}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         holder = CatalogHolder(args.feed, max_rejected_share=args.max_rejected_share)
     except FeedRejected as exc:
@@ -75,13 +99,17 @@ def serve(argv: list[str] | None = None) -> int:
         tokens=PageTokens(page_token_secret()),
         limits=Limits(cell_km=args.cell_km),
     )
-    server, port = create_server(
-        args.address,
-        deps=deps,
-        max_workers=args.max_workers,
-        reflect=not args.no_reflection,
-        admin=holder,
-    )
+    try:
+        server, port = create_server(
+            args.address,
+            deps=deps,
+            max_workers=args.max_workers,
+            reflect=not args.no_reflection,
+            admin=holder,
+        )
+    except RuntimeError as exc:  # the address cannot be bound
+        print(f"matcher: cannot start: {exc}", file=sys.stderr)
+        return 2
     server.start()
     log.warning("plaintext gRPC on %s: for local development only", args.address)
     log.info("serving %d suppliers from %s on port %d", len(holder.current()), args.feed, port)

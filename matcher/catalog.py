@@ -15,7 +15,7 @@ from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 
 from matcher import slots as slotlib
-from matcher.errors import NotFound
+from matcher.errors import InvalidArgument, NotFound
 from matcher.geometry import Point, geodesic_km, lng_variants, search_boxes
 from matcher.index import SpatialIndex
 from matcher.remote import RemoteRanker, best_first, weekly_histogram
@@ -73,6 +73,12 @@ class MatchQuery:
     local_hours: LocalHours | None = None
     max_slots: int = 10
     order: Order = Order.BY_DISTANCE
+
+    def __post_init__(self) -> None:
+        if self.point is None and Modality.REMOTE not in self.modalities:
+            raise InvalidArgument.of(
+                "location", "a country locates only REMOTE care; send a point or a geohash"
+            )
 
     def key(self) -> tuple[object, ...]:
         """Everything but the window, in a stable form: what a page token stays bound to."""
@@ -333,7 +339,7 @@ class Catalog:
                 text, SlotStatus.UNKNOWN_SUPPLIER, f"supplier {ref.supplier_id!r} is not listed"
             )
         supplier = self.supplier(ref.supplier_id)
-        if ref.start <= now:
+        if ref.start < now:
             return SlotCheck(text, SlotStatus.PAST, "the slot has already started")
         if not _offered(supplier, ref):
             return SlotCheck(

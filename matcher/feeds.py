@@ -449,18 +449,22 @@ def _service_area(record: Record, *, needed: bool, crs: Crs | None) -> Polygon |
         return radius
     if crs is None and kind != "polygon":
         raise area.fail(kind, "needs format_version 2")
-    written = _polygon(area, kind)
+    written = _polygon(area, kind, crs=crs)
     polygon = crs.polygon(written) if crs else written
     if not polygon.is_valid or polygon.is_empty:
         raise area.fail(kind, f"is not a valid polygon: {explain_validity(polygon)}")
     return polygon
 
 
-def _polygon(area: Record, kind: str) -> Polygon:
-    """A service area as written: a ring of [x, y] pairs, a GeoJSON Polygon, or WKT."""
-    try:
-        if kind == "polygon":
+def _polygon(area: Record, kind: str, *, crs: Crs | None) -> Polygon:
+    """A service area as written: a ring of coordinate pairs, a GeoJSON Polygon, or WKT."""
+    if kind == "polygon":
+        try:
             return Polygon([(float(x), float(y)) for x, y in area.get("polygon", list)])
+        except (TypeError, ValueError):
+            pairs = "[x, y]" if crs else "[lng, lat]"
+            raise area.fail(kind, f"must be a ring of {pairs} pairs") from None
+    try:
         found = (
             shape(area.get("geojson", dict))
             if kind == "geojson"

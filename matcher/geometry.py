@@ -31,14 +31,14 @@ class Point:
 
 
 def point(*, lat: float, lng: float, field: str = "location.point") -> Point:
-    """Validates raw degrees, naming the offending field; longitudes wrap into [-180, 180)."""
+    """Validates raw degrees, naming the offending field; 180° becomes -180°, its other name."""
     if not math.isfinite(lat) or not -90.0 <= lat <= 90.0:
         raise InvalidArgument.of(f"{field}.lat", "must be a finite number of degrees in [-90, 90]")
     if not math.isfinite(lng) or not -180.0 <= lng <= 180.0:
         raise InvalidArgument.of(
             f"{field}.lng", "must be a finite number of degrees in [-180, 180]"
         )
-    return Point(lat=lat, lng=wrap_lng(lng))
+    return Point(lat=lat, lng=lng if lng < 180.0 else -180.0)
 
 
 def wrap_lng(lng: float) -> float:
@@ -129,17 +129,40 @@ def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
 def circles(
     centres: Sequence[Point], *, radii_km: Sequence[float], vertices: int = 64
 ) -> list[Polygon]:
-    """Many geodesic circles at once (one vectorised PROJ call), as ``circle`` draws each."""
+    """Many geodesic circles at once (vectorised PROJ calls), as ``circle`` draws each."""
     if not centres:
         return []
-    lngs = np.repeat([p.lng for p in centres], vertices)
-    lats = np.repeat([p.lat for p in centres], vertices)
+    centre_lngs = np.array([p.lng for p in centres], dtype=np.float64)
+    centre_lats = np.array([p.lat for p in centres], dtype=np.float64)
+    metres = np.asarray(radii_km, dtype=np.float64) * 1000.0
+    lngs = np.repeat(centre_lngs, vertices)
     bearings = np.tile(np.linspace(0.0, 360.0, vertices, endpoint=False), len(centres))
-    metres = np.repeat(np.asarray(radii_km, dtype=np.float64) * 1000.0, vertices)
-    ends_lng, ends_lat, _ = WGS84.fwd(lngs, lats, bearings, metres)
+    ends_lng, ends_lat, _ = WGS84.fwd(
+        lngs, np.repeat(centre_lats, vertices), bearings, np.repeat(metres, vertices)
+    )
     unwrapped = lngs + (np.asarray(ends_lng) - lngs + 180.0) % 360.0 - 180.0
     rings = np.column_stack([unwrapped, ends_lat]).reshape(len(centres), vertices, 2)
-    return list(shapely.polygons(rings))
+    shapes = list(shapely.polygons(rings))
+    _, _, to_pole = WGS84.inv(centre_lngs, centre_lats, centre_lngs, np.copysign(90.0, centre_lats))
+    for k in np.flatnonzero(np.asarray(to_pole) < metres).tolist():
+        shapes[k] = polar_cap(centres[k], rings[k])
+    return shapes
+
+
+def polar_cap(p: Point, ring: npt.NDArray[np.float64]) -> Polygon:
+    """A circle around ``p`` that holds a pole, from its edge ``ring`` of (lng, lat) vertices.
+
+    In lng/lat it is the cap from its edge to the pole over one whole turn of longitude, cut at
+    the meridian opposite the centre.
+    """
+    pole = math.copysign(90.0, p.lat)
+    edge = sorted((lng, lat) for lng, lat in ring.tolist())
+    (west_lng, west_lat), (east_lng, east_lat) = edge[0], edge[-1]
+    seam = p.lng + 180.0
+    seam_lat = east_lat + (west_lat - east_lat) * (seam - east_lng) / (west_lng + 360.0 - east_lng)
+    return Polygon(
+        [(seam - 360.0, seam_lat), *edge, (seam, seam_lat), (seam, pole), (seam - 360.0, pole)]
+    )
 
 
 def lng_variants(lng: float) -> tuple[float, float, float]:

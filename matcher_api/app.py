@@ -31,7 +31,10 @@ def create_server(
 
     With ``admin``, the server also offers FeedAdmin over that catalogue holder.
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    # grpcio shares ports by default: a second server would silently split the traffic.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)]
+    )
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if admin is not None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import grpc
 
 from matcher import queries
-from matcher.catalog import Catalog, MatchQuery, Modality
+from matcher.catalog import Catalog, MatchQuery
 from matcher.errors import InvalidArgument
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import Limits, UserLocation
@@ -104,10 +104,6 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
             ),
             order=convert.order(request.order),
         )
-        if user.point is None and Modality.REMOTE not in query.modalities:
-            raise InvalidArgument.of(
-                "location", "a country locates only REMOTE care; send a point or a geohash"
-            )
         bound = fingerprint(query.key(), request.window.SerializeToString())
         cursor = Cursor(offset=0, window=query.window)
         if request.page_token:

@@ -1,0 +1,168 @@
+"""Raw request values → validated domain values, each refusal naming the field to fix."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from matcher.errors import InvalidArgument
+from matcher.geometry import Point, coarsen, decode_geohash
+from matcher.queries import Limits, count, local_hours, locate, radius, window
+from matcher.slots import LocalHours, Window
+from matcher.timezones import TimezoneResolver
+
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+LIMITS = Limits()
+
+
+def refused_field(call: Callable[..., object], *args: object, **kwargs: object) -> str:
+    """The single field a refused call names."""
+    with pytest.raises(InvalidArgument) as raised:
+        call(*args, **kwargs)
+    (violation,) = raised.value.violations
+    return violation.field
+
+
+# window()
+
+
+def test_window_defaults_to_now_and_seven_days() -> None:
+    assert window(None, None, now=NOW, limits=LIMITS) == Window(NOW, NOW + timedelta(days=7))
+
+
+def test_window_end_defaults_to_seven_days_after_its_start() -> None:
+    start = NOW + timedelta(days=2)
+    assert window(start, None, now=NOW, limits=LIMITS) == Window(start, start + timedelta(days=7))
+
+
+def test_window_start_defaults_to_now() -> None:
+    end = NOW + timedelta(days=1)
+    assert window(None, end, now=NOW, limits=LIMITS) == Window(NOW, end)
+
+
+def test_window_of_31_days_is_accepted() -> None:
+    end = NOW + timedelta(days=31)
+    assert window(NOW, end, now=NOW, limits=LIMITS) == Window(NOW, end)
+
+
+def test_window_longer_than_31_days_is_refused() -> None:
+    end = NOW + timedelta(days=31, seconds=1)
+    assert refused_field(window, NOW, end, now=NOW, limits=LIMITS) == "window"
+
+
+@pytest.mark.parametrize("end", [NOW, NOW - timedelta(seconds=1)])
+def test_window_ending_at_or_before_its_start_is_refused(end: datetime) -> None:
+    assert refused_field(window, NOW, end, now=NOW, limits=LIMITS) == "window.end"
+
+
+# radius()
+
+
+def test_radius_zero_means_the_default() -> None:
+    assert radius(0.0, limits=LIMITS) == 25.0
+
+
+@pytest.mark.parametrize("value", [0.5, 25.0, 500.0])
+def test_radius_within_bounds_is_kept(value: float) -> None:
+    assert radius(value, limits=LIMITS) == value
+
+
+@pytest.mark.parametrize("value", [-1.0, -0.0001, math.nan, math.inf, -math.inf, 500.0001])
+def test_bad_radius_is_refused(value: float) -> None:
+    assert refused_field(radius, value, limits=LIMITS) == "radius_km"
+
+
+# count()
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0, 20), (1, 1), (100, 100)])
+def test_count_zero_means_the_default(value: int, expected: int) -> None:
+    assert count(value, default=20, most=100, field="page_size") == expected
+
+
+@pytest.mark.parametrize("value", [-1, 101])
+def test_count_out_of_range_is_refused(value: int) -> None:
+    assert refused_field(count, value, default=20, most=100, field="page_size") == "page_size"
+
+
+# local_hours()
+
+
+def test_local_hours_parse() -> None:
+    assert local_hours("09:00", "17:30") == LocalHours(start_minute=540, end_minute=1050)
+
+
+def test_local_hours_may_wrap_midnight() -> None:
+    assert local_hours("22:00", "06:00") == LocalHours(start_minute=1320, end_minute=360)
+
+
+def test_local_hours_may_end_at_24_00() -> None:
+    assert local_hours("18:00", "24:00") == LocalHours(start_minute=1080, end_minute=1440)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("9:00", "17:00", "local_hours.start"),
+        ("25:00", "17:00", "local_hours.start"),
+        ("", "17:00", "local_hours.start"),
+        ("09:00", "17:60", "local_hours.end"),
+        ("09:00", "5pm", "local_hours.end"),
+        ("09:00", "09:00", "local_hours.end"),  # equal ends would admit nothing
+    ],
+)
+def test_bad_local_hours_are_refused(start: str, end: str, field: str) -> None:
+    assert refused_field(local_hours, start, end) == field
+
+
+# locate()
+
+
+def test_locate_point_is_coarsened_before_its_zone_is_found(resolver: TimezoneResolver) -> None:
+    found = locate(resolver=resolver, limits=LIMITS, lat=51.50740, lng=-0.12780)
+    assert found.point == coarsen(Point(lat=51.5074, lng=-0.1278), cell_km=LIMITS.cell_km)
+    assert found.point != Point(lat=51.5074, lng=-0.1278)
+    assert found.zone == "Europe/London"
+
+
+def test_locate_point_wraps_180(resolver: TimezoneResolver) -> None:
+    found = locate(resolver=resolver, limits=LIMITS, lat=-17.2, lng=180.0)
+    assert found.point is not None and -180.0 <= found.point.lng < -179.9
+    assert found.zone == "Pacific/Fiji"
+
+
+def test_locate_geohash_is_coarsened(resolver: TimezoneResolver) -> None:
+    found = locate(resolver=resolver, limits=LIMITS, geohash="u4pruydqqvj")
+    assert found.point == coarsen(decode_geohash("u4pruydqqvj"), cell_km=LIMITS.cell_km)
+    assert found.zone == "Europe/Copenhagen"  # the tip of Jutland
+
+
+def test_locate_country_has_a_zone_but_no_point(resolver: TimezoneResolver) -> None:
+    found = locate(resolver=resolver, limits=LIMITS, country_code="NP")
+    assert (found.point, found.zone) == (None, "Asia/Kathmandu")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({}, "location"),
+        ({"lat": 51.5}, "location"),
+        ({"lat": 91.0, "lng": 0.0}, "location.point.lat"),
+        ({"lat": 0.0, "lng": math.nan}, "location.point.lng"),
+        ({"geohash": "abc"}, "location.geohash"),
+        ({"country_code": "US"}, "location.country_code"),
+        ({"country_code": "XX"}, "location.country_code"),
+    ],
+)
+def test_bad_location_names_its_field(
+    resolver: TimezoneResolver, kwargs: dict[str, object], field: str
+) -> None:
+    assert refused_field(locate, resolver=resolver, limits=LIMITS, **kwargs) == field
+
+
+def test_coarser_cells_give_coarser_points(resolver: TimezoneResolver) -> None:
+    coarse = locate(resolver=resolver, limits=Limits(cell_km=25.0), lat=51.5074, lng=-0.1278)
+    assert coarse.point == coarsen(Point(lat=51.5074, lng=-0.1278), cell_km=25.0)
