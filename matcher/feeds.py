@@ -8,7 +8,7 @@ allows (by default none), so a bad file never half-replaces a good catalogue.
 from __future__ import annotations
 
 import gc
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -81,15 +81,27 @@ class _Header:
 
 
 class Shared:
-    """Hands back one instance per distinct immutable value: feeds repeat the same opening
-    hours, specialties and closures many times, and a large catalogue holds each once."""
+    """One instance per distinct immutable value, each checked once: feeds repeat the same
+    opening hours, specialties and closures many times, and a large catalogue holds each once."""
 
     def __init__(self) -> None:
         self._seen: dict[Hashable, Hashable] = {}
+        self._made: dict[tuple[str, str], Hashable] = {}
 
     def __call__(self, value: H) -> H:
         """The first instance equal to ``value``."""
         return cast(H, self._seen.setdefault(value, value))
+
+    def made(self, record: Record, name: str, make: Callable[[], H]) -> H:
+        """What ``make`` builds from a field, reused for any later field written the same.
+
+        The key is the field's raw JSON as Python writes it, so 5, 5.0 and true never share
+        a value; only a value that passed its checks is remembered.
+        """
+        key = (name, repr(record.data.get(name)))
+        if key not in self._made:
+            self._made[key] = self(make())
+        return cast(H, self._made[key])
 
 
 @dataclass
@@ -489,18 +501,22 @@ def _add_availability(record: Record, drafts: dict[str, _Draft], shared: Shared)
     if notice < 0:
         raise record.fail("min_notice_minutes", "must not be negative")
     availability = Availability(
-        weekly=shared(tuple(shared(_weekly(rule)) for rule in record.items("weekly"))),
-        one_off=tuple(_one_off(o) for o in record.items("one_off")),
-        closed=shared(
-            frozenset(
-                _date(record, k)
-                for k in range(len(record.get("closed", list, required=False) or []))
-            )
+        weekly=shared.made(
+            record, "weekly", lambda: tuple(shared(_weekly(r)) for r in record.items("weekly"))
         ),
+        one_off=tuple(_one_off(o) for o in record.items("one_off")),
+        closed=shared.made(record, "closed", lambda: _closed(record)),
         min_notice=timedelta(minutes=notice),
     )
     draft.supplier = replace(draft.supplier, availability=availability)
     draft.complete = True
+
+
+def _closed(record: Record) -> frozenset[date]:
+    """The local dates a supplier is closed."""
+    return frozenset(
+        _date(record, k) for k in range(len(record.get("closed", list, required=False) or []))
+    )
 
 
 def _weekly(rule: Record) -> WeeklyRule:

@@ -67,3 +67,15 @@ def test_a_line_that_is_not_json_counts_as_one_rejected_record(tmp_path):
     feed = load_feed(path, max_rejected_share=0.1)
     assert (feed.records, feed.rejected_records, len(feed.suppliers)) == (25, 1, 12)
     assert [(e.line, e.field) for e in feed.rejected] == [(26, "json")]
+
+
+def test_a_rule_written_like_an_earlier_good_one_but_as_a_float_is_still_refused(tmp_path):
+    records = tiny_records()
+    rule = records[2]["weekly"][0]  # beijing-clinic's, checked first
+    records[4]["weekly"] = [{**rule, "slot_minutes": float(rule["slot_minutes"])}]
+    path = write_feed(tmp_path / "feed.jsonl", records)
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(path)
+    assert [(e.line, e.field, e.reason) for e in caught.value.errors if e.line == 5] == [
+        (5, "weekly[0].slot_minutes", "must be a number, not float")
+    ]
