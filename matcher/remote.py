@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
-from matcher.slots import Availability, LocalHours
+from matcher.slots import Availability, LocalHours, WeeklyRule
 from matcher.timezones import state_at
 
 HOURS_PER_WEEK = 7 * 24
@@ -24,11 +25,18 @@ MINUTES_PER_WEEK = HOURS_PER_WEEK * 60
 
 def weekly_histogram(availability: Availability) -> npt.NDArray[np.float32]:
     """Slot starts per local hour of the week (Monday 00:00 is hour 0) of the weekly rules."""
+    return _histogram(availability.weekly)
+
+
+@lru_cache(maxsize=1 << 14)
+def _histogram(weekly: tuple[WeeklyRule, ...]) -> npt.NDArray[np.float32]:
+    """weekly_histogram's counts, made once per distinct list of rules (feeds repeat a few)."""
     counts = np.zeros(HOURS_PER_WEEK, dtype=np.float32)
-    for rule in availability.weekly:
+    for rule in weekly:
         hours = np.asarray(rule.minutes, dtype=np.int64) // 60
         for day in rule.days:
             np.add.at(counts, day * 24 + hours, 1.0)
+    counts.flags.writeable = False  # shared by every supplier with these rules
     return counts
 
 
