@@ -10,6 +10,7 @@ from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
 from shapely import prepare
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
@@ -159,7 +160,7 @@ class Catalog:
         for area in areas:
             prepare(area)
         self._areas = areas
-        self._area_index = SpatialIndex(np.array([a.bounds for a in areas]).reshape(-1, 4))
+        self._area_index = SpatialIndex(shapely.bounds(areas).reshape(-1, 4))
         self._ranker = RemoteRanker(
             self._remote.tolist(),
             [self.suppliers[i].timezone for i in self._remote.tolist()],

@@ -22,13 +22,14 @@ class SpatialIndex:
     """
 
     def __init__(self, boxes: npt.NDArray[np.float64]) -> None:
-        """Bulk-loads n x 4 ``boxes`` (min_lng, min_lat, max_lng, max_lat) by stream."""
+        """Bulk-loads n x 4 ``boxes`` (min_lng, min_lat, max_lng, max_lat) from arrays."""
         self._size = len(boxes)
         self._lock = threading.Lock()
         self._tree: index.Index | None = None
         if self._size:
-            stream = ((i, tuple(box), None) for i, box in enumerate(boxes.tolist()))
-            self._tree = index.Index(stream)
+            ids = np.arange(self._size, dtype=np.int64)
+            corners = np.ascontiguousarray(boxes, dtype=np.float64)
+            self._tree = index.Index((ids, corners[:, :2].copy(), corners[:, 2:].copy()))
 
     def __len__(self) -> int:
         return self._size
