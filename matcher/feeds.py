@@ -104,7 +104,7 @@ class Shared:
         return cast(H, self._made[key])
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     """A supplier line read: complete once its availability line arrives (and its circle)."""
 

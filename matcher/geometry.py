@@ -17,6 +17,8 @@ from matcher.errors import InvalidArgument
 WGS84 = Geod(ellps="WGS84")
 KM_PER_DEGREE_LAT_MIN = 110.574  # a degree of latitude is shortest at the equator
 EARTH_MEAN_RADIUS_KM = 6371.0088
+#: Circles drawn per vectorised batch: bounds its temporary arrays to a few MiB.
+CIRCLE_BATCH = 4096
 GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
@@ -129,9 +131,22 @@ def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
 def circles(
     centres: Sequence[Point], *, radii_km: Sequence[float], vertices: int = 64
 ) -> list[Polygon]:
-    """Many geodesic circles at once (vectorised PROJ calls), as ``circle`` draws each."""
-    if not centres:
-        return []
+    """Many geodesic circles, as ``circle`` draws each, a vectorised batch at a time."""
+    return [
+        shape
+        for start in range(0, len(centres), CIRCLE_BATCH)
+        for shape in _circle_batch(
+            centres[start : start + CIRCLE_BATCH],
+            radii_km=radii_km[start : start + CIRCLE_BATCH],
+            vertices=vertices,
+        )
+    ]
+
+
+def _circle_batch(
+    centres: Sequence[Point], *, radii_km: Sequence[float], vertices: int
+) -> list[Polygon]:
+    """Geodesic circles in a few PROJ calls over arrays of every vertex."""
     centre_lngs = np.array([p.lng for p in centres], dtype=np.float64)
     centre_lats = np.array([p.lat for p in centres], dtype=np.float64)
     metres = np.asarray(radii_km, dtype=np.float64) * 1000.0
