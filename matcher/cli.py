@@ -44,19 +44,21 @@ class Report:
 
 
 class ProgressLine:
-    """Writes how far a read has got to a stream, once per tenth of the file."""
+    """Writes how far a read has got to a stream, once per tenth of each file."""
 
-    def __init__(self, label: str, stream: TextIO) -> None:
-        self._label = label
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._file = ""
         self._shown = -1
 
-    def __call__(self, done: int, total: int) -> None:
-        """Reports progress when another tenth is done."""
+    def __call__(self, file: str, done: int, total: int) -> None:
+        """Reports progress when another tenth of a file is done."""
+        if file != self._file:  # the next shard of a snapshot
+            self._file, self._shown = file, -1
         tenth = done * 10 // total if total else 10
         if tenth > self._shown:
             self._shown = tenth
-            self.say(f"{self._label}: {tenth * 10}%")
+            self.say(f"reading {file}: {tenth * 10}%")
 
     def say(self, text: str) -> None:
         """Writes one line of progress."""
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         args.feed,
         build=args.command == "load",
         max_rejected_share=args.max_rejected_share,
-        progress=ProgressLine(f"reading {args.feed}", sys.stderr),
+        progress=ProgressLine(sys.stderr),
     )
     print(json.dumps(as_json(report), indent=2) if args.json else as_text(report))
     return report.exit_code

@@ -20,8 +20,8 @@ from typing import Any, BinaryIO
 from matcher.csvfeed import CsvLayout
 from matcher.errors import FeedError, FeedRejected
 
-#: Called now and then while a feed is read with (bytes read, bytes in the file).
-Progress = Callable[[int, int], None]
+#: Called now and then while a feed file is read, with (the file, bytes read, bytes in it).
+Progress = Callable[[str, int, int], None]
 #: Lines read between two progress calls.
 PROGRESS_EVERY = 1 << 16
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -125,7 +125,7 @@ def file_records(path: Path, progress: Progress | None = None) -> Iterator[Recor
         try:
             for number, line in enumerate(lines, start=1):
                 if progress is not None and number % PROGRESS_EVERY == 0:
-                    progress(raw.tell(), size)
+                    progress(name, raw.tell(), size)
                 if not line.strip():
                     continue
                 if rows is None or number == 1:
@@ -146,7 +146,7 @@ def file_records(path: Path, progress: Progress | None = None) -> Iterator[Recor
                 ],
             ) from exc
     if progress is not None:
-        progress(size, size)
+        progress(name, size, size)
 
 
 class _CsvRows:

@@ -55,6 +55,19 @@ def write_feed(path: Path, records: Iterable[Record]) -> Path:
     return path
 
 
+def write_snapshot(directory, records, *, snapshot="2026-11-20", count=3, skip=()):
+    """The records as ``count`` shard files, their lines dealt out in order; ``skip`` omits some."""
+    directory.mkdir(exist_ok=True)
+    header, body = records[0], records[1:]
+    size = -(-len(body) // count)
+    for k in range(count):
+        if k in skip:
+            continue
+        shard_header = {**header, "shard": {"snapshot": snapshot, "index": k, "count": count}}
+        write_feed(directory / f"part-{k}.jsonl", [shard_header, *body[k * size : (k + 1) * size]])
+    return directory
+
+
 def tag_of(name: str) -> str:
     """The ``[tag]`` a tagged supplier name ends in."""
     return name.rsplit("[", 1)[1].rstrip("]")

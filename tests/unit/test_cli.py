@@ -8,7 +8,7 @@ import pytest
 
 from matcher.cli import main
 from tests.conftest import TINY_FEED
-from tests.feed_files import tiny_records, write_feed
+from tests.feed_files import tagged, tiny_records, version_2, write_feed, write_snapshot
 
 
 @pytest.fixture
@@ -84,3 +84,13 @@ def test_a_usage_error_exits_2(argv):
     with pytest.raises(SystemExit) as caught:
         main(argv)
     assert caught.value.code == 2
+
+
+def test_a_snapshot_directory_reports_progress_shard_by_shard(tmp_path, capsys):
+    directory = write_snapshot(tmp_path / "snap", version_2(tagged("v1")))
+    assert main(["load", str(directory)]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith(f"{directory}: acceptable")
+    assert [line for line in out.err.splitlines() if line.endswith("100%")] == [
+        f"reading {directory}/part-{k}.jsonl: 100%" for k in range(3)
+    ]

@@ -9,22 +9,7 @@ import pytest
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
 from matcher.reload import CatalogHolder
-from tests.feed_files import tag_of, tagged, version_2, write_feed
-
-SHARDS = 3
-
-
-def write_snapshot(directory, records, *, snapshot="2026-11-20", count=SHARDS, skip=()):
-    """The records as ``count`` shard files, their lines dealt out in order; ``skip`` omits some."""
-    directory.mkdir(exist_ok=True)
-    header, body = records[0], records[1:]
-    size = -(-len(body) // count)
-    for k in range(count):
-        if k in skip:
-            continue
-        shard_header = {**header, "shard": {"snapshot": snapshot, "index": k, "count": count}}
-        write_feed(directory / f"part-{k}.jsonl", [shard_header, *body[k * size : (k + 1) * size]])
-    return directory
+from tests.feed_files import tag_of, tagged, version_2, write_feed, write_snapshot
 
 
 def problems(caught):
