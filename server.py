@@ -20,6 +20,7 @@ from matcher.paging import PageTokens
 from matcher.queries import Limits
 from matcher.reload import CatalogHolder, reload_and_log
 from matcher.timezones import TimezoneResolver
+from matcher.updates import Journal
 from matcher_api.app import create_server
 from matcher_api.servicer import Deps
 
@@ -43,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=share,
         default=env("MATCHER_MAX_REJECTED_SHARE", "0"),
         help="share of bad records (0 to 1) a feed may leave out and still load; 0 refuses any",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        default=env("MATCHER_JOURNAL"),
+        help="SQLite file keeping real-time availability updates; without it they are refused",
     )
     parser.add_argument(
         "--cell-km",
@@ -89,7 +96,11 @@ def serve(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        holder = CatalogHolder(args.feed, max_rejected_share=args.max_rejected_share)
+        holder = CatalogHolder(
+            args.feed,
+            max_rejected_share=args.max_rejected_share,
+            journal=Journal(args.journal) if args.journal else None,
+        )
     except FeedRejected as exc:
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain, islice
 from zoneinfo import ZoneInfo
@@ -188,6 +189,17 @@ class Catalog:
             return self.suppliers[self._by_id[supplier_id]]
         except KeyError:
             raise NotFound("supplier", supplier_id) from None
+
+    def with_availability(self, supplier_id: str, availability: Availability) -> Catalog:
+        """A copy in which one supplier has new availability; the indexes are shared, as
+        availability moves no supplier and changes no modality."""
+        position = self._by_id.get(supplier_id)
+        if position is None:
+            raise NotFound("supplier", supplier_id)
+        changed = replace(self.suppliers[position], availability=availability)
+        updated = copy.copy(self)
+        updated.suppliers = (*self.suppliers[:position], changed, *self.suppliers[position + 1 :])
+        return updated
 
     def match(self, query: MatchQuery, *, now: datetime, limit: int | None = None) -> list[Match]:
         """The first ``limit`` bookable suppliers for a query (all if None), ranked as it asks.

@@ -60,3 +60,15 @@ class FeedRejected(MatcherError):
         shown = "\n".join(f"  {e}" for e in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(f"{self.summary}\n{shown}{more}")
+
+
+class FailedPrecondition(MatcherError):
+    """A request the service cannot carry out in its current configuration or state."""
+
+
+class UpdateConflict(MatcherError):
+    """An update id already used for a different update."""
+
+    def __init__(self, update_id: str) -> None:
+        self.update_id = update_id
+        super().__init__(f"update {update_id!r} was already used for a different update")

@@ -3,7 +3,8 @@
 A reload reads and indexes the new feed off to the side while the old catalogue keeps
 serving, then swaps one reference. A request that already holds the old catalogue finishes
 on it; the next request sees the new one. A refused feed changes nothing but the record of
-the last refusal.
+the last refusal. Real-time updates (matcher/updates.py) are swapped in the same way, one
+supplier at a time, and re-applied to each new batch that is older than them.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from matcher.catalog import Catalog
-from matcher.errors import FeedError, FeedRejected
+from matcher.errors import FailedPrecondition, FeedError, FeedRejected
 from matcher.feeds import Feed, load_feed
+from matcher.updates import Journal, Update, applied
 
 log = logging.getLogger("matcher.reload")
 
@@ -56,11 +58,22 @@ class FeedStatus:
     last_refusal: Refusal | None
 
 
-def build(path: Path, *, max_rejected_share: float, clock: Callable[[], datetime]) -> Snapshot:
-    """Loads a feed and indexes its catalogue; raises FeedRejected if the feed is refused."""
+def build(
+    path: Path,
+    *,
+    max_rejected_share: float,
+    clock: Callable[[], datetime],
+    journal: Journal | None = None,
+) -> Snapshot:
+    """Loads a feed, indexes its catalogue and applies the journal's updates newer than it.
+
+    Raises FeedRejected if the feed is refused.
+    """
     started = time.perf_counter()
     feed = load_feed(path, max_rejected_share=max_rejected_share)
     catalog = Catalog(feed.suppliers)
+    if journal is not None:
+        catalog = applied(catalog, journal.since(feed.generated_at))
     return Snapshot(
         catalog=catalog,
         feed=feed,
@@ -78,14 +91,25 @@ class CatalogHolder:
         *,
         max_rejected_share: float = 0.0,
         clock: Callable[[], datetime] = utc_now,
+        journal: Journal | None = None,
     ) -> None:
-        """Loads the feed at ``path`` once; raises FeedRejected if it cannot serve."""
+        """Loads the feed at ``path`` once and replays ``journal``; FeedRejected if it cannot."""
         self.path = path
         self.max_rejected_share = max_rejected_share
         self._clock = clock
-        self._reloading = threading.Lock()
-        self._snapshot = build(path, max_rejected_share=max_rejected_share, clock=clock)
+        self._journal = journal
+        self._changing = threading.Lock()  # one reload or update at a time
+        self._snapshot = self._build()
         self._refusal: Refusal | None = None
+
+    def _build(self) -> Snapshot:
+        """A snapshot of the feed as it is now on disk, with the updates newer than it."""
+        return build(
+            self.path,
+            max_rejected_share=self.max_rejected_share,
+            clock=self._clock,
+            journal=self._journal,
+        )
 
     def current(self) -> Catalog:
         """The catalogue serving now."""
@@ -98,13 +122,11 @@ class CatalogHolder:
     def reload(self) -> Snapshot:
         """Re-reads the feed and swaps it in; raises FeedRejected and keeps the old one if refused.
 
-        Reloads run one at a time; a second caller waits for the first to finish.
+        Reloads and updates run one at a time; a second caller waits for the first to finish.
         """
-        with self._reloading:
+        with self._changing:
             try:
-                fresh = build(
-                    self.path, max_rejected_share=self.max_rejected_share, clock=self._clock
-                )
+                fresh = self._build()
             except FeedRejected as exc:
                 self._refusal = Refusal(
                     at=self._clock(), path=exc.path, summary=exc.summary, errors=tuple(exc.errors)
@@ -113,6 +135,22 @@ class CatalogHolder:
             self._snapshot = fresh
             self._refusal = None
             return fresh
+
+    def update(self, change: Update) -> Update:
+        """Makes a real-time update durable, then serves it; returns it as first recorded.
+
+        A retry of an update already recorded changes nothing. Raises NotFound for an unknown
+        supplier and FailedPrecondition when no journal is configured.
+        """
+        if self._journal is None:
+            raise FailedPrecondition("real-time updates need a journal: start with --journal")
+        with self._changing:
+            self._snapshot.catalog.supplier(change.supplier_id)
+            recorded = self._journal.record(change)
+            if recorded is change:
+                catalog = applied(self._snapshot.catalog, [change])
+                self._snapshot = replace(self._snapshot, catalog=catalog)
+            return recorded
 
 
 def reload_and_log(holder: CatalogHolder) -> None:

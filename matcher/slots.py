@@ -56,12 +56,13 @@ class OneOff:
 
 @dataclass(frozen=True)
 class Availability:
-    """When a supplier can be booked, in its own wall time."""
+    """When a supplier can be booked, in its own wall time, and real-time updates since."""
 
     weekly: tuple[WeeklyRule, ...] = ()
     one_off: tuple[OneOff, ...] = ()
     closed: frozenset[date] = field(default_factory=frozenset)
     min_notice: timedelta = timedelta(0)
+    overrides: tuple[Override, ...] = ()  # applied in order: a later one wins where they overlap
 
     def wall_starts(self, day: date) -> list[tuple[int, int]]:
         """(minute of the local day, length) of every slot opening on a date, closures aside."""
@@ -110,6 +111,14 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Override:
+    """A real-time update: inside ``window``, the supplier's slots are exactly ``slots``."""
+
+    window: Window
+    slots: tuple[Slot, ...]
+
+
+@dataclass(frozen=True)
 class LocalHours:
     """Minutes of a local day, start inclusive, end exclusive; end before start wraps midnight."""
 
@@ -149,13 +158,21 @@ def iter_slots(
     day = (floor.astimezone(tz) - timedelta(days=1)).date()
     last = (window.end.astimezone(tz) + timedelta(days=1)).date()
     while day <= last:
-        if day not in availability.closed:
-            found = set()
-            for instant, minutes in _instants(availability.wall_starts(day), day=day, tz=tz):
-                if floor <= instant < window.end:
-                    found.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
-            yield from sorted(found)
+        found = _day_slots(availability, day=day, tz=tz)
+        yield from sorted(s for s in found if floor <= s.start < window.end)
         day += timedelta(days=1)
+
+
+def _day_slots(availability: Availability, *, day: date, tz: ZoneInfo) -> set[Slot]:
+    """Every slot opening on a local date: the feed's (unless closed), then each override's."""
+    found = set()
+    if day not in availability.closed:
+        for instant, minutes in _instants(availability.wall_starts(day), day=day, tz=tz):
+            found.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
+    for override in availability.overrides:
+        found = {s for s in found if s.start not in override.window}
+        found.update(s for s in override.slots if s.start.astimezone(tz).date() == day)
+    return found
 
 
 def _instants(

@@ -38,7 +38,9 @@ def create_server(
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if admin is not None:
-        feed_admin_pb2_grpc.add_FeedAdminServicer_to_server(FeedAdminServicer(admin), server)  # type: ignore[no-untyped-call]
+        feed_admin_pb2_grpc.add_FeedAdminServicer_to_server(  # type: ignore[no-untyped-call]
+            FeedAdminServicer(admin, clock=deps.clock), server
+        )
         services.append(ADMIN_SERVICE_NAME)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

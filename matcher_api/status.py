@@ -12,7 +12,13 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from matcher.errors import FeedRejected, InvalidArgument, NotFound
+from matcher.errors import (
+    FailedPrecondition,
+    FeedRejected,
+    InvalidArgument,
+    NotFound,
+    UpdateConflict,
+)
 
 log = logging.getLogger("matcher.rpc")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -90,6 +96,10 @@ def translated(handler: Handler) -> Handler:
             abort(context, not_found(exc))
         except FeedRejected as exc:
             abort(context, refused(exc))
+        except FailedPrecondition as exc:
+            abort(context, status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(exc)))
+        except UpdateConflict as exc:
+            abort(context, status_pb2.Status(code=code_pb2.ALREADY_EXISTS, message=str(exc)))
         except Exception:
             if context.code() is not None:  # type: ignore[attr-defined]  # aborted on purpose
                 raise

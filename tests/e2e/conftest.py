@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -94,6 +95,7 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     feed: Path
     log: Path  # the process's stderr, in a file so that a chatty server never blocks on a pipe
+    journal: Path  # its real-time update journal, in a directory of its own
 
     def stderr_text(self) -> str:
         """Whatever the process has written to stderr so far."""
@@ -115,7 +117,18 @@ class RunningServer:
 def launch(feed: Path, *extra: str) -> RunningServer:
     """Starts server.py on a free loopback port; does not wait for it to be ready."""
     address = f"127.0.0.1:{free_port()}"
-    command = [sys.executable, str(SERVER), "--address", address, "--feed", str(feed), *extra]
+    journal = Path(tempfile.mkdtemp(prefix="matcher-e2e-")) / "updates.sqlite"
+    command = [
+        sys.executable,
+        str(SERVER),
+        "--address",
+        address,
+        "--feed",
+        str(feed),
+        "--journal",
+        str(journal),
+        *extra,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with tempfile.NamedTemporaryFile(prefix="matcher-e2e-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
@@ -126,7 +139,9 @@ def launch(feed: Path, *extra: str) -> RunningServer:
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-    return RunningServer(address=address, process=process, feed=feed, log=Path(log.name))
+    return RunningServer(
+        address=address, process=process, feed=feed, log=Path(log.name), journal=journal
+    )
 
 
 def wait_until_serving(server: RunningServer, *, timeout: float = READY_TIMEOUT_S) -> None:
@@ -165,6 +180,7 @@ def serving(feed: Path) -> Iterator[RunningServer]:
         code = server.stop()
         output = server.stderr_text()
         server.log.unlink(missing_ok=True)
+        shutil.rmtree(server.journal.parent, ignore_errors=True)
     assert code == 0, f"server.py exited with {code} on SIGTERM:\n{output}"
 
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import grpc
@@ -15,6 +16,7 @@ from grpc_status import rpc_status
 
 from matcher.paging import PageTokens
 from matcher.reload import CatalogHolder
+from matcher.updates import Journal
 from matcher.v1 import feed_admin_pb2 as admin_pb
 from matcher.v1 import feed_admin_pb2_grpc as admin_grpc
 from matcher.v1 import matcher_pb2 as pb
@@ -23,7 +25,7 @@ from matcher_api.app import create_server
 from matcher_api.servicer import Deps
 from tests.conftest import NOW
 from tests.feed_files import tag_of, tagged, write_feed
-from tests.integration.helpers import point
+from tests.integration.helpers import bad_fields, point, stamp, window
 
 LOS_ANGELES = (34.05, -118.25)
 CLIENTS = 6
@@ -39,10 +41,10 @@ class Admin:
         self.admin = admin_grpc.FeedAdminStub(channel)
 
 
-@pytest.fixture
-def served(tmp_path, resolver) -> Iterator[Admin]:
-    path = write_feed(tmp_path / "feed.jsonl", tagged("v1"))
-    holder = CatalogHolder(path, clock=lambda: NOW)
+@contextmanager
+def serving(path, resolver, journal: Journal | None = None) -> Iterator[Admin]:
+    """A server over a feed file the test rewrites, with an update journal or none."""
+    holder = CatalogHolder(path, clock=lambda: NOW, journal=journal)
     deps = Deps(
         catalog=holder.current, resolver=resolver, tokens=PageTokens(b"test"), clock=lambda: NOW
     )
@@ -51,6 +53,20 @@ def served(tmp_path, resolver) -> Iterator[Admin]:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield Admin(path, channel)
     server.stop(grace=None)
+
+
+@pytest.fixture
+def served(tmp_path, resolver) -> Iterator[Admin]:
+    with serving(write_feed(tmp_path / "feed.jsonl", tagged("v1")), resolver) as admin:
+        yield admin
+
+
+@pytest.fixture
+def journaled(tmp_path, resolver) -> Iterator[Admin]:
+    journal = Journal(tmp_path / "updates.sqlite")
+    with serving(write_feed(tmp_path / "feed.jsonl", tagged("v1")), resolver, journal) as admin:
+        yield admin
+    journal.close()
 
 
 def answer_tags(response: pb.MatchResponse) -> set[str]:
@@ -134,3 +150,50 @@ def test_feed_status_describes_the_feed_serving_now(served):
     assert (serving.records, serving.suppliers, serving.rejected_records) == (24, 12, 0)
     assert not status.HasField("last_refusal")
     assert status.max_rejected_share == 0
+
+
+def tuesday_update(update_id: str, *slots: tuple[str, int]) -> admin_pb.UpdateAvailabilityRequest:
+    """london-gp's slots on Tuesday 2 March 2027 between 10:00 and 12:00 UTC become ``slots``."""
+    return admin_pb.UpdateAvailabilityRequest(
+        update_id=update_id,
+        supplier_id="london-gp",
+        window=window("2027-03-02T10:00:00Z", "2027-03-02T12:00:00Z"),
+        slots=[
+            admin_pb.NewSlot(start=stamp(f"2027-03-02T{hh_mm}:00Z"), minutes=minutes)
+            for hh_mm, minutes in slots
+        ],
+    )
+
+
+def tuesday_starts(served) -> list[str]:
+    """london-gp's slot starts on that Tuesday morning, as HH:MM UTC."""
+    listed = served.matcher.ListSlots(
+        pb.ListSlotsRequest(
+            supplier_id="london-gp",
+            timezone="UTC",
+            window=window("2027-03-02T09:00:00Z", "2027-03-02T13:00:00Z"),
+        )
+    )
+    return [s.start.ToDatetime().strftime("%H:%M") for s in listed.slots]
+
+
+def test_an_availability_update_is_served_at_once_and_a_retry_changes_nothing(journaled):
+    first = journaled.admin.UpdateAvailability(tuesday_update("u1", ("10:15", 45)))
+    retry = journaled.admin.UpdateAvailability(tuesday_update("u1", ("10:15", 45)))
+    assert (first.applied, retry.applied) == (True, False)
+    assert tuesday_starts(journaled) == ["09:00", "09:30", "10:15", "12:00", "12:30"]
+    with pytest.raises(grpc.RpcError) as caught:
+        journaled.admin.UpdateAvailability(tuesday_update("u1", ("11:00", 30)))
+    assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_without_a_journal_an_update_fails_its_precondition(served):
+    with pytest.raises(grpc.RpcError) as caught:
+        served.admin.UpdateAvailability(tuesday_update("u1", ("10:15", 45)))
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_bad_update_names_its_field(journaled):
+    with pytest.raises(grpc.RpcError) as caught:
+        journaled.admin.UpdateAvailability(tuesday_update("u1", ("13:00", 30)))
+    assert bad_fields(caught.value) == ["slots[0].start"]
