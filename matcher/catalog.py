@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain, islice
@@ -190,15 +190,17 @@ class Catalog:
         except KeyError:
             raise NotFound("supplier", supplier_id) from None
 
-    def with_availability(self, supplier_id: str, availability: Availability) -> Catalog:
-        """A copy in which one supplier has new availability; the indexes are shared, as
-        availability moves no supplier and changes no modality."""
-        position = self._by_id.get(supplier_id)
-        if position is None:
-            raise NotFound("supplier", supplier_id)
-        changed = replace(self.suppliers[position], availability=availability)
+    def with_availability(self, changed: Mapping[str, Availability]) -> Catalog:
+        """A copy in which some suppliers (by id) have new availability; the indexes are
+        shared, as availability moves no supplier and changes no modality."""
+        suppliers = list(self.suppliers)
+        for supplier_id, availability in changed.items():
+            position = self._by_id.get(supplier_id)
+            if position is None:
+                raise NotFound("supplier", supplier_id)
+            suppliers[position] = replace(suppliers[position], availability=availability)
         updated = copy.copy(self)
-        updated.suppliers = (*self.suppliers[:position], changed, *self.suppliers[position + 1 :])
+        updated.suppliers = tuple(suppliers)
         return updated
 
     def match(self, query: MatchQuery, *, now: datetime, limit: int | None = None) -> list[Match]:

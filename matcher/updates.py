@@ -19,7 +19,7 @@ from pathlib import Path
 
 from matcher.catalog import Catalog
 from matcher.errors import InvalidArgument, NotFound, UpdateConflict
-from matcher.slots import Override, Slot, Window
+from matcher.slots import Availability, Override, Slot, Window
 
 log = logging.getLogger("matcher.updates")
 MAX_WINDOW = timedelta(days=31)
@@ -81,18 +81,18 @@ def update(
 
 def applied(catalog: Catalog, updates: Iterable[Update]) -> Catalog:
     """The catalogue with each update in turn; updates for suppliers it lacks are skipped."""
+    changed: dict[str, Availability] = {}
     for change in updates:
-        try:
-            supplier = catalog.supplier(change.supplier_id)
-        except NotFound:
-            log.warning("update %s: supplier no longer listed, skipped", change.update_id)
-            continue
-        availability = supplier.availability
+        if change.supplier_id not in changed:
+            try:
+                changed[change.supplier_id] = catalog.supplier(change.supplier_id).availability
+            except NotFound:
+                log.warning("update %s: supplier no longer listed, skipped", change.update_id)
+                continue
+        availability = changed[change.supplier_id]
         overrides = (*availability.overrides, change.override)
-        catalog = catalog.with_availability(
-            change.supplier_id, replace(availability, overrides=overrides)
-        )
-    return catalog
+        changed[change.supplier_id] = replace(availability, overrides=overrides)
+    return catalog.with_availability(changed) if changed else catalog
 
 
 class Journal:
@@ -107,6 +107,7 @@ class Journal:
             "CREATE TABLE IF NOT EXISTS updates (seq INTEGER PRIMARY KEY,"
             " update_id TEXT NOT NULL UNIQUE, received_us INTEGER NOT NULL, body TEXT NOT NULL)"
         )
+        self._db.execute("CREATE INDEX IF NOT EXISTS by_received ON updates (received_us)")
 
     def record(self, change: Update) -> Update:
         """The update as first recorded: ``change``, now durable, or an equal one from before.

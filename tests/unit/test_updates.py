@@ -172,3 +172,12 @@ def test_a_bad_update_names_its_field(fields, field):
     with pytest.raises(InvalidArgument) as caught:
         update(**(request | fields))
     assert [v.field for v in caught.value.violations] == [field]
+
+
+def test_a_reload_without_the_updated_supplier_skips_its_update(holder, feed_path):
+    holder.update(london_change())
+    records = [r for r in tagged("v2") if "london-gp" not in (r.get("id"), r.get("supplier_id"))]
+    write_feed(feed_path, records)
+    holder.reload()
+    with pytest.raises(NotFound):
+        holder.current().supplier("london-gp")
