@@ -14,11 +14,11 @@ from matcher.errors import FeedError
 
 SUPPLIER_COLUMNS = ("id", "name", "specialties", "languages", "modalities", "timezone")
 LOCATION_COLUMNS = ("lat", "lng", "x", "y")
-AVAILABILITY_COLUMNS = ("weekly", "one_off", "closed", "min_notice_minutes")
+AVAILABILITY_COLUMNS = ("weekly", "one_off", "closed", "min_notice_minutes", "booked")
 COLUMNS = (*SUPPLIER_COLUMNS, *LOCATION_COLUMNS, "service_area", *AVAILABILITY_COLUMNS)
 LISTS = frozenset({"specialties", "languages", "modalities", "closed"})  # ";"-separated
 NUMBERS = frozenset({*LOCATION_COLUMNS, "min_notice_minutes"})
-JSON_CELLS = frozenset({"weekly", "one_off"})
+JSON_CELLS = frozenset({"weekly", "one_off", "booked"})
 
 
 class CsvLayout:

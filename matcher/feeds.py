@@ -37,6 +37,7 @@ SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", *CSV_SUFFIXES)
 AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 MAX_AREA_RADIUS_KM = 200.0
+MAX_SPOTS = 1000
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,20 @@ class Shared:
 
     def __init__(self) -> None:
         self._seen: dict[Hashable, Hashable] = {}
-        self._made: dict[tuple[str, str], Hashable] = {}
+        self._made: dict[tuple[str, int, str], Hashable] = {}
 
     def __call__(self, value: H) -> H:
         """The first instance equal to ``value``."""
         return cast(H, self._seen.setdefault(value, value))
 
-    def made(self, record: Record, name: str, make: Callable[[], H]) -> H:
+    def made(self, record: Record, name: str, make: Callable[[], H], *, version: int = 1) -> H:
         """What ``make`` builds from a field, reused for any later field written the same.
 
-        The key is the field's raw JSON as Python writes it, so 5, 5.0 and true never share
-        a value; only a value that passed its checks is remembered.
+        The key is the field's raw JSON as Python writes it (and the format version it was
+        checked under), so 5, 5.0 and true never share a value; only a value that passed its
+        checks is remembered.
         """
-        key = (name, repr(record.data.get(name)))
+        key = (name, version, repr(record.data.get(name)))
         if key not in self._made:
             self._made[key] = self(make())
         return cast(H, self._made[key])
@@ -204,7 +206,9 @@ class _Reader:
         if kind == "supplier":
             _add_supplier(record, self.drafts, self.shared, crs=header.crs if header else None)
         elif kind == "availability":
-            _add_availability(record, self.drafts, self.shared)
+            _add_availability(
+                record, self.drafts, self.shared, version=header.version if header else 1
+            )
         else:
             raise record.fail("record", f"unknown record type {kind!r}")
         return None
@@ -489,7 +493,9 @@ def _polygon(area: Record, kind: str, *, crs: Crs | None) -> Polygon:
     return found
 
 
-def _add_availability(record: Record, drafts: dict[str, _Draft], shared: Shared) -> None:
+def _add_availability(
+    record: Record, drafts: dict[str, _Draft], shared: Shared, *, version: int
+) -> None:
     """Attaches an availability line to the supplier it names."""
     supplier_id = record.text("supplier_id")
     draft = drafts.get(supplier_id)
@@ -502,11 +508,15 @@ def _add_availability(record: Record, drafts: dict[str, _Draft], shared: Shared)
         raise record.fail("min_notice_minutes", "must not be negative")
     availability = Availability(
         weekly=shared.made(
-            record, "weekly", lambda: tuple(shared(_weekly(r)) for r in record.items("weekly"))
+            record,
+            "weekly",
+            lambda: tuple(shared(_weekly(r, version=version)) for r in record.items("weekly")),
+            version=version,
         ),
-        one_off=tuple(_one_off(o) for o in record.items("one_off")),
+        one_off=tuple(_one_off(o, version=version) for o in record.items("one_off")),
         closed=shared.made(record, "closed", lambda: _closed(record)),
         min_notice=timedelta(minutes=notice),
+        booked=_booked(record, version=version),
     )
     draft.supplier = replace(draft.supplier, availability=availability)
     draft.complete = True
@@ -519,7 +529,7 @@ def _closed(record: Record) -> frozenset[date]:
     )
 
 
-def _weekly(rule: Record) -> WeeklyRule:
+def _weekly(rule: Record, *, version: int) -> WeeklyRule:
     """A weekly rule: days, local start and end, slot length."""
     days = rule.strings("days")
     unknown = [d for d in days if d not in DAYS]
@@ -536,7 +546,20 @@ def _weekly(rule: Record) -> WeeklyRule:
         start_minute=start,
         end_minute=end,
         slot_minutes=length,
+        spots=_spots(rule, version=version),
     )
+
+
+def _spots(record: Record, *, version: int) -> int:
+    """The places in a slot: 1 unless a version 2 record says more."""
+    if "spots" not in record.data:
+        return 1
+    if version < 2:
+        raise record.fail("spots", "needs format_version 2")
+    spots: int = record.get("spots", int)
+    if not 1 <= spots <= MAX_SPOTS:
+        raise record.fail("spots", f"must be between 1 and {MAX_SPOTS}")
+    return spots
 
 
 def _minute(record: Record, name: str) -> int:
@@ -548,21 +571,42 @@ def _minute(record: Record, name: str) -> int:
     return minute
 
 
-def _one_off(record: Record) -> OneOff:
+def _one_off(record: Record, *, version: int) -> OneOff:
     """A one-off slot at a local wall time."""
-    text = record.text("start")
+    wall = _wall(record, "start")
+    minutes = record.get("minutes", int)
+    if not 5 <= minutes <= 240:
+        raise record.fail("minutes", "must be between 5 and 240")
+    return OneOff(start=wall, minutes=minutes, spots=_spots(record, version=version))
+
+
+def _booked(record: Record, *, version: int) -> tuple[tuple[datetime, int], ...]:
+    """Places already booked, by the local wall time their slot starts at (version 2)."""
+    if "booked" in record.data and version < 2:
+        raise record.fail("booked", "needs format_version 2")
+    return tuple(_booking(b) for b in record.items("booked"))
+
+
+def _booking(record: Record) -> tuple[datetime, int]:
+    """Places already booked in the slot starting at a local wall time."""
+    taken: int = record.get("spots", int)
+    if not 1 <= taken <= MAX_SPOTS:
+        raise record.fail("spots", f"must be between 1 and {MAX_SPOTS}")
+    return _wall(record, "start"), taken
+
+
+def _wall(record: Record, name: str) -> datetime:
+    """A local wall time "YYYY-MM-DDTHH:MM", with no UTC offset."""
+    text = record.text(name)
     try:
         wall = datetime.fromisoformat(text)
     except ValueError:
         raise record.fail(
-            "start", f"must be a local wall time YYYY-MM-DDTHH:MM, got {text!r}"
+            name, f"must be a local wall time YYYY-MM-DDTHH:MM, got {text!r}"
         ) from None
     if wall.tzinfo is not None:
-        raise record.fail("start", "is the supplier's wall time: give no UTC offset")
-    minutes = record.get("minutes", int)
-    if not 5 <= minutes <= 240:
-        raise record.fail("minutes", "must be between 5 and 240")
-    return OneOff(start=wall, minutes=minutes)
+        raise record.fail(name, "is the supplier's wall time: give no UTC offset")
+    return wall
 
 
 def _date(record: Record, k: int) -> date:

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 SLOT_ID_PREFIX = "s1_"
+Start = TypeVar("Start", bound=tuple[int, ...])  # (minute of the local day, ...)
 HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
 
 
@@ -38,6 +40,7 @@ class WeeklyRule:
     start_minute: int  # minutes after local midnight
     end_minute: int  # at most 1440
     slot_minutes: int
+    spots: int = 1  # places in each slot
 
     @cached_property
     def minutes(self) -> tuple[int, ...]:
@@ -52,6 +55,7 @@ class OneOff:
 
     start: datetime  # naive, the supplier's wall time
     minutes: int
+    spots: int = 1  # places in the slot
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,14 @@ class Availability:
     closed: frozenset[date] = field(default_factory=frozenset)
     min_notice: timedelta = timedelta(0)
     overrides: tuple[Override, ...] = ()  # applied in order: a later one wins where they overlap
+    booked: tuple[tuple[datetime, int], ...] = ()  # (naive wall start, places already taken)
 
-    def wall_starts(self, day: date) -> list[tuple[int, int]]:
-        """(minute of the local day, length) of every slot opening on a date, closures aside."""
+    def wall_starts(self, day: date) -> list[tuple[int, int, int]]:
+        """(minute of the local day, length, places) of every slot opening on a date, closures
+        aside."""
         weekday = day.weekday()
         starts = [
-            (minute, rule.slot_minutes)
+            (minute, rule.slot_minutes, rule.spots)
             for rule in self.weekly
             if weekday in rule.days
             for minute in rule.minutes
@@ -76,22 +82,36 @@ class Availability:
         starts.extend(self._one_offs_by_day.get(day, ()))
         return starts
 
+    def taken(self, wall: datetime) -> int:
+        """Places already booked in the slot starting at a wall time."""
+        return self._taken.get(wall, 0)
+
     @cached_property
-    def _one_offs_by_day(self) -> dict[date, list[tuple[int, int]]]:
-        """One-off slots grouped by local date, as (minute of the day, length)."""
-        by_day: dict[date, list[tuple[int, int]]] = {}
+    def _one_offs_by_day(self) -> dict[date, list[tuple[int, int, int]]]:
+        """One-off slots grouped by local date, as (minute of the day, length, places)."""
+        by_day: dict[date, list[tuple[int, int, int]]] = {}
         for o in self.one_off:
             minute = o.start.hour * 60 + o.start.minute
-            by_day.setdefault(o.start.date(), []).append((minute, o.minutes))
+            by_day.setdefault(o.start.date(), []).append((minute, o.minutes, o.spots))
         return by_day
+
+    @cached_property
+    def _taken(self) -> dict[datetime, int]:
+        """Places booked by wall start."""
+        taken: dict[datetime, int] = {}
+        for wall, places in self.booked:
+            taken[wall] = taken.get(wall, 0) + places
+        return taken
 
 
 @dataclass(frozen=True, order=True)
 class Slot:
-    """One bookable interval, as UTC instants."""
+    """One bookable interval, as UTC instants, and how many of its places are still open."""
 
     start: datetime
     end: datetime
+    spots_total: int = field(default=1, compare=False)
+    spots_open: int = field(default=1, compare=False)
 
     @property
     def minutes(self) -> int:
@@ -166,9 +186,15 @@ def iter_slots(
 def _day_slots(availability: Availability, *, day: date, tz: ZoneInfo) -> set[Slot]:
     """Every slot opening on a local date: the feed's (unless closed), then each override's."""
     found = set()
+    midnight = datetime.combine(day, time())
     if day not in availability.closed:
-        for instant, minutes in _instants(availability.wall_starts(day), day=day, tz=tz):
-            found.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
+        for instant, (minute, minutes, spots) in _instants(
+            availability.wall_starts(day), day=day, tz=tz
+        ):
+            spots_open = spots - availability.taken(midnight + timedelta(minutes=minute))
+            if spots_open > 0:  # a full slot is not offered
+                end = instant + timedelta(minutes=minutes)
+                found.add(Slot(instant, end, spots_total=spots, spots_open=spots_open))
     for override in availability.overrides:
         found = {s for s in found if s.start not in override.window}
         found.update(s for s in override.slots if s.start.astimezone(tz).date() == day)
@@ -176,19 +202,19 @@ def _day_slots(availability: Availability, *, day: date, tz: ZoneInfo) -> set[Sl
 
 
 def _instants(
-    starts: Iterable[tuple[int, int]], *, day: date, tz: ZoneInfo
-) -> Iterator[tuple[datetime, int]]:
-    """(instant, length) of each (minute of the local day, length); gap minutes are dropped."""
+    starts: Iterable[Start], *, day: date, tz: ZoneInfo
+) -> Iterator[tuple[datetime, Start]]:
+    """(instant, start) of each start (minute of the local day first); gap minutes are dropped."""
     midnight = datetime.combine(day, time())
     offset = steady_offset(tz, day)
-    for minute, length in starts:
-        wall = midnight + timedelta(minutes=minute)
+    for start in starts:
+        wall = midnight + timedelta(minutes=start[0])
         if offset is not None:
-            yield (wall - offset).replace(tzinfo=UTC), length
+            yield (wall - offset).replace(tzinfo=UTC), start
         else:
             instant = instant_of(wall, tz)
             if instant is not None:
-                yield instant, length
+                yield instant, start
 
 
 @lru_cache(maxsize=1 << 16)
@@ -252,6 +278,8 @@ class RenderedSlot:
     supplier_local_start: str
     offset_difference_minutes: int
     day_shift: int
+    spots_total: int
+    spots_open: int
 
 
 def render(
@@ -269,6 +297,8 @@ def render(
         supplier_local_start=supplier_local.isoformat(),
         offset_difference_minutes=difference // 60,
         day_shift=(supplier_local.date() - user_local.date()).days,
+        spots_total=slot.spots_total,
+        spots_open=slot.spots_open,
     )
 
 

@@ -117,6 +117,8 @@ def slot(r: RenderedSlot) -> pb.Slot:
         supplier_local_start=r.supplier_local_start,
         offset_difference_minutes=r.offset_difference_minutes,
         day_shift=r.day_shift,
+        spots_total=r.spots_total,
+        spots_open=r.spots_open,
     )
 
 
