@@ -82,9 +82,9 @@ class Availability:
         starts.extend(self._one_offs_by_day.get(day, ()))
         return starts
 
-    def taken(self, wall: datetime) -> int:
-        """Places already booked in the slot starting at a wall time."""
-        return self._taken.get(wall, 0)
+    def taken(self, day: date, minute: int) -> int:
+        """Places already booked in the slot starting at a minute of a local date."""
+        return self._taken.get((day, minute), 0) if self.booked else 0
 
     @cached_property
     def _one_offs_by_day(self) -> dict[date, list[tuple[int, int, int]]]:
@@ -96,11 +96,12 @@ class Availability:
         return by_day
 
     @cached_property
-    def _taken(self) -> dict[datetime, int]:
-        """Places booked by wall start."""
-        taken: dict[datetime, int] = {}
+    def _taken(self) -> dict[tuple[date, int], int]:
+        """Places booked by local date and minute of the day."""
+        taken: dict[tuple[date, int], int] = {}
         for wall, places in self.booked:
-            taken[wall] = taken.get(wall, 0) + places
+            key = (wall.date(), wall.hour * 60 + wall.minute)
+            taken[key] = taken.get(key, 0) + places
         return taken
 
 
@@ -178,26 +179,30 @@ def iter_slots(
     day = (floor.astimezone(tz) - timedelta(days=1)).date()
     last = (window.end.astimezone(tz) + timedelta(days=1)).date()
     while day <= last:
-        found = _day_slots(availability, day=day, tz=tz)
-        yield from sorted(s for s in found if floor <= s.start < window.end)
+        found = _day_slots(availability, day=day, tz=tz, keep=Window(start=floor, end=window.end))
+        yield from sorted(found)
         day += timedelta(days=1)
 
 
-def _day_slots(availability: Availability, *, day: date, tz: ZoneInfo) -> set[Slot]:
-    """Every slot opening on a local date: the feed's (unless closed), then each override's."""
+def _day_slots(availability: Availability, *, day: date, tz: ZoneInfo, keep: Window) -> set[Slot]:
+    """The slots opening on a local date and starting in ``keep``: the feed's (unless closed),
+    then each override's in turn."""
     found = set()
-    midnight = datetime.combine(day, time())
     if day not in availability.closed:
         for instant, (minute, minutes, spots) in _instants(
             availability.wall_starts(day), day=day, tz=tz
         ):
-            spots_open = spots - availability.taken(midnight + timedelta(minutes=minute))
+            if instant not in keep:
+                continue
+            spots_open = spots - availability.taken(day, minute)
             if spots_open > 0:  # a full slot is not offered
                 end = instant + timedelta(minutes=minutes)
                 found.add(Slot(instant, end, spots_total=spots, spots_open=spots_open))
     for override in availability.overrides:
         found = {s for s in found if s.start not in override.window}
-        found.update(s for s in override.slots if s.start.astimezone(tz).date() == day)
+        found.update(
+            s for s in override.slots if s.start in keep and s.start.astimezone(tz).date() == day
+        )
     return found
 
 
