@@ -8,6 +8,7 @@ import math
 import os
 import secrets
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -101,7 +102,7 @@ def serve(argv: list[str] | None = None) -> int:
             max_rejected_share=args.max_rejected_share,
             journal=Journal(args.journal) if args.journal else None,
         )
-    except FeedRejected as exc:
+    except (FeedRejected, sqlite3.Error) as exc:  # a refused feed, or a journal it cannot open
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
     deps = Deps(

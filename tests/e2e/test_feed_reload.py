@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningServer, grpcurl, serving
+from tests.e2e.conftest import RunningServer, grpcurl, launch, serving
 from tests.feed_files import tagged, write_feed
 
 pytestmark = pytest.mark.e2e
@@ -65,3 +66,15 @@ def test_grpcurl_reload_of_a_bad_feed_is_refused_and_reported(server):
     current = feed_status(server.address)
     assert current["serving"]["generated_at"] == "2026-11-20T00:00:00Z"
     assert [p["line"] for p in current["last_refusal"]["first_problems"]] == [4, 5]
+
+
+def test_a_journal_that_cannot_be_opened_stops_start_up(tmp_path):
+    unwritable = tmp_path / "missing" / "updates.sqlite"
+    server = launch(write_feed(tmp_path / "feed.jsonl", tagged("v1")), "--journal", str(unwritable))
+    try:
+        assert server.process.wait(timeout=60) == 2
+        assert "cannot start: unable to open database file" in server.stderr_text()
+    finally:
+        server.stop()
+        server.log.unlink(missing_ok=True)
+        shutil.rmtree(server.journal.parent, ignore_errors=True)
