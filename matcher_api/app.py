@@ -10,19 +10,23 @@ from grpc_reflection.v1alpha import reflection
 
 from matcher.v1 import matcher_pb2 as pb
 from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher_api.edge import Edge
 from matcher_api.servicer import Deps, MatcherServicer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
 
 
 def create_server(
-    address: str, *, deps: Deps, max_workers: int = 16, reflect: bool = True
+    address: str,
+    *,
+    deps: Deps,
+    max_workers: int = 16,
+    reflect: bool = True,
+    edge: Edge | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port."""
-    # grpcio shares ports by default: a second server would silently split the traffic.
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)]
-    )
+    edge = edge or Edge()
+    server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -31,7 +35,7 @@ def create_server(
     if reflect:
         names = (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(address)
+    port = edge.bind(server, address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
     return server, port
