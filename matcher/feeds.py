@@ -176,8 +176,9 @@ def _records(path: Path, errors: list[FeedError]) -> Iterator[Record]:
     """Each non-blank line as a Record; unreadable lines become errors."""
     name = str(path)
     try:
-        # surrogateescape keeps a bad byte to report on its own line instead of failing the file
-        handle = path.open(encoding="utf-8", errors="surrogateescape")
+        # surrogateescape keeps a bad byte to report on its own line instead of failing the file;
+        # lines end at \n only, so a stray \r cannot shift the line numbers grep -n would show
+        handle = path.open(encoding="utf-8", errors="surrogateescape", newline="\n")
     except OSError as exc:
         raise FeedRejected(
             name, [FeedError(path=name, line=0, field="file", reason=exc.strerror or str(exc))]
