@@ -16,6 +16,14 @@ from matcher.errors import InvalidArgument, NotFound
 
 log = logging.getLogger("matcher.rpc")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+#: Statuses travel in trailers, which clients cap (8 KiB by default) and which may quote what
+#: the caller sent; each text is clipped so a huge bad value still gets its INVALID_ARGUMENT.
+MAX_TEXT = 300
+
+
+def clip(text: str) -> str:
+    """Text short enough for a status trailer."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def bad_request(error: InvalidArgument) -> status_pb2.Status:
@@ -25,13 +33,15 @@ def bad_request(error: InvalidArgument) -> status_pb2.Status:
         error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=clip(v.field), description=clip(v.description)
                 )
                 for v in error.violations
             ]
         )
     )
-    return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail])
+    return status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message=clip(str(error)), details=[detail]
+    )
 
 
 def not_found(error: NotFound) -> status_pb2.Status:
@@ -39,10 +49,10 @@ def not_found(error: NotFound) -> status_pb2.Status:
     detail = any_pb2.Any()
     detail.Pack(
         error_details_pb2.ResourceInfo(
-            resource_type=error.kind, resource_name=error.key, description=str(error)
+            resource_type=error.kind, resource_name=clip(error.key), description=clip(str(error))
         )
     )
-    return status_pb2.Status(code=code_pb2.NOT_FOUND, message=str(error), details=[detail])
+    return status_pb2.Status(code=code_pb2.NOT_FOUND, message=clip(str(error)), details=[detail])
 
 
 def abort(context: grpc.ServicerContext, status: status_pb2.Status) -> NoReturn:
