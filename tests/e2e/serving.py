@@ -13,11 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
-from google.protobuf.descriptor import FileDescriptor
-from grpc_health.v1 import health_pb2
-
-from matcher.v1 import matcher_pb2 as pb
 from tests.e2e.conftest import GRPCURL, ROOT, SERVER
 
 STARTED = re.compile(r"serving \d+ suppliers from .* on port (\d+)")
@@ -117,17 +112,6 @@ def write_certs(out: Path) -> Path:
 
 def write_protoset(path: Path) -> Path:
     """The matcher and health descriptors, so grpcurl needs no (token-guarded) reflection."""
-    files = descriptor_pb2.FileDescriptorSet()
-    seen: set[str] = set()
-
-    def add(descriptor: FileDescriptor) -> None:
-        for dependency in descriptor.dependencies:
-            add(dependency)
-        if descriptor.name not in seen:
-            seen.add(descriptor.name)
-            descriptor.CopyToProto(files.file.add())
-
-    add(pb.DESCRIPTOR)
-    add(health_pb2.DESCRIPTOR)
-    path.write_bytes(files.SerializeToString())
+    script = ROOT / "scripts" / "protoset.py"
+    subprocess.run([sys.executable, str(script), "--out", str(path)], check=True)
     return path
