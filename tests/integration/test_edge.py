@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -31,10 +33,9 @@ def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
     return request
 
 
-@pytest.fixture(scope="module")
-def guarded(deps):
-    """A server with keys, a stand-in FeedAdmin method, and room for one call at a time."""
-    edge = Edge(keyring=Keyring(parse_keys(KEYS, source="test")), max_concurrent_rpcs=1)
+@contextmanager
+def serving(deps, edge: Edge) -> Iterator[grpc.Channel]:
+    """A channel to a server with this edge and a stand-in FeedAdmin method."""
     server, port = create_server("127.0.0.1:0", deps=deps, edge=edge)
     echo = grpc.unary_unary_rpc_method_handler(admin_echo)
     server.add_generic_rpc_handlers(
@@ -44,6 +45,20 @@ def guarded(deps):
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel
     server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def guarded(deps):
+    """A server that wants tokens."""
+    with serving(deps, Edge(keyring=Keyring(parse_keys(KEYS, source="test")))) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def capped(deps):
+    """A server with room for one call at a time."""
+    with serving(deps, Edge(max_concurrent_rpcs=1)) as channel:
+        yield channel
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
@@ -123,12 +138,12 @@ def test_reflection_needs_a_token(guarded):
     assert code_of(lambda: list_services(())) is grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(guarded):
-    health = health_pb2_grpc.HealthStub(guarded)
+def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(capped):
+    health = health_pb2_grpc.HealthStub(capped)
     watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the only place
     try:
-        refused = code_of(lambda: match(guarded, bearer("user-token")))
+        refused = code_of(lambda: match(capped))
     finally:
         watch.cancel()
     assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
