@@ -15,7 +15,9 @@ FIELDS = ("request_id", "method", "code", "duration_ms")
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON line; an exception shows its type and frames, not its text.
 
-    An exception's message may quote request values (a coordinate, a name), so it is left out.
+    An exception's message may quote request values (a coordinate, a name), so it is left out,
+    and so are the arguments of a record that carries one: grpc logs "Exception calling
+    application: %s" with the exception as its argument.
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -24,7 +26,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": str(record.msg) if record.exc_info else record.getMessage(),
         }
         entry.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
         if record.exc_info and record.exc_info[0] is not None:

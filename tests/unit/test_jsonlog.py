@@ -43,7 +43,8 @@ def test_an_exception_shows_its_type_and_frames_but_not_its_message():
     try:
         fail(SECRET)  # frames show source lines, which hold names, not the values they had
     except ValueError as error:
-        entry = formatted("unexpected error in %s", "Match", exc=error)
+        entry = formatted("Exception calling application: %s", error, exc=error)
+    assert entry["message"] == "Exception calling application: %s"
     assert entry["error"] == "ValueError"
     assert any("test_an_exception_shows" in frame for frame in entry["stack"])
     assert "48.8566" not in json.dumps(entry)
