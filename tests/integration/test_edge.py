@@ -166,3 +166,24 @@ def test_a_call_past_its_deadline_ends_deadline_exceeded_and_the_server_keeps_se
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert stub.Match(request, timeout=10).matches
+
+
+def test_a_call_whose_deadline_passed_while_queued_never_runs(deps, caplog):
+    caplog.set_level(logging.INFO, logger="matcher.access")
+    server, port = create_server("127.0.0.1:0", deps=deps, max_workers=1)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watch = health.Watch(health_pb2.HealthCheckRequest())
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the worker
+            queued = pb_grpc.MatcherServiceStub(channel).Match.future(
+                pb.MatchRequest(location=LONDON), timeout=0.2
+            )
+            assert queued.exception(timeout=30).code() is grpc.StatusCode.DEADLINE_EXCEEDED
+            watch.cancel()  # frees the worker; the queue is first in, first out
+            health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+    finally:
+        server.stop(grace=None)
+    methods = [r.method.rsplit("/", 1)[1] for r in caplog.records if r.name == "matcher.access"]
+    assert methods == ["Watch", "Check"]
