@@ -95,7 +95,7 @@ def grpcurl(*args: str, data: object | None = None) -> subprocess.CompletedProce
     """Runs the real grpcurl; ``data`` becomes its JSON request."""
     payload = ["-d", json.dumps(data)] if data is not None else []
     return subprocess.run(
-        [str(GRPCURL), "-connect-timeout", "5", *payload, *args],
+        [str(GRPCURL), "-connect-timeout", "3", *payload, *args],
         capture_output=True,
         text=True,
         timeout=PATIENCE_S,

@@ -101,5 +101,7 @@ def test_the_readme_mutual_tls_call_succeeds_with_the_client_certificate(dev_cer
         (line,) = MUTUAL
         done = bash(localised(line, dev_certs, server.target), TOKEN=token)
         assert done.returncode == 0, done.stderr
-        without_cert = re.sub(r" -cert \S+ -key \S+", "", localised(line, dev_certs, server.target))
+        without_cert = re.sub(
+            r" -cert \S+ -key \S+", " -connect-timeout 3", localised(line, dev_certs, server.target)
+        )
         assert bash(without_cert, TOKEN=token).returncode != 0
