@@ -26,6 +26,7 @@ from matcher.timezones import known_zones
 FORMAT_VERSION = 1
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 MAX_AREA_RADIUS_KM = 200.0
+MAX_NOTICE_MINUTES = 366 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,8 @@ def _add_availability(record: Record, drafts: dict[str, _Draft]) -> None:
     notice = record.get("min_notice_minutes", int, required=False) or 0
     if notice < 0:
         raise record.fail("min_notice_minutes", "must not be negative")
+    if notice > MAX_NOTICE_MINUTES:
+        raise record.fail("min_notice_minutes", f"must be at most {MAX_NOTICE_MINUTES} (a year)")
     draft.availability = Availability(
         weekly=tuple(_weekly(rule) for rule in record.items("weekly")),
         one_off=tuple(_one_off(o) for o in record.items("one_off")),

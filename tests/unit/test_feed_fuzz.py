@@ -110,3 +110,12 @@ def test_a_stray_carriage_return_does_not_shift_the_line_numbers(tmp_path):
     with pytest.raises(FeedRejected) as rejected:
         load_feed(feed)
     assert [(e.line, e.field) for e in rejected.value.errors] == [(2, "json"), (3, "record")]
+
+
+def test_a_notice_beyond_what_a_timedelta_holds_is_refused_not_crashed(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    records = [HEADER, SUPPLIER, {**AVAILABILITY, "min_notice_minutes": 1_440_000_000_000}]
+    feed.write_text("\n".join(json.dumps(r) for r in records))
+    with pytest.raises(FeedRejected) as rejected:
+        load_feed(feed)
+    assert (3, "min_notice_minutes") in [(e.line, e.field) for e in rejected.value.errors]
