@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from matcher.errors import InvalidArgument
 from matcher.geometry import Point, coarsen, decode_geohash, point
 from matcher.slots import LocalHours, Window, minute_of_day
 from matcher.timezones import TimezoneResolver, country_zone
+
+#: The instants a window may span. A Timestamp reaches years 1 to 9999, but rendering slots in
+#: local time needs the dates around the window, which overflow near those ends.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,22 @@ def window(
     field: str = "window",
 ) -> Window:
     """A half-open window: unset parts default to now and the default length; bounded in length."""
-    begin = start or now
-    finish = end or begin + limits.default_window
+    begin = _supported(start or now, field=f"{field}.start")
+    finish = _supported(end or begin + limits.default_window, field=f"{field}.end")
     if finish <= begin:
         raise InvalidArgument.of(f"{field}.end", "must be after window.start")
     if finish - begin > limits.max_window:
         raise InvalidArgument.of(field, f"must span at most {limits.max_window.days} days")
     return Window(start=begin, end=finish)
+
+
+def _supported(instant: datetime, *, field: str) -> datetime:
+    """An instant in the years slots can be computed for: local dates a day either side exist."""
+    if not EARLIEST <= instant <= LATEST:
+        raise InvalidArgument.of(
+            field, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        )
+    return instant
 
 
 def count(value: int, *, default: int, most: int, field: str) -> int:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from matcher.v1 import matcher_pb2 as pb
 from matcher_api.status import MAX_TEXT
-from tests.integration.helpers import bad_fields
+from tests.integration.helpers import bad_fields, point
 
 DELIBERATE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
 FUZZ = settings(max_examples=80, deadline=None)
@@ -27,10 +27,15 @@ slot_like = st.builds(
     texts,
 )
 enums = st.lists(int32s, max_size=5)
+#: The seconds a Timestamp may hold: years 1 to 9999.
+FIRST_SECOND, LAST_SECOND = -62_135_596_800, 253_402_300_799
 timestamps = st.builds(
     Timestamp,
-    seconds=st.integers(-(2**63), 2**63 - 1) | st.integers(1_790_000_000, 1_810_000_000),
-    nanos=int32s,
+    seconds=st.integers(-(2**63), 2**63 - 1)
+    | st.integers(FIRST_SECOND, LAST_SECOND)
+    | st.sampled_from([FIRST_SECOND, LAST_SECOND - 3600, LAST_SECOND, 0, -1])
+    | st.integers(1_790_000_000, 1_810_000_000),
+    nanos=int32s | st.just(0),
 )
 windows = st.builds(pb.TimeWindow, start=st.none() | timestamps, end=st.none() | timestamps)
 locations = st.one_of(
@@ -119,3 +124,23 @@ def test_a_huge_unknown_id_still_gets_not_found(stub):
     with pytest.raises(grpc.RpcError) as caught:
         stub.GetSupplier(pb.GetSupplierRequest(supplier_id="x" * 20_000), timeout=10)
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(LAST_SECOND - 86_400, None), (LAST_SECOND - 3600, LAST_SECOND), (FIRST_SECOND, None)],
+    ids=["year-9999", "last-hour", "year-1"],
+)
+def test_a_window_at_the_ends_of_time_is_invalid_not_internal(stub, start, end):
+    window = pb.TimeWindow(start=Timestamp(seconds=start))
+    if end is not None:
+        window.end.seconds = end
+    listing = pb.ListSlotsRequest(supplier_id="london-gp", timezone="UTC", window=window)
+    requests = [
+        (stub.Match, pb.MatchRequest(location=point(51.5, -0.13), window=window)),
+        (stub.ListSlots, listing),
+    ]
+    for call, request in requests:
+        with pytest.raises(grpc.RpcError) as caught:
+            call(request, timeout=10)
+        assert bad_fields(caught.value) == ["window.start"]
