@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from matcher.errors import InvalidArgument
 from matcher.geometry import Point, coarsen, decode_geohash, point
-from matcher.slots import LocalHours, Window, minute_of_day
+from matcher.slots import EARLIEST, LATEST, LocalHours, Window, minute_of_day
 from matcher.timezones import TimezoneResolver, country_zone
-
-#: The instants a window may span. A Timestamp reaches years 1 to 9999, but rendering slots in
-#: local time needs the dates around the window, which overflow near those ends.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

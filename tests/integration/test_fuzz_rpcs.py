@@ -5,6 +5,8 @@ Only OK, INVALID_ARGUMENT or NOT_FOUND may come back: never INTERNAL, UNKNOWN or
 
 from __future__ import annotations
 
+import base64
+
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -21,10 +23,19 @@ FUZZ = settings(max_examples=80, deadline=None)
 doubles = st.floats() | st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324, 89.999, 180.0])
 int32s = st.integers(-(2**31), 2**31 - 1) | st.integers(-2, 120)
 texts = st.text(max_size=30) | st.sampled_from(["", " ", "x" * 5000, "NP", "u4pruyd", "08:00"])
+
+
+def slot_id(supplier: str, epoch: int, minutes: int) -> str:
+    """A slot id spelled the way the service spells the ones it issues."""
+    raw = f"{supplier}|{epoch}|{minutes}".encode()
+    return "s1_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 slot_like = st.builds(
-    lambda supplier, start: f"{supplier}|{start}",
-    st.sampled_from(["london-gp", "la-peds", "nobody", ""]),
-    texts,
+    slot_id,
+    st.sampled_from(["london-gp", "ny-night", "fiji-nurse", "nobody", ""]),
+    st.integers(-(2**40), 2**40) | st.sampled_from([-62_135_596_800, 253_402_300_799]),
+    st.integers(-5, 10**6),
 )
 enums = st.lists(int32s, max_size=5)
 #: The seconds a Timestamp may hold: years 1 to 9999.
@@ -144,3 +155,9 @@ def test_a_window_at_the_ends_of_time_is_invalid_not_internal(stub, start, end):
         with pytest.raises(grpc.RpcError) as caught:
             call(request, timeout=10)
         assert bad_fields(caught.value) == ["window.start"]
+
+
+def test_a_slot_id_at_the_ends_of_time_is_malformed_not_internal(stub):
+    ids = [slot_id("london-gp", epoch, 30) for epoch in (FIRST_SECOND, LAST_SECOND - 3600)]
+    checked = stub.CheckSlots(pb.CheckSlotsRequest(slot_ids=ids), timeout=10)
+    assert [c.status for c in checked.results] == [pb.MALFORMED_ID, pb.MALFORMED_ID]
