@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 from matcher.auth import digest
 from tests.conftest import TINY_FEED
-from tests.e2e.serving import grpcurl, running, write_certs, write_protoset
+from tests.e2e.conftest import SERVER
+from tests.e2e.serving import PATIENCE_S, grpcurl, running, write_certs, write_protoset
 
 pytestmark = pytest.mark.e2e
 
@@ -141,3 +144,29 @@ def test_mutual_tls_accepts_a_caller_with_a_client_certificate_and_token(files, 
 def test_the_server_warns_of_neither_plaintext_nor_open_access_when_both_are_configured(tls):
     warnings = [e["message"] for e in tls.log_entries() if e["level"] == "WARNING"]
     assert not [w for w in warnings if "PLAINTEXT" in w or "AUTHENTICATION OFF" in w]
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--auth-keys", "{files}/bad-keys.txt"], "bad-keys.txt:1: expected"),
+        (["--auth-keys", "{files}/absent.txt"], "absent.txt"),
+        (["--tls-cert", "{files}/server.pem"], "--tls-cert and --tls-key go together"),
+        (["--tls-client-ca", "{files}/ca.pem"], "--tls-client-ca needs --tls-cert"),
+        (["--tls-cert", "{files}/absent.pem", "--tls-key", "{files}/server.key"], "absent.pem"),
+    ],
+    ids=["bad-keys", "missing-keys", "cert-without-key", "client-ca-without-tls", "missing-cert"],
+)
+def test_bad_security_settings_stop_the_server_at_start_with_exit_2(files, flags, said):
+    (files / "bad-keys.txt").write_text("s3cret-plaintext-token match\n", encoding="utf-8")
+    args = [flag.format(files=files) for flag in flags]
+    done = subprocess.run(
+        [sys.executable, str(SERVER), "--feed", str(TINY_FEED), *args],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE_S,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert "s3cret" not in done.stderr
