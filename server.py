@@ -98,7 +98,7 @@ def edge_from(args: argparse.Namespace) -> Edge:
     if args.tls_client_ca and not args.tls_cert:
         raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
     keys = load_keys(args.auth_keys) if args.auth_keys else ()
-    inline = os.environ.get("MATCHER_AUTH_KEYS", "")
+    inline = os.environ.get("MATCHER_AUTH_KEYS", "").replace(";", "\n")  # one variable, many keys
     return Edge(
         credentials=tls(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca)
         if args.tls_cert

@@ -60,13 +60,13 @@ def digest(token: str) -> str:
 
 
 def parse_keys(text: str, *, source: str) -> tuple[Key, ...]:
-    """Keys from file text; lines may also be separated by ';' (handy in one env variable)."""
-    lines = text.replace(";", "\n").splitlines()
-    return tuple(
-        _key(line.split("#", 1)[0].split(), where=f"{source}:{number}")
-        for number, line in enumerate(lines, start=1)
-        if line.split("#", 1)[0].strip()
-    )
+    """Keys from the lines of a keys file; blank lines and ``#`` comments are skipped."""
+    keys = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split("#", 1)[0].split()
+        if words:
+            keys.append(_key(words, where=f"{source}:{number}"))
+    return tuple(keys)
 
 
 def load_keys(path: Path) -> tuple[Key, ...]:

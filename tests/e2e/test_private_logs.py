@@ -47,7 +47,7 @@ def exchange(tmp_path_factory):
         (WRONG_TOKEN, "Match", {"location": here}),
         (None, "ResolveTimezone", {"location": here}),
     ]
-    env = {"MATCHER_AUTH_KEYS": f"{digest(TOKEN)} match"}
+    env = {"MATCHER_AUTH_KEYS": f"{digest('ops')} admin;{digest(TOKEN)} match"}
     with running(["--feed", str(TINY_FEED)], env=env) as server:
         results = [
             grpcurl(

@@ -39,8 +39,9 @@ def test_a_key_line_holds_the_digest_scopes_and_optional_expiry():
     )
 
 
-def test_keys_in_one_variable_may_be_separated_by_semicolons():
-    assert len(parse_keys(f"{digest('a')} match;{digest('b')} admin", source="env")) == 2
+def test_a_comment_may_say_anything():
+    text = f"# rotated monthly; ask ops\n{digest('a')} match # the mobile backend; since 2026"
+    assert len(parse_keys(text, source="keys")) == 1
 
 
 @pytest.mark.parametrize(
