@@ -12,6 +12,7 @@ Run ``python -m matcher.auth hash`` to make a token and its line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import hashlib
 import hmac
@@ -93,20 +94,17 @@ def _expiry(words: list[str], *, where: str) -> date | None:
     if not words:
         return None
     name, _, value = words[0].partition("=")
-    try:
-        if name != "expires":
-            raise ValueError(name)
-        return date.fromisoformat(value)
-    except ValueError:
-        raise KeysRejected(f"{where}: the third word must be expires=YYYY-MM-DD") from None
+    if name == "expires":
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
+    raise KeysRejected(f"{where}: the third word must be expires=YYYY-MM-DD")
 
 
 def bearer(authorization: str | None) -> str | None:
     """The token of an ``authorization: Bearer <token>`` header, if that is what it is."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    scheme, _, rest = (authorization or "").strip().partition(" ")
+    token = rest.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def required_scope(method: str) -> str | None:

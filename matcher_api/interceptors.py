@@ -127,9 +127,8 @@ def utc_today() -> date:
 class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Lets a call through only if its bearer token's key has the scope its method needs."""
 
-    def __init__(self, keyring: Keyring, *, today: Callable[[], date] = utc_today) -> None:
+    def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
-        self._today = today
 
     def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -141,7 +140,7 @@ class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
         decision = self._keyring.decide(
             method=handler_call_details.method,
             authorization=_text_header(handler_call_details, "authorization"),
-            today=self._today(),
+            today=utc_today(),
         )
         if decision is Decision.ALLOW:
             return handler
