@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import re
+import signal
 
 import grpc
 import pytest
@@ -28,7 +29,7 @@ def test_a_call_in_flight_at_sigterm_completes_ok_and_the_server_exits_cleanly()
         )
         requests.put(LIST)
         assert next(stream).list_services_response.service  # the call is now in flight
-        server.process.send_signal(15)
+        server.process.send_signal(signal.SIGTERM)
         server.wait_for(re.compile("stopping: draining in-flight calls"))
         requests.put(LIST)
         assert next(stream).list_services_response.service  # still served while draining
