@@ -34,7 +34,8 @@ class Server:
             [sys.executable, str(SERVER), "--address", "localhost:0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
+            encoding="utf-8",
+            errors="replace",
             env={**os.environ, **(env or {})},
         )
         threading.Thread(target=self._read, daemon=True).start()
