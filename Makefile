@@ -9,7 +9,7 @@ PROTOS := $(wildcard proto/matcher/v1/*.proto)
 ADDRESS ?= localhost:50051
 FEED   ?= data/suppliers.jsonl
 
-.PHONY: all setup gen run test lint typecheck check bench data clean
+.PHONY: all setup gen run test lint typecheck check bench data clean dev-certs
 
 all: test
 
@@ -51,6 +51,11 @@ bench: setup
 
 data: setup
 	$(PY) scripts/make_sample_feed.py --out $(FEED)
+
+# Throwaway TLS material and a descriptor set for grpcurl: README "Running with TLS and tokens".
+dev-certs: setup
+	$(PY) scripts/dev_certs.py --out dev-certs
+	$(PY) scripts/protoset.py --out dev-certs/matcher.protoset
 
 clean:
 	rm -rf $(VENV) matcher/v1 .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import grpc
+
+from matcher.auth import Keyring, load_keys, parse_keys
 from matcher.cli import share
 from matcher.errors import FeedRejected
 from matcher.paging import PageTokens
@@ -22,12 +25,15 @@ from matcher.queries import Limits
 from matcher.reload import CatalogHolder, reload_and_log
 from matcher.timezones import TimezoneResolver
 from matcher.updates import Journal
+from matcher_api import jsonlog
 from matcher_api.app import create_server
+from matcher_api.edge import Edge, tls
 from matcher_api.servicer import Deps
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("matcher.server")
 T = TypeVar("T", int, float)
+GRACE_SECONDS = 5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-reflection", action="store_true", help="switch server reflection off")
     parser.add_argument("--log-level", default=env("MATCHER_LOG_LEVEL", "INFO"))
+    add_edge_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -82,6 +89,41 @@ def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     return parse
 
 
+def add_edge_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options for TLS, caller tokens and load limits (README: Running with TLS and tokens)."""
+    env = os.environ.get
+    for flag, variable, help_text in (
+        ("--tls-cert", "MATCHER_TLS_CERT", "PEM certificate chain; with --tls-key, serve TLS"),
+        ("--tls-key", "MATCHER_TLS_KEY", "PEM private key of --tls-cert"),
+        ("--tls-client-ca", "MATCHER_TLS_CLIENT_CA", "PEM CA that must sign callers' certs (mTLS)"),
+        ("--auth-keys", "MATCHER_AUTH_KEYS_FILE", "keys file: python -m matcher.auth hash"),
+    ):
+        parser.add_argument(flag, type=Path, default=env(variable), help=help_text)
+    parser.add_argument(
+        "--max-concurrent-rpcs",
+        type=positive(int),
+        default=env("MATCHER_MAX_CONCURRENT_RPCS", "64"),
+        help="calls beyond this many at once get RESOURCE_EXHAUSTED instead of queueing",
+    )
+
+
+def edge_from(args: argparse.Namespace) -> Edge:
+    """The network-facing settings the options ask for; MATCHER_AUTH_KEYS adds inline keys."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+    keys = load_keys(args.auth_keys) if args.auth_keys else ()
+    inline = os.environ.get("MATCHER_AUTH_KEYS", "").replace(";", "\n")  # one variable, many keys
+    return Edge(
+        credentials=tls(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca)
+        if args.tls_cert
+        else None,
+        keyring=Keyring([*keys, *parse_keys(inline, source="MATCHER_AUTH_KEYS")]),
+        max_concurrent_rpcs=args.max_concurrent_rpcs,
+    )
+
+
 def page_token_secret() -> bytes:
     """The page-token key: from the environment, so that several processes agree, or random."""
     configured = os.environ.get("MATCHER_PAGE_TOKEN_SECRET")
@@ -95,14 +137,15 @@ def serve(argv: list[str] | None = None) -> int:
     if not isinstance(level, int):  # e.g. "verbose"; lower-case names ("info") are accepted
         print(f"matcher: cannot start: unknown log level {args.log_level!r}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    jsonlog.configure(level)
     try:
+        edge = edge_from(args)
         holder = CatalogHolder(
             args.feed,
             max_rejected_share=args.max_rejected_share,
             journal=Journal(args.journal) if args.journal else None,
         )
-    except (FeedRejected, sqlite3.Error) as exc:  # a refused feed, or a journal it cannot open
+    except (FeedRejected, ValueError, OSError, sqlite3.Error) as exc:
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
     deps = Deps(
@@ -117,22 +160,37 @@ def serve(argv: list[str] | None = None) -> int:
             deps=deps,
             max_workers=args.max_workers,
             reflect=not args.no_reflection,
+            edge=edge,
             admin=holder,
         )
     except RuntimeError as exc:  # the address cannot be bound
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
     server.start()
-    log.warning("plaintext gRPC on %s: for local development only", args.address)
+    warn_if_open(edge, address=args.address)
     log.info("serving %d suppliers from %s on port %d", len(holder.current()), args.feed, port)
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.stop(grace=5))
+        signal.signal(signum, lambda *_: drain(server))
     signal.signal(
         signal.SIGHUP,
         lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
     )
     server.wait_for_termination()
     return 0
+
+
+def warn_if_open(edge: Edge, *, address: str) -> None:
+    """Says loudly when the server runs without encryption or without caller tokens."""
+    if edge.credentials is None:
+        log.warning("PLAINTEXT gRPC on %s: no TLS, for local development only", address)
+    if not edge.keyring.enabled:
+        log.warning("AUTHENTICATION OFF: no caller keys configured, for local development only")
+
+
+def drain(server: grpc.Server) -> None:
+    """Stops taking calls and lets in-flight ones finish, for at most the grace period."""
+    log.info("stopping: draining in-flight calls for up to %d s", GRACE_SECONDS)
+    server.stop(grace=GRACE_SECONDS)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ AREA_KINDS = ("radius_km", "polygon", "geojson", "wkt")
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 MAX_AREA_RADIUS_KM = 200.0
 MAX_SPOTS = 1000
+MAX_NOTICE_MINUTES = 366 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -506,6 +507,8 @@ def _add_availability(
     notice = record.get("min_notice_minutes", int, required=False) or 0
     if notice < 0:
         raise record.fail("min_notice_minutes", "must not be negative")
+    if notice > MAX_NOTICE_MINUTES:
+        raise record.fail("min_notice_minutes", f"must be at most {MAX_NOTICE_MINUTES} (a year)")
     availability = Availability(
         weekly=shared.made(
             record,

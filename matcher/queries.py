@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from matcher.errors import InvalidArgument
 from matcher.geometry import Point, coarsen, decode_geohash, point
-from matcher.slots import LocalHours, Window, minute_of_day
+from matcher.slots import EARLIEST, LATEST, LocalHours, Window, minute_of_day
 from matcher.timezones import TimezoneResolver, country_zone
 
 
@@ -81,13 +81,22 @@ def window(
     field: str = "window",
 ) -> Window:
     """A half-open window: unset parts default to now and the default length; bounded in length."""
-    begin = start or now
-    finish = end or begin + limits.default_window
+    begin = _supported(start or now, field=f"{field}.start")
+    finish = _supported(end or begin + limits.default_window, field=f"{field}.end")
     if finish <= begin:
         raise InvalidArgument.of(f"{field}.end", "must be after window.start")
     if finish - begin > limits.max_window:
         raise InvalidArgument.of(field, f"must span at most {limits.max_window.days} days")
     return Window(start=begin, end=finish)
+
+
+def _supported(instant: datetime, *, field: str) -> datetime:
+    """An instant in the years slots can be computed for: local dates a day either side exist."""
+    if not EARLIEST <= instant <= LATEST:
+        raise InvalidArgument.of(
+            field, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        )
+    return instant
 
 
 def count(value: int, *, default: int, most: int, field: str) -> int:

@@ -20,6 +20,10 @@ from zoneinfo import ZoneInfo
 
 SLOT_ID_PREFIX = "s1_"
 Start = TypeVar("Start", bound=tuple[int, ...])  # (minute of the local day, ...)
+#: The instants slots are computed for. Python dates reach years 1 to 9999, but expanding and
+#: rendering slots needs the local dates around an instant, which overflow near those ends.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
 
 
@@ -265,7 +269,7 @@ def parse_slot_id(text: str) -> SlotRef | None:
         length = int(minutes)
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
         return None
-    if not supplier_id or length <= 0:
+    if not supplier_id or length <= 0 or not EARLIEST <= start <= LATEST:
         return None
     if _encode_slot_id(supplier_id, seconds, length) != text:
         return None  # another spelling (" 30", "1_800", stray characters) of a slot: not issued

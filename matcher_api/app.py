@@ -13,6 +13,7 @@ from matcher.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher.v1 import matcher_pb2 as pb
 from matcher.v1 import matcher_pb2_grpc as pb_grpc
 from matcher_api.admin import FeedAdminServicer
+from matcher_api.edge import Edge
 from matcher_api.servicer import Deps, MatcherServicer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
@@ -25,16 +26,15 @@ def create_server(
     deps: Deps,
     max_workers: int = 16,
     reflect: bool = True,
+    edge: Edge | None = None,
     admin: CatalogHolder | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
 
     With ``admin``, the server also offers FeedAdmin over that catalogue holder.
     """
-    # grpcio shares ports by default: a second server would silently split the traffic.
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)]
-    )
+    edge = edge or Edge()
+    server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if admin is not None:
@@ -49,7 +49,7 @@ def create_server(
     if reflect:
         names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(address)
+    port = edge.bind(server, address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
     return server, port

@@ -22,8 +22,16 @@ from matcher.errors import (
 
 log = logging.getLogger("matcher.rpc")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
-#: Violations a refused feed carries in its status; the trailers must stay small.
-MAX_FEED_VIOLATIONS = 20
+#: Statuses travel in trailers, which clients cap (8 KiB by default) and which may quote what
+#: the caller sent; each text is clipped so a huge bad value still gets its INVALID_ARGUMENT.
+MAX_TEXT = 300
+#: Violations a refused feed carries in its status: with clipped texts, well inside the cap.
+MAX_FEED_VIOLATIONS = 10
+
+
+def clip(text: str) -> str:
+    """Text short enough for a status trailer."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def bad_request(error: InvalidArgument) -> status_pb2.Status:
@@ -33,13 +41,15 @@ def bad_request(error: InvalidArgument) -> status_pb2.Status:
         error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
+                    field=clip(v.field), description=clip(v.description)
                 )
                 for v in error.violations
             ]
         )
     )
-    return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail])
+    return status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message=clip(str(error)), details=[detail]
+    )
 
 
 def not_found(error: NotFound) -> status_pb2.Status:
@@ -47,10 +57,10 @@ def not_found(error: NotFound) -> status_pb2.Status:
     detail = any_pb2.Any()
     detail.Pack(
         error_details_pb2.ResourceInfo(
-            resource_type=error.kind, resource_name=error.key, description=str(error)
+            resource_type=error.kind, resource_name=clip(error.key), description=clip(str(error))
         )
     )
-    return status_pb2.Status(code=code_pb2.NOT_FOUND, message=str(error), details=[detail])
+    return status_pb2.Status(code=code_pb2.NOT_FOUND, message=clip(str(error)), details=[detail])
 
 
 def refused(error: FeedRejected) -> status_pb2.Status:
@@ -61,15 +71,15 @@ def refused(error: FeedRejected) -> status_pb2.Status:
             violations=[
                 error_details_pb2.PreconditionFailure.Violation(
                     type="FEED_RECORD",
-                    subject=f"{e.path}:{e.line}",
-                    description=f"{e.field}: {e.reason}",
+                    subject=clip(f"{e.path}:{e.line}"),
+                    description=clip(f"{e.field}: {e.reason}"),
                 )
                 for e in error.errors[:MAX_FEED_VIOLATIONS]
             ]
         )
     )
     return status_pb2.Status(
-        code=code_pb2.FAILED_PRECONDITION, message=error.summary, details=[detail]
+        code=code_pb2.FAILED_PRECONDITION, message=clip(error.summary), details=[detail]
     )
 
 
@@ -97,9 +107,12 @@ def translated(handler: Handler) -> Handler:
         except FeedRejected as exc:
             abort(context, refused(exc))
         except FailedPrecondition as exc:
-            abort(context, status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(exc)))
+            abort(
+                context,
+                status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=clip(str(exc))),
+            )
         except UpdateConflict as exc:
-            abort(context, status_pb2.Status(code=code_pb2.ALREADY_EXISTS, message=str(exc)))
+            abort(context, status_pb2.Status(code=code_pb2.ALREADY_EXISTS, message=clip(str(exc))))
         except Exception:
             if context.code() is not None:  # type: ignore[attr-defined]  # aborted on purpose
                 raise

@@ -1,0 +1,52 @@
+"""How the server meets the network: transport security, who may call, and load limits."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from matcher.auth import Keyring
+from matcher_api.interceptors import AccessLog, BearerAuth
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The server's network-facing settings; the defaults suit tests and local development."""
+
+    credentials: grpc.ServerCredentials | None = None  # None: plaintext, local development only
+    keyring: Keyring = field(default_factory=Keyring)  # no keys: authentication off
+    max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
+    max_message_bytes: int = MIB
+
+    def server(self, executor: futures.ThreadPoolExecutor) -> grpc.Server:
+        """A gRPC server with the access log, token checks and limits installed."""
+        return grpc.server(
+            executor,
+            interceptors=[AccessLog(), BearerAuth(self.keyring)],
+            options=[
+                ("grpc.max_receive_message_length", self.max_message_bytes),
+                # grpcio shares ports by default: a second server would silently split traffic
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=self.max_concurrent_rpcs,
+        )
+
+    def bind(self, server: grpc.Server, address: str) -> int:
+        """Listens on ``address`` with TLS if configured; the bound port, 0 on failure."""
+        if self.credentials is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, self.credentials)
+
+
+def tls(*, cert: Path, key: Path, client_ca: Path | None = None) -> grpc.ServerCredentials:
+    """Server TLS; with a client CA, callers must also present a certificate it signed (mTLS)."""
+    return grpc.ssl_server_credentials(
+        [(key.read_bytes(), cert.read_bytes())],
+        root_certificates=client_ca.read_bytes() if client_ca else None,
+        require_client_auth=client_ca is not None,
+    )

@@ -1,0 +1,163 @@
+"""Server interceptors: an access log that holds no personal data, and bearer-token checks."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from matcher.auth import Decision, Keyring
+
+log = logging.getLogger("matcher.access")
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
+    Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None]
+
+#: Each handler kind: the attribute holding its behaviour and the factory that builds one.
+_KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]]]] = {
+    (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
+}
+_REFUSALS = {
+    Decision.UNAUTHENTICATED: (
+        grpc.StatusCode.UNAUTHENTICATED,
+        "send a valid token as 'authorization: Bearer <token>'",
+    ),
+    Decision.PERMISSION_DENIED: (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "this token's scopes do not cover this method",
+    ),
+}
+
+
+def rewrapped(
+    handler: grpc.RpcMethodHandler[Any, Any], wrap: Callable[[Behavior], Behavior]
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """The same handler, of the same kind and (de)serializers, with its behaviour wrapped."""
+    attribute, build = _KINDS[(handler.request_streaming, handler.response_streaming)]
+    return build(
+        wrap(getattr(handler, attribute)),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class AccessLog(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Logs each call as request id, method, status code and duration; echoes the request id.
+
+    Nothing the caller sent, nor its address, is logged: only what this interceptor makes.
+    """
+
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """Wraps the method's handler so the call is logged when it ends."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.response_streaming:
+            return rewrapped(handler, lambda behavior: _logged_stream(behavior, method))
+        return rewrapped(handler, lambda behavior: _logged_unary(behavior, method))
+
+
+def _logged_unary(behavior: Behavior, method: str) -> Behavior:
+    """A single-response behaviour that logs its call."""
+
+    def logged(request: Any, context: grpc.ServicerContext) -> Any:
+        with _call_logged(method, context):
+            return behavior(request, context)
+
+    return logged
+
+
+def _logged_stream(behavior: Behavior, method: str) -> Behavior:
+    """A streaming-response behaviour that logs its call once the stream ends."""
+
+    def logged(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        with _call_logged(method, context):
+            yield from behavior(request, context)
+
+    return logged
+
+
+@contextmanager
+def _call_logged(method: str, context: grpc.ServicerContext) -> Iterator[None]:
+    """Gives the call a request id, sends it back as ``x-request-id`` and logs the outcome."""
+    request_id = uuid.uuid4().hex
+    context.send_initial_metadata((("x-request-id", request_id),))
+    started = time.perf_counter()
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        fields = {
+            "request_id": request_id,
+            "method": method,
+            "code": _outcome(context, failed=failed),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        log.info("rpc", extra=fields)
+
+
+def _outcome(context: grpc.ServicerContext, *, failed: bool) -> str:
+    """The status code a call ended with, as its name."""
+    code = context.code()  # type: ignore[attr-defined]
+    if code is not None:
+        return str(code.name)
+    if failed:
+        return grpc.StatusCode.UNKNOWN.name
+    return grpc.StatusCode.OK.name if context.is_active() else grpc.StatusCode.CANCELLED.name
+
+
+def utc_today() -> date:
+    """Today in UTC, the day key expiry is judged by."""
+    return datetime.now(UTC).date()
+
+
+class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Lets a call through only if its bearer token's key has the scope its method needs."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The method's handler, or one of its kind that refuses the call."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        decision = self._keyring.decide(
+            method=handler_call_details.method,
+            authorization=_text_header(handler_call_details, "authorization"),
+            today=utc_today(),
+        )
+        if decision is Decision.ALLOW:
+            return handler
+        code, message = _REFUSALS[decision]
+        return rewrapped(handler, lambda _: _refusal(code, message))
+
+
+def _text_header(details: grpc.HandlerCallDetails, name: str) -> str | None:
+    """A text header the caller sent, if it did."""
+    value = dict(details.invocation_metadata or ()).get(name)
+    return value if isinstance(value, str) else None
+
+
+def _refusal(code: grpc.StatusCode, message: str) -> Behavior:
+    """A behaviour that ends the call at once with this status."""
+
+    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(code, message)
+
+    return refuse

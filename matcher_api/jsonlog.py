@@ -1,0 +1,42 @@
+"""Structured logs: one JSON object per line, carrying only fields this service chose to log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import UTC, datetime
+
+#: Extra fields a log call may attach (``extra=``); anything else a record carries is dropped.
+FIELDS = ("request_id", "method", "code", "duration_ms")
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line; an exception shows its type and frames, not its text.
+
+    An exception's message may quote request values (a coordinate, a name), so it is left out,
+    and so are the arguments of a record that carries one: grpc logs "Exception calling
+    application: %s" with the exception as its argument.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON object on one line."""
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": str(record.msg) if record.exc_info else record.getMessage(),
+        }
+        entry.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__
+            entry["stack"] = traceback.format_tb(record.exc_info[2])
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: str | int) -> None:
+    """Sends every log record to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -1,0 +1,189 @@
+"""The server's edge in process: request ids and access logs, tokens and scopes, load limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from matcher.auth import Keyring, digest, parse_keys
+from matcher.v1 import matcher_pb2 as pb
+from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher_api.app import create_server
+from matcher_api.edge import Edge
+from tests.integration.helpers import point
+
+LONDON = point(51.5136, -0.1365)
+KEYS = "\n".join(
+    [
+        f"{digest('user-token')} match",
+        f"{digest('ops-token')} match,admin",
+        f"{digest('old-token')} match expires=2000-01-01",
+    ]
+)
+
+
+def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+    """Stands in for the FeedAdmin service another branch adds: answers with what it got."""
+    return request
+
+
+@contextmanager
+def serving(deps, edge: Edge) -> Iterator[grpc.Channel]:
+    """A channel to a server with this edge and a stand-in FeedAdmin method."""
+    server, port = create_server("127.0.0.1:0", deps=deps, edge=edge)
+    echo = grpc.unary_unary_rpc_method_handler(admin_echo)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", {"Echo": echo}),)
+    )
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield channel
+    server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def guarded(deps):
+    """A server that wants tokens."""
+    with serving(deps, Edge(keyring=Keyring(parse_keys(KEYS, source="test")))) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def capped(deps):
+    """A server with room for one call at a time."""
+    with serving(deps, Edge(max_concurrent_rpcs=1)) as channel:
+        yield channel
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def match(channel, metadata=()) -> pb.MatchResponse:
+    return pb_grpc.MatcherServiceStub(channel).Match(
+        pb.MatchRequest(location=LONDON, page_size=1), metadata=metadata, timeout=10
+    )
+
+
+def code_of(call) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value.code()
+
+
+def test_each_call_gets_its_own_request_id_echoed_in_the_response_headers(stub):
+    ids = []
+    for _ in range(2):
+        _, call = stub.Match.with_call(pb.MatchRequest(location=LONDON), timeout=10)
+        ids.extend(value for key, value in call.initial_metadata() if key == "x-request-id")
+    assert len(ids) == 2
+    assert ids[0] != ids[1]
+
+
+def test_the_access_log_names_request_id_method_code_and_duration(stub, caplog):
+    caplog.set_level(logging.INFO, logger="matcher.access")
+    _, call = stub.Match.with_call(pb.MatchRequest(location=LONDON), timeout=10)
+    with pytest.raises(grpc.RpcError):
+        stub.GetSupplier(pb.GetSupplierRequest(supplier_id="nobody"), timeout=10)
+    request_id = dict(call.initial_metadata())["x-request-id"]
+    entries = {r.request_id: r for r in caplog.records if r.name == "matcher.access"}
+    assert entries[request_id].method == "/matcher.v1.MatcherService/Match"
+    assert entries[request_id].code == "OK"
+    assert entries[request_id].duration_ms >= 0
+    assert [r.code for r in entries.values()] == ["OK", "NOT_FOUND"]
+
+
+def test_a_call_without_a_token_or_with_an_unknown_one_is_unauthenticated(guarded):
+    for metadata in ((), bearer("guessed"), (("authorization", "user-token"),)):
+        assert code_of(lambda m=metadata: match(guarded, m)) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_valid_token_with_the_match_scope_may_match(guarded):
+    assert match(guarded, bearer("user-token")).matches
+
+
+def test_an_expired_key_no_longer_authenticates(guarded):
+    assert code_of(lambda: match(guarded, bearer("old-token"))) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_feed_admin_methods_need_the_admin_scope(guarded):
+    echo = guarded.unary_unary("/matcher.v1.FeedAdmin/Echo")
+    assert echo(b"ping", metadata=bearer("ops-token"), timeout=10) == b"ping"
+    denied = code_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
+    assert denied is grpc.StatusCode.PERMISSION_DENIED
+    assert code_of(lambda: echo(b"ping", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_health_checks_need_no_token(guarded):
+    response = health_pb2_grpc.HealthStub(guarded).Check(
+        health_pb2.HealthCheckRequest(), timeout=10
+    )
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_needs_a_token(guarded):
+    stub = reflection_pb2_grpc.ServerReflectionStub(guarded)
+
+    def list_services(metadata):
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        return next(stub.ServerReflectionInfo(iter([request]), metadata=metadata, timeout=10))
+
+    assert list_services(bearer("user-token")).list_services_response.service
+    assert code_of(lambda: list_services(())) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(capped):
+    health = health_pb2_grpc.HealthStub(capped)
+    watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the only place
+    try:
+        refused = code_of(lambda: match(capped))
+    finally:
+        watch.cancel()
+    assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_message_over_the_size_limit_is_refused(stub):
+    oversized = pb.CheckSlotsRequest(slot_ids=["x" * 1024] * 1100)
+    assert oversized.ByteSize() > 1 << 20
+    assert (
+        code_of(lambda: stub.CheckSlots(oversized, timeout=10))
+        is grpc.StatusCode.RESOURCE_EXHAUSTED
+    )
+
+
+def test_a_call_past_its_deadline_ends_deadline_exceeded_and_the_server_keeps_serving(
+    stub, channel
+):
+    request = pb.MatchRequest(location=LONDON, max_slots_per_supplier=100)
+    assert code_of(lambda: stub.Match(request, timeout=1e-6)) is grpc.StatusCode.DEADLINE_EXCEEDED
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert stub.Match(request, timeout=10).matches
+
+
+def test_a_call_whose_deadline_passed_while_queued_never_runs(deps, caplog):
+    caplog.set_level(logging.INFO, logger="matcher.access")
+    server, port = create_server("127.0.0.1:0", deps=deps, max_workers=1)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watch = health.Watch(health_pb2.HealthCheckRequest())
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the worker
+            queued = pb_grpc.MatcherServiceStub(channel).Match.future(
+                pb.MatchRequest(location=LONDON), timeout=0.2
+            )
+            assert queued.exception(timeout=30).code() is grpc.StatusCode.DEADLINE_EXCEEDED
+            watch.cancel()  # frees the worker; the queue is first in, first out
+            health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+    finally:
+        server.stop(grace=None)
+    methods = [r.method.rsplit("/", 1)[1] for r in caplog.records if r.name == "matcher.access"]
+    assert methods == ["Watch", "Check"]

@@ -1,0 +1,57 @@
+"""Page tokens are tamper-evident: altered, foreign, stale or junk tokens are refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matcher.errors import InvalidArgument
+from matcher.paging import Cursor, PageTokens
+from matcher.slots import Window
+
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+WINDOW = Window(start=NOW, end=NOW + timedelta(days=7))
+TOKENS = PageTokens(b"server-secret", ttl=timedelta(hours=1))
+
+
+def issued() -> str:
+    return TOKENS.issue(Cursor(offset=20, window=WINDOW), query="q", now=NOW)
+
+
+def refusal(token: str, *, tokens: PageTokens = TOKENS, now: datetime = NOW) -> str:
+    with pytest.raises(InvalidArgument) as caught:
+        tokens.read(token, query="q", now=now)
+    assert [v.field for v in caught.value.violations] == ["page_token"]
+    return caught.value.violations[0].description
+
+
+def test_a_token_reads_back_as_the_cursor_it_was_issued_for():
+    assert TOKENS.read(issued(), query="q", now=NOW) == Cursor(offset=20, window=WINDOW)
+
+
+def test_a_token_with_an_altered_body_is_refused():
+    body, signature = issued().split(".")
+    fields = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    fields[0] = 0  # jump back to the first page, keeping the old signature
+    altered = base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode())
+    assert "not a page token" in refusal(f"{altered.decode().rstrip('=')}.{signature}")
+
+
+def test_a_token_signed_under_another_secret_is_refused():
+    foreign = PageTokens(b"another-secret").issue(Cursor(20, WINDOW), query="q", now=NOW)
+    assert "not a page token" in refusal(foreign)
+
+
+def test_a_stale_token_is_refused_once_its_time_to_live_has_passed():
+    assert TOKENS.read(issued(), query="q", now=NOW + timedelta(hours=1)).offset == 20
+    assert "expired" in refusal(issued(), now=NOW + timedelta(hours=1, seconds=1))
+
+
+@given(st.text() | st.builds(lambda a, b: f"{a}.{b}", st.text(), st.text()))
+def test_any_junk_is_refused_as_a_bad_page_token(junk):
+    refusal(junk)
