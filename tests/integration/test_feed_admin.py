@@ -14,6 +14,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from matcher.auth import Keyring, digest, parse_keys
 from matcher.paging import PageTokens
 from matcher.reload import CatalogHolder
 from matcher.updates import Journal
@@ -22,6 +23,7 @@ from matcher.v1 import feed_admin_pb2_grpc as admin_grpc
 from matcher.v1 import matcher_pb2 as pb
 from matcher.v1 import matcher_pb2_grpc as pb_grpc
 from matcher_api.app import create_server
+from matcher_api.edge import Edge
 from matcher_api.servicer import Deps
 from tests.conftest import NOW
 from tests.feed_files import tag_of, tagged, write_feed
@@ -42,13 +44,15 @@ class Admin:
 
 
 @contextmanager
-def serving(path, resolver, journal: Journal | None = None) -> Iterator[Admin]:
+def serving(
+    path, resolver, journal: Journal | None = None, edge: Edge | None = None
+) -> Iterator[Admin]:
     """A server over a feed file the test rewrites, with an update journal or none."""
     holder = CatalogHolder(path, clock=lambda: NOW, journal=journal)
     deps = Deps(
         catalog=holder.current, resolver=resolver, tokens=PageTokens(b"test"), clock=lambda: NOW
     )
-    server, port = create_server("127.0.0.1:0", deps=deps, admin=holder)
+    server, port = create_server("127.0.0.1:0", deps=deps, admin=holder, edge=edge)
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield Admin(path, channel)
@@ -197,3 +201,16 @@ def test_a_bad_update_names_its_field(journaled):
     with pytest.raises(grpc.RpcError) as caught:
         journaled.admin.UpdateAvailability(tuesday_update("u1", ("13:00", 30)))
     assert bad_fields(caught.value) == ["slots[0].start"]
+
+
+def test_feed_admin_needs_the_admin_scope(tmp_path, resolver):
+    keys = f"{digest('user-token')} match\n{digest('ops-token')} match,admin"
+    edge = Edge(keyring=Keyring(parse_keys(keys, source="test")))
+    feed = write_feed(tmp_path / "feed.jsonl", tagged("v1"))
+    with serving(feed, resolver, edge=edge) as guarded:
+        status = admin_pb.GetFeedStatusRequest()
+        with pytest.raises(grpc.RpcError) as caught:
+            guarded.admin.GetFeedStatus(status, metadata=(("authorization", "Bearer user-token"),))
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        ops = guarded.admin.GetFeedStatus(status, metadata=(("authorization", "Bearer ops-token"),))
+        assert ops.serving.suppliers == 12
