@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -34,52 +35,53 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
+def rich(code: int, message: str, *details: Message) -> status_pb2.Status:
+    """A status with a clipped message and its details packed, as every mapping below builds."""
+    packed = []
+    for detail in details:
+        wrapped = any_pb2.Any()
+        wrapped.Pack(detail)
+        packed.append(wrapped)
+    return status_pb2.Status(code=code, message=clip(message), details=packed)
+
+
 def bad_request(error: InvalidArgument) -> status_pb2.Status:
     """INVALID_ARGUMENT carrying a google.rpc.BadRequest with one violation per bad field."""
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=clip(v.field), description=clip(v.description)
-                )
-                for v in error.violations
-            ]
+    violations = [
+        error_details_pb2.BadRequest.FieldViolation(
+            field=clip(v.field), description=clip(v.description)
         )
-    )
-    return status_pb2.Status(
-        code=code_pb2.INVALID_ARGUMENT, message=clip(str(error)), details=[detail]
+        for v in error.violations
+    ]
+    return rich(
+        code_pb2.INVALID_ARGUMENT,
+        str(error),
+        error_details_pb2.BadRequest(field_violations=violations),
     )
 
 
 def not_found(error: NotFound) -> status_pb2.Status:
     """NOT_FOUND carrying a google.rpc.ResourceInfo."""
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.ResourceInfo(
-            resource_type=error.kind, resource_name=clip(error.key), description=clip(str(error))
-        )
+    info = error_details_pb2.ResourceInfo(
+        resource_type=error.kind, resource_name=clip(error.key), description=clip(str(error))
     )
-    return status_pb2.Status(code=code_pb2.NOT_FOUND, message=clip(str(error)), details=[detail])
+    return rich(code_pb2.NOT_FOUND, str(error), info)
 
 
 def refused(error: FeedRejected) -> status_pb2.Status:
     """FAILED_PRECONDITION carrying a google.rpc.PreconditionFailure: one violation a record."""
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.PreconditionFailure(
-            violations=[
-                error_details_pb2.PreconditionFailure.Violation(
-                    type="FEED_RECORD",
-                    subject=clip(f"{e.path}:{e.line}"),
-                    description=clip(f"{e.field}: {e.reason}"),
-                )
-                for e in error.errors[:MAX_FEED_VIOLATIONS]
-            ]
+    violations = [
+        error_details_pb2.PreconditionFailure.Violation(
+            type="FEED_RECORD",
+            subject=clip(f"{e.path}:{e.line}"),
+            description=clip(f"{e.field}: {e.reason}"),
         )
-    )
-    return status_pb2.Status(
-        code=code_pb2.FAILED_PRECONDITION, message=clip(error.summary), details=[detail]
+        for e in error.errors[:MAX_FEED_VIOLATIONS]
+    ]
+    return rich(
+        code_pb2.FAILED_PRECONDITION,
+        error.summary,
+        error_details_pb2.PreconditionFailure(violations=violations),
     )
 
 
@@ -107,16 +109,13 @@ def translated(handler: Handler) -> Handler:
         except FeedRejected as exc:
             abort(context, refused(exc))
         except FailedPrecondition as exc:
-            abort(
-                context,
-                status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=clip(str(exc))),
-            )
+            abort(context, rich(code_pb2.FAILED_PRECONDITION, str(exc)))
         except UpdateConflict as exc:
-            abort(context, status_pb2.Status(code=code_pb2.ALREADY_EXISTS, message=clip(str(exc))))
+            abort(context, rich(code_pb2.ALREADY_EXISTS, str(exc)))
         except Exception:
             if context.code() is not None:  # type: ignore[attr-defined]  # aborted on purpose
                 raise
             log.exception("unexpected error in %s", handler.__name__)
-            abort(context, status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
+            abort(context, rich(code_pb2.INTERNAL, "internal error"))
 
     return wrapper  # type: ignore[return-value]
