@@ -16,12 +16,21 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
 
 
 def create_server(
-    address: str, *, deps: Deps, max_workers: int = 16, reflect: bool = True
+    address: str,
+    *,
+    deps: Deps,
+    max_workers: int = 16,
+    reflect: bool = True,
+    reuse_port: bool = False,
 ) -> tuple[grpc.Server, int]:
-    """A started-ready server bound to ``address`` (port 0 picks a free one) and its port."""
+    """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
+
+    ``reuse_port`` lets sibling worker processes share the port; the kernel spreads connections.
+    """
     # grpcio shares ports by default: a second server would silently split the traffic.
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers), options=[("grpc.so_reuseport", 0)]
+        futures.ThreadPoolExecutor(max_workers=max_workers),
+        options=[("grpc.so_reuseport", int(reuse_port))],
     )
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
     health_servicer = health.HealthServicer()
