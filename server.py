@@ -20,6 +20,7 @@ from matcher.queries import Limits
 from matcher.timezones import TimezoneResolver
 from matcher_api.app import create_server
 from matcher_api.servicer import Deps
+from matcher_api.workers import fork_workers, supervise
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("matcher.server")
@@ -44,6 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-workers", type=positive(int), default=env("MATCHER_MAX_WORKERS", "16")
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive(int),
+        default=env("MATCHER_WORKERS", "1"),
+        help="server processes sharing the port (SO_REUSEPORT), forked after the feed loads",
     )
     parser.add_argument("--no-reflection", action="store_true", help="switch server reflection off")
     parser.add_argument("--log-level", default=env("MATCHER_LOG_LEVEL", "INFO"))
@@ -92,6 +99,8 @@ def serve(argv: list[str] | None = None) -> int:
         tokens=PageTokens(page_token_secret()),
         limits=Limits(cell_km=args.cell_km),
     )
+    if args.workers > 1:
+        return serve_forked(args, deps=deps, suppliers=len(catalog))
     try:
         server, port = create_server(
             args.address, deps=deps, max_workers=args.max_workers, reflect=not args.no_reflection
@@ -106,6 +115,23 @@ def serve(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: server.stop(grace=5))
     server.wait_for_termination()
     return 0
+
+
+def serve_forked(args: argparse.Namespace, *, deps: Deps, suppliers: int) -> int:
+    """Serves from ``args.workers`` processes sharing the port, until SIGINT or SIGTERM."""
+    if args.address.rsplit(":", 1)[-1] == "0":
+        print("matcher: cannot start: --workers above 1 needs a fixed port", file=sys.stderr)
+        return 2
+    pids = fork_workers(
+        args.address,
+        deps=deps,
+        count=args.workers,
+        max_workers=args.max_workers,
+        reflect=not args.no_reflection,
+    )
+    log.warning("plaintext gRPC on %s: for local development only", args.address)
+    log.info("serving %d suppliers on %s from %d processes", suppliers, args.address, len(pids))
+    return supervise(pids)
 
 
 if __name__ == "__main__":
