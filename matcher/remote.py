@@ -3,8 +3,9 @@
 A remote supplier's score is how many of its weekly-rule slots a week start inside the user's
 local hours (08:00-20:00 when the user names none). Scoring every remote supplier slot by slot
 would cost milliseconds each; instead each keeps a count of slot starts per local hour of the
-week, and a query shifts the user's hours into each supplier zone's hours at the window's start
-and sums the counts: one matrix product per zone, for all remote suppliers at once.
+day, summed over the week (the user's hours repeat daily, so the weekday adds nothing), and a
+query shifts the user's hours into each supplier zone's hours at the window's start and sums
+the counts: one matrix product per zone, for all remote suppliers at once.
 """
 
 from __future__ import annotations
@@ -18,23 +19,22 @@ import numpy.typing as npt
 from matcher.slots import Availability, LocalHours
 from matcher.timezones import state_at
 
-HOURS_PER_WEEK = 7 * 24
-MINUTES_PER_WEEK = HOURS_PER_WEEK * 60
+HOURS_PER_DAY = 24
+MINUTES_PER_DAY = HOURS_PER_DAY * 60
 
 
-def weekly_histogram(availability: Availability) -> npt.NDArray[np.float32]:
-    """Slot starts per local hour of the week (Monday 00:00 is hour 0) of the weekly rules."""
-    counts = np.zeros(HOURS_PER_WEEK, dtype=np.float32)
+def daily_histogram(availability: Availability) -> npt.NDArray[np.float32]:
+    """Slot starts per local hour of the day of the weekly rules, summed over the week's days."""
+    counts = np.zeros(HOURS_PER_DAY, dtype=np.float32)
     for rule in availability.weekly:
         hours = np.asarray(rule.minutes, dtype=np.int64) // 60
-        for day in rule.days:
-            np.add.at(counts, day * 24 + hours, 1.0)
+        np.add.at(counts, hours, float(len(rule.days)))
     return counts
 
 
 def hours_mask(hours: LocalHours) -> npt.NDArray[np.bool_]:
-    """For each minute of the user's local week, whether the user's hours admit it."""
-    minute = np.arange(MINUTES_PER_WEEK) % (24 * 60)
+    """For each minute of the user's local day, whether the user's hours admit it."""
+    minute = np.arange(MINUTES_PER_DAY)
     if hours.start_minute <= hours.end_minute:
         return (minute >= hours.start_minute) & (minute < hours.end_minute)
     return (minute >= hours.start_minute) | (minute < hours.end_minute)
@@ -52,7 +52,7 @@ class RemoteRanker:
         order = sorted(range(len(positions)), key=lambda k: zones[k])
         self.positions = np.asarray([positions[k] for k in order], dtype=np.int64)
         self._histograms = np.asarray([histograms[k] for k in order], dtype=np.float32).reshape(
-            -1, HOURS_PER_WEEK
+            -1, HOURS_PER_DAY
         )
         self._groups: list[tuple[str, int, int]] = []
         for k, name in enumerate(zones[j] for j in order):
@@ -66,10 +66,10 @@ class RemoteRanker:
         admitted = hours_mask(hours)
         user_offset = state_at(user_zone, at=at).utc_offset_seconds // 60
         result = np.empty(len(self.positions), dtype=np.float32)
-        bucket_middles = np.arange(HOURS_PER_WEEK) * 60 + 30
+        bucket_middles = np.arange(HOURS_PER_DAY) * 60 + 30
         for name, start, stop in self._groups:
             shift = state_at(name, at=at).utc_offset_seconds // 60 - user_offset
-            mask = admitted[(bucket_middles - shift) % MINUTES_PER_WEEK].astype(np.float32)
+            mask = admitted[(bucket_middles - shift) % MINUTES_PER_DAY].astype(np.float32)
             result[start:stop] = self._histograms[start:stop] @ mask
         return result
 
