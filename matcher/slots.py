@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache
@@ -54,6 +54,17 @@ class OneOff:
     minutes: int
 
 
+@lru_cache(maxsize=1 << 14)
+def weekly_starts(weekly: tuple[WeeklyRule, ...], weekday: int) -> tuple[tuple[int, int], ...]:
+    """(minute, length) of the slots weekly rules open on a weekday, sorted, without repeats.
+
+    Cached by the rules themselves: many suppliers keep the same hours.
+    """
+    return tuple(
+        sorted({(m, r.slot_minutes) for r in weekly if weekday in r.days for m in r.minutes})
+    )
+
+
 @dataclass(frozen=True)
 class Availability:
     """When a supplier can be booked, in its own wall time."""
@@ -74,6 +85,12 @@ class Availability:
         ]
         starts.extend(self._one_offs_by_day.get(day, ()))
         return starts
+
+    def day_starts(self, day: date) -> Sequence[tuple[int, int]]:
+        """``wall_starts`` sorted and without repeats: the order slots open in on a steady day."""
+        weekly = weekly_starts(self.weekly, day.weekday())
+        extra = self._one_offs_by_day.get(day)
+        return sorted(set(weekly).union(extra)) if extra else weekly
 
     @cached_property
     def _one_offs_by_day(self) -> dict[date, list[tuple[int, int]]]:
@@ -150,12 +167,33 @@ def iter_slots(
     last = (window.end.astimezone(tz) + timedelta(days=1)).date()
     while day <= last:
         if day not in availability.closed:
-            found = set()
-            for instant, minutes in _instants(availability.wall_starts(day), day=day, tz=tz):
-                if floor <= instant < window.end:
-                    found.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
-            yield from sorted(found)
+            yield from _day_slots(availability, day=day, tz=tz, floor=floor, end=window.end)
         day += timedelta(days=1)
+
+
+def _day_slots(
+    availability: Availability, *, day: date, tz: ZoneInfo, floor: datetime, end: datetime
+) -> Iterator[Slot]:
+    """One local day's slots starting in [floor, end), in order.
+
+    On a day with one offset all day, wall order is instant order: slots are made only as far
+    as the caller reads. A day with a transition maps each wall time on its own.
+    """
+    offset = steady_offset(tz, day)
+    if offset is None:
+        found = set()
+        for instant, minutes in _instants(availability.wall_starts(day), day=day, tz=tz):
+            if floor <= instant < end:
+                found.add(Slot(start=instant, end=instant + timedelta(minutes=minutes)))
+        yield from sorted(found)
+        return
+    midnight = datetime.combine(day, time(), tzinfo=UTC) - offset
+    for minute, minutes in availability.day_starts(day):
+        instant = midnight + timedelta(minutes=minute)
+        if instant >= end:
+            return
+        if instant >= floor:
+            yield Slot(start=instant, end=instant + timedelta(minutes=minutes))
 
 
 def _instants(
@@ -163,15 +201,10 @@ def _instants(
 ) -> Iterator[tuple[datetime, int]]:
     """(instant, length) of each (minute of the local day, length); gap minutes are dropped."""
     midnight = datetime.combine(day, time())
-    offset = steady_offset(tz, day)
     for minute, length in starts:
-        wall = midnight + timedelta(minutes=minute)
-        if offset is not None:
-            yield (wall - offset).replace(tzinfo=UTC), length
-        else:
-            instant = instant_of(wall, tz)
-            if instant is not None:
-                yield instant, length
+        instant = instant_of(midnight + timedelta(minutes=minute), tz)
+        if instant is not None:
+            yield instant, length
 
 
 @lru_cache(maxsize=1 << 16)
