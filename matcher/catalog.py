@@ -10,7 +10,7 @@ from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from shapely import prepare
+from shapely import bounds, covers, prepare
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 
@@ -158,11 +158,10 @@ class Catalog:
         self._points = SpatialIndex(
             np.column_stack([self._lngs, self._lats, self._lngs, self._lats])[self._in_person]
         )
-        areas = [self._area(i) for i in self._home_visit]
-        for area in areas:
-            prepare(area)
-        self._areas = areas
-        self._area_index = SpatialIndex(np.array([a.bounds for a in areas]).reshape(-1, 4))
+        self._areas = np.empty(len(self._home_visit), dtype=object)
+        self._areas[:] = [self._area(i) for i in self._home_visit]
+        prepare(self._areas)
+        self._area_index = SpatialIndex(bounds(self._areas).reshape(-1, 4))
         self._ranker = RemoteRanker(
             self._remote.tolist(),
             [self.suppliers[i].timezone for i in self._remote.tolist()],
@@ -286,13 +285,12 @@ class Catalog:
 
     def _serving_areas(self, p: Point) -> np.ndarray:
         """Home-visit suppliers whose service area holds the point, on either side of ±180°."""
-        inside = set()
-        for lng in lng_variants(p.lng):
-            here = ShapelyPoint(lng, p.lat)
-            for k in self._area_index.intersecting([(lng, p.lat, lng, p.lat)]).tolist():
-                if self._areas[k].covers(here):
-                    inside.add(k)
-        return self._home_visit[sorted(inside)]
+        variants = lng_variants(p.lng)
+        near = self._area_index.intersecting([(lng, p.lat, lng, p.lat) for lng in variants])
+        inside = np.zeros(len(near), dtype=bool)
+        for lng in variants:
+            inside |= covers(self._areas[near], ShapelyPoint(lng, p.lat))
+        return self._home_visit[near[inside]]
 
     def _with_slots(
         self, candidate: Candidate, *, query: MatchQuery, user_tz: ZoneInfo, now: datetime
