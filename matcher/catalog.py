@@ -19,7 +19,7 @@ from matcher.errors import NotFound
 from matcher.geometry import (
     HAVERSINE_SLACK,
     Point,
-    geodesic_km,
+    geodesic_km_to,
     haversine_km,
     lng_variants,
     nearest_first,
@@ -281,7 +281,7 @@ class Catalog:
         """Geodesic km from the user to one supplier; 0 when the user gave only a country."""
         if p is None:
             return 0.0
-        return float(geodesic_km(p, lats=self._lats[i : i + 1], lngs=self._lngs[i : i + 1])[0])
+        return geodesic_km_to(p, Point(lat=float(self._lats[i]), lng=float(self._lngs[i])))
 
     def _serving_areas(self, p: Point) -> np.ndarray:
         """Home-visit suppliers whose service area holds the point, on either side of ±180°."""

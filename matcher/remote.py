@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from matcher.slots import Availability, LocalHours
-from matcher.timezones import state_at
+from matcher.timezones import utc_offset_seconds
 
 HOURS_PER_DAY = 24
 MINUTES_PER_DAY = HOURS_PER_DAY * 60
+BUCKET_MIDDLES = np.arange(HOURS_PER_DAY) * 60 + 30  # minute of the day mid-way through each hour
 
 
 def daily_histogram(availability: Availability) -> npt.NDArray[np.float32]:
@@ -32,12 +34,16 @@ def daily_histogram(availability: Availability) -> npt.NDArray[np.float32]:
     return counts
 
 
+@lru_cache(maxsize=256)
 def hours_mask(hours: LocalHours) -> npt.NDArray[np.bool_]:
-    """For each minute of the user's local day, whether the user's hours admit it."""
+    """For each minute of the user's local day, whether the user's hours admit it (read-only)."""
     minute = np.arange(MINUTES_PER_DAY)
     if hours.start_minute <= hours.end_minute:
-        return (minute >= hours.start_minute) & (minute < hours.end_minute)
-    return (minute >= hours.start_minute) | (minute < hours.end_minute)
+        mask = (minute >= hours.start_minute) & (minute < hours.end_minute)
+    else:
+        mask = (minute >= hours.start_minute) | (minute < hours.end_minute)
+    mask.flags.writeable = False  # shared by every query with these hours
+    return mask
 
 
 class RemoteRanker:
@@ -62,15 +68,21 @@ class RemoteRanker:
                 self._groups.append((name, k, k + 1))
 
     def scores(self, *, user_zone: str, hours: LocalHours, at: datetime) -> npt.NDArray[np.float32]:
-        """Estimated weekly slots in the user's hours of each remote supplier, as ``positions``."""
+        """Estimated weekly slots in the user's hours of each remote supplier, as ``positions``.
+
+        Zones that share an offset from the user share one mask.
+        """
         admitted = hours_mask(hours)
-        user_offset = state_at(user_zone, at=at).utc_offset_seconds // 60
+        user_offset = utc_offset_seconds(user_zone, at=at) // 60
         result = np.empty(len(self.positions), dtype=np.float32)
-        bucket_middles = np.arange(HOURS_PER_DAY) * 60 + 30
+        masks: dict[int, npt.NDArray[np.float32]] = {}
         for name, start, stop in self._groups:
-            shift = state_at(name, at=at).utc_offset_seconds // 60 - user_offset
-            mask = admitted[(bucket_middles - shift) % MINUTES_PER_DAY].astype(np.float32)
-            result[start:stop] = self._histograms[start:stop] @ mask
+            shift = utc_offset_seconds(name, at=at) // 60 - user_offset
+            if shift not in masks:
+                masks[shift] = admitted[(BUCKET_MIDDLES - shift) % MINUTES_PER_DAY].astype(
+                    np.float32
+                )
+            result[start:stop] = self._histograms[start:stop] @ masks[shift]
         return result
 
 
