@@ -22,6 +22,8 @@ from matcher.timezones import utc_offset_seconds
 
 HOURS_PER_DAY = 24
 MINUTES_PER_DAY = HOURS_PER_DAY * 60
+#: Score vectors kept per ranker (1.9 MB each at 1M suppliers): the user offsets in use.
+SCORE_CACHE = 32
 BUCKET_MIDDLES = np.arange(HOURS_PER_DAY) * 60 + 30  # minute of the day mid-way through each hour
 
 
@@ -66,23 +68,35 @@ class RemoteRanker:
                 self._groups[-1] = (name, self._groups[-1][1], k + 1)
             else:
                 self._groups.append((name, k, k + 1))
+        self._scores = lru_cache(maxsize=SCORE_CACHE)(self._scored)
 
     def scores(self, *, user_zone: str, hours: LocalHours, at: datetime) -> npt.NDArray[np.float32]:
         """Estimated weekly slots in the user's hours of each remote supplier, as ``positions``.
 
-        Zones that share an offset from the user share one mask.
+        Read-only. Scores depend only on the hours and each zone's offset from the user, which
+        change at DST transitions alone: they are cached by those.
+        """
+        user_offset = utc_offset_seconds(user_zone, at=at) // 60
+        shifts = tuple(
+            utc_offset_seconds(name, at=at) // 60 - user_offset for name, _, _ in self._groups
+        )
+        return self._scores(hours, shifts)
+
+    def _scored(self, hours: LocalHours, shifts: tuple[int, ...]) -> npt.NDArray[np.float32]:
+        """Scores for the hours, each zone group shifted by its offset from the user's, in minutes.
+
+        Zones that share a shift share one mask.
         """
         admitted = hours_mask(hours)
-        user_offset = utc_offset_seconds(user_zone, at=at) // 60
         result = np.empty(len(self.positions), dtype=np.float32)
         masks: dict[int, npt.NDArray[np.float32]] = {}
-        for name, start, stop in self._groups:
-            shift = utc_offset_seconds(name, at=at) // 60 - user_offset
+        for (_, start, stop), shift in zip(self._groups, shifts, strict=True):
             if shift not in masks:
                 masks[shift] = admitted[(BUCKET_MIDDLES - shift) % MINUTES_PER_DAY].astype(
                     np.float32
                 )
             result[start:stop] = self._histograms[start:stop] @ masks[shift]
+        result.flags.writeable = False  # shared by every query with the same key
         return result
 
 
