@@ -49,9 +49,6 @@ class Order(enum.Enum):
     BY_EARLIEST_SLOT = "BY_EARLIEST_SLOT"
 
 
-NEARBY = frozenset({Modality.IN_PERSON, Modality.HOME_VISIT})
-
-
 @dataclass(frozen=True)
 class Supplier:
     """A care supplier and when it can be booked, in its own timezone."""
