@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 SLOT_ID_PREFIX = "s1_"
+MINUTE = timedelta(minutes=1)
 HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
 
 
@@ -188,12 +190,13 @@ def _day_slots(
         yield from sorted(found)
         return
     midnight = datetime.combine(day, time(), tzinfo=UTC) - offset
-    for minute, minutes in availability.day_starts(day):
+    starts = availability.day_starts(day)
+    first = -((midnight - floor) // MINUTE)  # the first minute of the day not before floor
+    for minute, minutes in starts[bisect_left(starts, (first,)) :]:
         instant = midnight + timedelta(minutes=minute)
         if instant >= end:
             return
-        if instant >= floor:
-            yield Slot(start=instant, end=instant + timedelta(minutes=minutes))
+        yield Slot(start=instant, end=instant + timedelta(minutes=minutes))
 
 
 def _instants(
