@@ -29,6 +29,7 @@ from matcher_api import jsonlog
 from matcher_api.app import create_server
 from matcher_api.edge import Edge, tls
 from matcher_api.servicer import Deps
+from matcher_api.workers import fork_workers, supervise
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("matcher.server")
@@ -66,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-workers", type=positive(int), default=env("MATCHER_MAX_WORKERS", "16")
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive(int),
+        default=env("MATCHER_WORKERS", "1"),
+        help="server processes sharing the port (SO_REUSEPORT), forked after the feed loads",
     )
     parser.add_argument("--no-reflection", action="store_true", help="switch server reflection off")
     parser.add_argument("--log-level", default=env("MATCHER_LOG_LEVEL", "INFO"))
@@ -154,6 +161,8 @@ def serve(argv: list[str] | None = None) -> int:
         tokens=PageTokens(page_token_secret()),
         limits=Limits(cell_km=args.cell_km),
     )
+    if args.workers > 1:
+        return serve_forked(args, deps=deps, edge=edge, suppliers=len(holder.current()))
     try:
         server, port = create_server(
             args.address,
@@ -191,6 +200,28 @@ def drain(server: grpc.Server) -> None:
     """Stops taking calls and lets in-flight ones finish, for at most the grace period."""
     log.info("stopping: draining in-flight calls for up to %d s", GRACE_SECONDS)
     server.stop(grace=GRACE_SECONDS)
+
+
+def serve_forked(args: argparse.Namespace, *, deps: Deps, edge: Edge, suppliers: int) -> int:
+    """Serves from ``args.workers`` processes sharing the port, until SIGINT or SIGTERM.
+
+    Each worker holds its own copy of the catalogue, so FeedAdmin and SIGHUP reloads are off:
+    a new feed means a restart.
+    """
+    if args.address.rsplit(":", 1)[-1] == "0":
+        print("matcher: cannot start: --workers above 1 needs a fixed port", file=sys.stderr)
+        return 2
+    pids = fork_workers(
+        args.address,
+        deps=deps,
+        edge=edge,
+        count=args.workers,
+        max_workers=args.max_workers,
+        reflect=not args.no_reflection,
+    )
+    warn_if_open(edge, address=args.address)
+    log.info("serving %d suppliers on %s from %d processes", suppliers, args.address, len(pids))
+    return supervise(pids)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,23 @@ from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import shapely
-from shapely import prepare
+from shapely import bounds, covers, prepare
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 
 from matcher import slots as slotlib
 from matcher.errors import InvalidArgument, NotFound
-from matcher.geometry import Point, geodesic_km, lng_variants, search_boxes
+from matcher.geometry import (
+    HAVERSINE_SLACK,
+    Point,
+    geodesic_km_to,
+    haversine_km,
+    lng_variants,
+    nearest_first,
+    search_boxes,
+)
 from matcher.index import SpatialIndex
-from matcher.remote import RemoteRanker, best_first, weekly_histogram
+from matcher.remote import RemoteRanker, best_first, daily_histogram
 from matcher.slots import Availability, LocalHours, RenderedSlot, Slot, SlotRef, Window
 from matcher.timezones import zone
 
@@ -41,9 +48,6 @@ class Order(enum.Enum):
 
     BY_DISTANCE = "BY_DISTANCE"
     BY_EARLIEST_SLOT = "BY_EARLIEST_SLOT"
-
-
-NEARBY = frozenset({Modality.IN_PERSON, Modality.HOME_VISIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,21 +155,21 @@ class Catalog:
         self._by_id = {s.id: i for i, s in enumerate(self.suppliers)}
         self._lats = np.array([s.location.lat for s in self.suppliers], dtype=np.float64)
         self._lngs = np.array([s.location.lng for s in self.suppliers], dtype=np.float64)
+        self._id_ranks = np.argsort(np.argsort(np.array([s.id for s in self.suppliers])))
         self._in_person = self._having(Modality.IN_PERSON)
         self._home_visit = self._having(Modality.HOME_VISIT)
         self._remote = self._having(Modality.REMOTE)
         self._points = SpatialIndex(
             np.column_stack([self._lngs, self._lats, self._lngs, self._lats])[self._in_person]
         )
-        areas = [self._area(i) for i in self._home_visit]
-        for area in areas:
-            prepare(area)
-        self._areas = areas
-        self._area_index = SpatialIndex(shapely.bounds(areas).reshape(-1, 4))
+        self._areas = np.empty(len(self._home_visit), dtype=object)
+        self._areas[:] = [self._area(i) for i in self._home_visit]
+        prepare(self._areas)
+        self._area_index = SpatialIndex(bounds(self._areas).reshape(-1, 4))
         self._ranker = RemoteRanker(
             self._remote.tolist(),
             [self.suppliers[i].timezone for i in self._remote.tolist()],
-            [weekly_histogram(self.suppliers[i].availability) for i in self._remote.tolist()],
+            [daily_histogram(self.suppliers[i].availability) for i in self._remote.tolist()],
         )
 
     def __len__(self) -> int:
@@ -210,8 +214,9 @@ class Catalog:
         only as far as the answer needs. Ordered by earliest slot, the remote-only suppliers
         considered are the best-scoring ``remote_pool(limit)``.
         """
-        nearby = self._nearby(query)
-        remote = self._remote_ranked(query, exclude={c.index for c in nearby})
+        seen: set[int] = set()
+        nearby = self._nearby(query, seen=seen)
+        remote = self._remote_ranked(query, exclude=seen)  # drawn only once nearby is done
         user_tz = zone(query.user_zone)
 
         def bookable(candidates: Iterable[Candidate]) -> Iterator[Match]:
@@ -225,37 +230,48 @@ class Catalog:
         pool = chain(nearby, islice(remote, remote_pool(limit)))
         return sorted(bookable(pool), key=_earliest)[:limit]
 
-    def _nearby(self, query: MatchQuery) -> list[Candidate]:
-        """In-person suppliers in the radius and home-visit ones serving the point, by distance."""
+    def _nearby(self, query: MatchQuery, *, seen: set[int]) -> Iterator[Candidate]:
+        """In-person suppliers in the radius and home-visit ones serving the point, by distance.
+
+        Lazy: geodesics are computed only as far as the caller reads. Adds each yielded
+        supplier's position to ``seen``.
+        """
         p = query.point
         if p is None:
-            return []
-        reached: dict[int, set[Modality]] = {}
+            return
+        in_person = np.empty(0, dtype=np.int64)
         if Modality.IN_PERSON in query.modalities:
             hits = self._points.intersecting(search_boxes(p, radius_km=query.radius_km))
-            for i in self._in_person[hits].tolist():
-                reached.setdefault(i, set()).add(Modality.IN_PERSON)
-        if Modality.HOME_VISIT in query.modalities:
-            for i in self._serving_areas(p).tolist():
-                reached.setdefault(i, set()).add(Modality.HOME_VISIT)
-        positions = np.array(
-            sorted(i for i in reached if _wanted(self.suppliers[i], query)), dtype=np.int64
+            in_person = self._in_person[hits]
+            rough = haversine_km(p, lats=self._lats[in_person], lngs=self._lngs[in_person])
+            in_person = in_person[rough * (1 - HAVERSINE_SLACK) <= query.radius_km]
+        home = (
+            self._serving_areas(p)
+            if Modality.HOME_VISIT in query.modalities
+            else np.empty(0, dtype=np.int64)
         )
-        distances = geodesic_km(p, lats=self._lats[positions], lngs=self._lngs[positions])
-        found = []
-        for i, distance in zip(positions.tolist(), distances.tolist(), strict=True):
-            met = reached[i]
-            if distance > query.radius_km:
-                met = met - {Modality.IN_PERSON}
-            if (
-                Modality.REMOTE in query.modalities
-                and Modality.REMOTE in self.suppliers[i].modalities
-            ):
-                met = met | {Modality.REMOTE}
-            if met & NEARBY:
-                found.append(Candidate(index=i, distance_km=distance, modalities=frozenset(met)))
-        found.sort(key=lambda c: (c.distance_km, self.suppliers[c.index].id))
-        return found
+        positions = np.union1d(in_person, home)
+        in_box = np.isin(positions, in_person).tolist()
+        serves = np.isin(positions, home).tolist()
+        for k, distance in nearest_first(
+            p,
+            lats=self._lats[positions],
+            lngs=self._lngs[positions],
+            ranks=self._id_ranks[positions],
+        ):
+            i = int(positions[k])
+            supplier = self.suppliers[i]
+            met = set()
+            if in_box[k] and distance <= query.radius_km:
+                met.add(Modality.IN_PERSON)
+            if serves[k]:
+                met.add(Modality.HOME_VISIT)
+            if not met or not _wanted(supplier, query):
+                continue
+            if Modality.REMOTE in query.modalities and Modality.REMOTE in supplier.modalities:
+                met.add(Modality.REMOTE)
+            seen.add(i)
+            yield Candidate(index=i, distance_km=distance, modalities=frozenset(met))
 
     def _remote_ranked(self, query: MatchQuery, *, exclude: set[int]) -> Iterator[Candidate]:
         """Remote suppliers not already nearby, best score first, distance measured lazily."""
@@ -282,17 +298,16 @@ class Catalog:
         """Geodesic km from the user to one supplier; 0 when the user gave only a country."""
         if p is None:
             return 0.0
-        return float(geodesic_km(p, lats=self._lats[i : i + 1], lngs=self._lngs[i : i + 1])[0])
+        return geodesic_km_to(p, Point(lat=float(self._lats[i]), lng=float(self._lngs[i])))
 
     def _serving_areas(self, p: Point) -> np.ndarray:
         """Home-visit suppliers whose service area holds the point, on either side of ±180°."""
-        inside = set()
-        for lng in lng_variants(p.lng):
-            here = ShapelyPoint(lng, p.lat)
-            for k in self._area_index.intersecting([(lng, p.lat, lng, p.lat)]).tolist():
-                if self._areas[k].covers(here):
-                    inside.add(k)
-        return self._home_visit[sorted(inside)]
+        variants = lng_variants(p.lng)
+        near = self._area_index.intersecting([(lng, p.lat, lng, p.lat) for lng in variants])
+        inside = np.zeros(len(near), dtype=bool)
+        for lng in variants:
+            inside |= covers(self._areas[near], ShapelyPoint(lng, p.lat))
+        return self._home_visit[near[inside]]
 
     def _with_slots(
         self, candidate: Candidate, *, query: MatchQuery, user_tz: ZoneInfo, now: datetime

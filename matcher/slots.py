@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache
@@ -19,6 +20,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 SLOT_ID_PREFIX = "s1_"
+MINUTE = timedelta(minutes=1)
 Start = TypeVar("Start", bound=tuple[int, ...])  # (minute of the local day, ...)
 #: The instants slots are computed for. Python dates reach years 1 to 9999, but expanding and
 #: rendering slots needs the local dates around an instant, which overflow near those ends.
@@ -62,6 +64,19 @@ class OneOff:
     spots: int = 1  # places in the slot
 
 
+@lru_cache(maxsize=1 << 14)
+def weekly_starts(weekly: tuple[WeeklyRule, ...], weekday: int) -> tuple[tuple[int, int, int], ...]:
+    """(minute, length, places) of the slots weekly rules open on a weekday, sorted, no repeats.
+
+    Cached by the rules themselves: many suppliers keep the same hours.
+    """
+    return tuple(
+        sorted(
+            {(m, r.slot_minutes, r.spots) for r in weekly if weekday in r.days for m in r.minutes}
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Availability:
     """When a supplier can be booked, in its own wall time, and real-time updates since."""
@@ -85,6 +100,12 @@ class Availability:
         ]
         starts.extend(self._one_offs_by_day.get(day, ()))
         return starts
+
+    def day_starts(self, day: date) -> Sequence[tuple[int, int, int]]:
+        """``wall_starts`` sorted and without repeats: the order slots open in on a steady day."""
+        weekly = weekly_starts(self.weekly, day.weekday())
+        extra = self._one_offs_by_day.get(day)
+        return sorted(set(weekly).union(extra)) if extra else weekly
 
     def taken(self, day: date, minute: int) -> int:
         """Places already booked in the slot starting at a minute of a local date."""
@@ -183,31 +204,76 @@ def iter_slots(
     day = (floor.astimezone(tz) - timedelta(days=1)).date()
     last = (window.end.astimezone(tz) + timedelta(days=1)).date()
     while day <= last:
-        found = _day_slots(availability, day=day, tz=tz, keep=Window(start=floor, end=window.end))
-        yield from sorted(found)
+        yield from _day_slots(
+            availability, day=day, tz=tz, keep=Window(start=floor, end=window.end)
+        )
         day += timedelta(days=1)
 
 
-def _day_slots(availability: Availability, *, day: date, tz: ZoneInfo, keep: Window) -> set[Slot]:
-    """The slots opening on a local date and starting in ``keep``: the feed's (unless closed),
-    then each override's in turn."""
+def _day_slots(
+    availability: Availability, *, day: date, tz: ZoneInfo, keep: Window
+) -> Iterator[Slot]:
+    """One local day's slots starting in ``keep``, in order.
+
+    On a day with one offset all day and no real-time override, wall order is instant order:
+    slots are made only as far as the caller reads. Otherwise each wall time is mapped on its
+    own and the overrides applied.
+    """
+    offset = steady_offset(tz, day)
+    if offset is None or availability.overrides:
+        yield from sorted(_mapped_day_slots(availability, day=day, tz=tz, keep=keep))
+        return
+    if day in availability.closed:
+        return
+    midnight = datetime.combine(day, time(), tzinfo=UTC) - offset
+    starts = availability.day_starts(day)
+    first = -((midnight - keep.start) // MINUTE)  # the first minute of the day not before it
+    previous = None
+    for minute, minutes, spots in starts[bisect_left(starts, (first,)) :]:
+        instant = midnight + timedelta(minutes=minute)
+        if instant >= keep.end:
+            return
+        if (minute, minutes) != previous:
+            slot = _open_slot(
+                availability, day=day, minute=minute, at=instant, minutes=minutes, spots=spots
+            )
+            if slot is not None:
+                yield slot
+        previous = (minute, minutes)
+
+
+def _mapped_day_slots(
+    availability: Availability, *, day: date, tz: ZoneInfo, keep: Window
+) -> set[Slot]:
+    """The slots opening on a local date and starting in ``keep``, each wall time mapped on its
+    own: the feed's (unless closed), then each override's in turn."""
     found = set()
     if day not in availability.closed:
         for instant, (minute, minutes, spots) in _instants(
             availability.wall_starts(day), day=day, tz=tz
         ):
-            if instant not in keep:
-                continue
-            spots_open = spots - availability.taken(day, minute)
-            if spots_open > 0:  # a full slot is not offered
-                end = instant + timedelta(minutes=minutes)
-                found.add(Slot(instant, end, spots_total=spots, spots_open=spots_open))
+            if instant in keep:
+                slot = _open_slot(
+                    availability, day=day, minute=minute, at=instant, minutes=minutes, spots=spots
+                )
+                if slot is not None:
+                    found.add(slot)
     for override in availability.overrides:
         found = {s for s in found if s.start not in override.window}
         found.update(
             s for s in override.slots if s.start in keep and s.start.astimezone(tz).date() == day
         )
     return found
+
+
+def _open_slot(
+    availability: Availability, *, day: date, minute: int, at: datetime, minutes: int, spots: int
+) -> Slot | None:
+    """The slot at an instant with its open places; None when it is full (not offered)."""
+    spots_open = spots - availability.taken(day, minute)
+    if spots_open <= 0:
+        return None
+    return Slot(at, at + timedelta(minutes=minutes), spots_total=spots, spots_open=spots_open)
 
 
 def _instants(

@@ -64,6 +64,13 @@ def state_at(name: str, *, at: datetime) -> ZoneState:
     )
 
 
+def utc_offset_seconds(name: str, *, at: datetime) -> int:
+    """A zone's UTC offset at an aware instant: ``state_at``'s offset alone, for hot loops."""
+    offset = at.astimezone(zone(name)).utcoffset()
+    assert offset is not None  # always set for a ZoneInfo-aware datetime
+    return int(offset.total_seconds())
+
+
 def ocean_zone(*, lng: float) -> str:
     """The nautical zone (Etc/GMT±N, sign inverted by POSIX) for open sea at a longitude."""
     hours = round(lng / 15.0)

@@ -15,6 +15,7 @@ from matcher.slots import RenderedSlot, Window
 from matcher.timezones import ZoneState
 from matcher.v1 import matcher_pb2 as pb
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MODALITY_TO_PB = {
     Modality.IN_PERSON: pb.IN_PERSON,
     Modality.HOME_VISIT: pb.HOME_VISIT,
@@ -68,10 +69,11 @@ def instant(message: Any, name: str, *, field: str) -> datetime | None:
 
 
 def timestamp(value: datetime) -> Timestamp:
-    """An aware datetime as a Timestamp."""
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """An aware datetime as a Timestamp, by arithmetic: FromDatetime costs ~10 µs in Python."""
+    elapsed = value - EPOCH
+    return Timestamp(
+        seconds=elapsed.days * 86_400 + elapsed.seconds, nanos=elapsed.microseconds * 1000
+    )
 
 
 def lat_lng(p: Point) -> pb.LatLng:

@@ -22,6 +22,7 @@ class Edge:
     keyring: Keyring = field(default_factory=Keyring)  # no keys: authentication off
     max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
     max_message_bytes: int = MIB
+    reuse_port: bool = False  # sibling worker processes share the port; the kernel spreads calls
 
     def server(self, executor: futures.ThreadPoolExecutor) -> grpc.Server:
         """A gRPC server with the access log, token checks and limits installed."""
@@ -30,8 +31,9 @@ class Edge:
             interceptors=[AccessLog(), BearerAuth(self.keyring)],
             options=[
                 ("grpc.max_receive_message_length", self.max_message_bytes),
-                # grpcio shares ports by default: a second server would silently split traffic
-                ("grpc.so_reuseport", 0),
+                # grpcio shares ports by default: unless workers are meant to, a second server
+                # on a busy port would silently split the traffic
+                ("grpc.so_reuseport", int(self.reuse_port)),
             ],
             maximum_concurrent_rpcs=self.max_concurrent_rpcs,
         )

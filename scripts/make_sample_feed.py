@@ -14,7 +14,7 @@ import math
 import random
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -182,9 +182,9 @@ def load_languages() -> dict[str, list[str]]:
     return languages
 
 
-def check_required_places(tf: TimezoneFinder) -> None:
+def check_required_places(tf: TimezoneFinder, required: Sequence[RequiredPlace]) -> None:
     """Fail unless every required place's centre lies in its stated zone."""
-    for rp in REQUIRED:
+    for rp in required:
         found = zone_at(tf, rp.place.lat, rp.place.lng)
         if found != rp.place.zone:
             sys.exit(f"required place {rp.place.name} is in {found}, not {rp.place.zone}")
@@ -198,10 +198,13 @@ def required_profile(rp: RequiredPlace, index: int) -> Profile:
 
 
 def plan(
-    rng: random.Random, cities: list[tuple[Place, int]], count: int
+    rng: random.Random,
+    cities: list[tuple[Place, int]],
+    count: int,
+    required: Sequence[RequiredPlace],
 ) -> list[tuple[Place, Profile]]:
     """List each supplier's place and profile: required places first, then weighted cities."""
-    planned = [(rp.place, required_profile(rp, i)) for rp in REQUIRED for i in range(rp.count)]
+    planned = [(rp.place, required_profile(rp, i)) for rp in required for i in range(rp.count)]
     extra = count - len(planned)
     if extra < 0:
         sys.exit(f"--count must be at least {len(planned)} to cover the required places")
@@ -413,18 +416,24 @@ def supplier_records(
 
 
 def generate(count: int, seed: int) -> list[Record]:
-    """Return the whole feed: the header, then each supplier followed by its availability."""
+    """Return the whole sample feed: its required places covered, then weighted cities."""
+    return list(iter_records(count, seed, required=REQUIRED))
+
+
+def iter_records(count: int, seed: int, *, required: Sequence[RequiredPlace]) -> Iterator[Record]:
+    """Yield a feed of ``count`` suppliers: the header, then each supplier and its availability.
+
+    With no required places every supplier is drawn around weighted real cities and no coverage
+    is promised: the benchmarks' feeds of any size.
+    """
     rng = random.Random(seed)
     tf = TimezoneFinder(in_memory=True)
-    check_required_places(tf)
+    check_required_places(tf, required)
     languages = load_languages()
-    records: list[Record] = [
-        {"record": "header", "format_version": 1, "generated_at": GENERATED_AT}
-    ]
-    for number, (place, profile) in enumerate(plan(rng, load_cities(tf), count), start=1):
+    yield {"record": "header", "format_version": 1, "generated_at": GENERATED_AT}
+    for number, (place, profile) in enumerate(plan(rng, load_cities(tf), count, required), 1):
         codes = languages.get(place.country, [])
-        records.extend(supplier_records(rng, tf, number, place, profile, codes))
-    return records
+        yield from supplier_records(rng, tf, number, place, profile, codes)
 
 
 def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -476,7 +485,7 @@ def coverage_problems(records: list[Record]) -> list[str]:
     return problems
 
 
-def write_feed(path: Path, records: list[Record]) -> None:
+def write_feed(path: Path, records: Iterable[Record]) -> None:
     """Write records as compact UTF-8 JSON Lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as out:

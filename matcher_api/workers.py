@@ -1,0 +1,87 @@
+"""Several server processes on one port (SO_REUSEPORT), forked after the catalogue is loaded.
+
+Forking after the load shares the catalogue's pages copy-on-write; gc.freeze() first keeps the
+collector from writing to every object (and so copying every page) in each worker. gRPC must
+not have created a server or channel before the fork: each worker builds its own after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+from dataclasses import replace
+
+from matcher_api.app import create_server
+from matcher_api.edge import Edge
+from matcher_api.servicer import Deps
+
+log = logging.getLogger("matcher.workers")
+
+
+def fork_workers(
+    address: str,
+    *,
+    deps: Deps,
+    count: int,
+    max_workers: int,
+    reflect: bool,
+    edge: Edge | None = None,
+) -> list[int]:
+    """Forks ``count`` processes that each serve ``deps`` on ``address``; returns their pids."""
+    shared = replace(edge or Edge(), reuse_port=True)
+    gc.freeze()
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = serve_worker(
+                    address, deps=deps, edge=shared, max_workers=max_workers, reflect=reflect
+                )
+            except Exception:
+                log.exception("worker %d failed", os.getpid())
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return pids
+
+
+def serve_worker(address: str, *, deps: Deps, edge: Edge, max_workers: int, reflect: bool) -> int:
+    """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
+    server, _ = create_server(
+        address, deps=deps, max_workers=max_workers, reflect=reflect, edge=edge
+    )
+    server.start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.stop(grace=5))
+    server.wait_for_termination()
+    return 0
+
+
+def supervise(pids: list[int]) -> int:
+    """Passes SIGINT and SIGTERM on and waits for every worker; one failing stops the rest.
+
+    Returns the first non-zero exit code, or 0.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda sig, _: stop(pids, sig))
+    running, first = set(pids), 0
+    while running:
+        pid, status = os.wait()
+        running.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code and not first:
+            first = code
+            stop(sorted(running))
+    return first
+
+
+def stop(pids: list[int], signum: int = signal.SIGTERM) -> None:
+    """Asks every worker still running to drain and exit."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.kill(pid, signum)

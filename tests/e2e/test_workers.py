@@ -1,0 +1,55 @@
+"""server.py --workers: several processes share one port, and SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ROOT, SERVER, TINY_FEED, grpcurl, launch, wait_until_serving
+
+pytestmark = pytest.mark.e2e
+
+
+def children(pid: int) -> list[int]:
+    """The pids a process forked that are still alive."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def test_two_workers_serve_one_port_and_stop_together_on_sigterm():
+    server = launch(TINY_FEED, "--workers", "2")
+    try:
+        wait_until_serving(server)
+        workers = children(server.process.pid)
+        assert len(workers) == 2
+        for _ in range(6):  # each grpcurl is a new connection; the kernel picks the worker
+            done = grpcurl(
+                server.address,
+                "matcher.v1.MatcherService/Match",
+                data={"location": {"point": {"lat": 34.05, "lng": -118.25}}},
+            )
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["user_timezone"]["zone"] == "America/Los_Angeles"
+    finally:
+        code = server.stop()
+        output = server.stderr_text()
+        server.log.unlink(missing_ok=True)
+    assert code == 0, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_workers_need_a_fixed_port():
+    done = subprocess.run(
+        [sys.executable, str(SERVER), "--address", "127.0.0.1:0", "--workers", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--workers above 1 needs a fixed port" in done.stderr

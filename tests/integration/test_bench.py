@@ -1,0 +1,24 @@
+"""The benchmark suite still runs end to end, at a toy size; its speed is not judged here."""
+
+from __future__ import annotations
+
+import json
+
+from bench.__main__ import main
+
+
+def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, capsys):
+    out = tmp_path / "results"
+    toy = ["--sizes", "500", "--queries", "20", "--workers", "1"]
+    quick = ["--seconds", "0.5", "--warmup", "1.5"]
+    main([*toy, *quick, "--out", str(out), "--cache", str(tmp_path / "cache")])
+    results = json.loads((out / "results.json").read_text())
+    (size,) = results["sizes"]
+    assert size["suppliers"] == 500
+    assert size["in_process"]["match"]["n"] == 20
+    assert {"median_ms", "p99_ms"} <= size["in_process"]["brute_force"].keys()
+    (served,) = size["served"]
+    assert served["workers"] == 1
+    assert all(served["rpcs"][rpc]["n"] > 0 for rpc in ("health", "match", "resolve"))
+    assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
+    assert "| 500 |" in capsys.readouterr().out
