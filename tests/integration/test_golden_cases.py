@@ -24,6 +24,21 @@ def slots_of(response: pb.MatchResponse, supplier_id: str) -> list[pb.Slot]:
     return list(found[0].slots)
 
 
+def listed(stub, supplier_id: str, start: str, end: str, **fields) -> pb.ListSlotsResponse:
+    """ListSlots for one supplier over [start, end), rendered as ``fields`` ask."""
+    return stub.ListSlots(
+        pb.ListSlotsRequest(supplier_id=supplier_id, window=window(start, end), **fields)
+    )
+
+
+def offsets_by_day(slots) -> dict[str, set[int]]:
+    """The offset differences seen on each of the supplier's local dates."""
+    by_day: dict[str, set[int]] = {}
+    for s in slots:
+        by_day.setdefault(s.supplier_local_start[:10], set()).add(s.offset_difference_minutes)
+    return by_day
+
+
 def test_beijing_supplier_seen_from_los_angeles_across_us_dst_start(stub):
     """16 hours apart until 2027-03-14 10:00Z, when Los Angeles springs forward; 15 after."""
     response = match(
@@ -44,18 +59,16 @@ def test_beijing_supplier_seen_from_los_angeles_across_us_dst_start(stub):
 
 def test_london_seen_from_new_york_is_four_hours_between_the_two_dst_starts(stub):
     """The US springs forward on 2027-03-14, the UK on 2027-03-28: two weeks at 4 h, not 5 h."""
-    response = stub.ListSlots(
-        pb.ListSlotsRequest(
-            supplier_id="london-gp",
-            location=point(*NEW_YORK),
-            window=window("2027-03-08T00:00:00Z", "2027-04-03T00:00:00Z"),
-            max_slots=1000,
-        )
+    response = listed(
+        stub,
+        "london-gp",
+        "2027-03-08T00:00:00Z",
+        "2027-04-03T00:00:00Z",
+        location=point(*NEW_YORK),
+        max_slots=1000,
     )
     assert response.user_timezone.zone == "America/New_York"
-    by_day = {}
-    for s in response.slots:
-        by_day.setdefault(s.supplier_local_start[:10], set()).add(s.offset_difference_minutes)
+    by_day = offsets_by_day(response.slots)
     assert by_day["2027-03-12"] == {5 * 60}
     assert by_day["2027-03-15"] == {4 * 60}
     assert by_day["2027-03-26"] == {4 * 60}
@@ -78,16 +91,14 @@ def test_kathmandu_is_five_hours_forty_five_ahead_of_london(stub):
 
 def test_lord_howe_shifts_by_thirty_minutes_when_its_dst_ends(stub):
     """On 2027-04-04 Lord Howe falls back 30 min and Sydney 60 min: 0 then 30 min apart."""
-    response = stub.ListSlots(
-        pb.ListSlotsRequest(
-            supplier_id="lord-howe-nurse",
-            timezone="Australia/Sydney",
-            window=window("2027-04-01T00:00:00Z", "2027-04-07T00:00:00Z"),
-        )
+    response = listed(
+        stub,
+        "lord-howe-nurse",
+        "2027-04-01T00:00:00Z",
+        "2027-04-07T00:00:00Z",
+        timezone="Australia/Sydney",
     )
-    by_day = {}
-    for s in response.slots:
-        by_day.setdefault(s.supplier_local_start[:10], set()).add(s.offset_difference_minutes)
+    by_day = offsets_by_day(response.slots)
     assert by_day["2027-04-03"] == {0}
     assert by_day["2027-04-05"] == {30}
     assert response.slots[0].supplier_local_start.endswith("+11:00")
@@ -96,12 +107,12 @@ def test_lord_howe_shifts_by_thirty_minutes_when_its_dst_ends(stub):
 
 def test_new_york_0230_on_2027_03_14_does_not_exist(stub):
     """The spring-forward gap: no slot at 02:00 or 02:30, the weekly rule's nor the one-off's."""
-    response = stub.ListSlots(
-        pb.ListSlotsRequest(
-            supplier_id="ny-night",
-            timezone="America/New_York",
-            window=window("2027-03-14T04:00:00Z", "2027-03-14T10:00:00Z"),
-        )
+    response = listed(
+        stub,
+        "ny-night",
+        "2027-03-14T04:00:00Z",
+        "2027-03-14T10:00:00Z",
+        timezone="America/New_York",
     )
     walls = [s.supplier_local_start for s in response.slots]
     assert walls == [
@@ -117,12 +128,12 @@ def test_new_york_0230_on_2027_03_14_does_not_exist(stub):
 
 def test_new_york_0130_on_2027_11_07_happens_twice_but_is_sold_once(stub):
     """The fall-back fold: 01:30 yields one slot, at its first (EDT) occurrence."""
-    response = stub.ListSlots(
-        pb.ListSlotsRequest(
-            supplier_id="ny-night",
-            timezone="America/New_York",
-            window=window("2027-11-07T03:00:00Z", "2027-11-07T10:00:00Z"),
-        )
+    response = listed(
+        stub,
+        "ny-night",
+        "2027-11-07T03:00:00Z",
+        "2027-11-07T10:00:00Z",
+        timezone="America/New_York",
     )
     walls = [s.supplier_local_start for s in response.slots]
     assert walls.count("2027-11-07T01:30:00-04:00") == 1
@@ -197,12 +208,8 @@ def test_a_32_day_window_is_refused_naming_the_window(stub):
 
 def test_a_slot_exactly_at_the_window_end_is_excluded(stub):
     """The window is half-open: 09:00 and 09:30 start inside [09:00, 10:00); 10:00 does not."""
-    response = stub.ListSlots(
-        pb.ListSlotsRequest(
-            supplier_id="london-gp",
-            timezone="Europe/London",
-            window=window("2027-03-08T09:00:00Z", "2027-03-08T10:00:00Z"),
-        )
+    response = listed(
+        stub, "london-gp", "2027-03-08T09:00:00Z", "2027-03-08T10:00:00Z", timezone="Europe/London"
     )
     assert [s.supplier_local_start for s in response.slots] == [
         "2027-03-08T09:00:00+00:00",
