@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain, islice
@@ -16,7 +16,7 @@ from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 
 from matcher import slots as slotlib
-from matcher.errors import InvalidArgument, NotFound
+from matcher.errors import Abandoned, InvalidArgument, NotFound
 from matcher.geometry import (
     HAVERSINE_SLACK,
     Point,
@@ -207,12 +207,20 @@ class Catalog:
         updated.suppliers = tuple(suppliers)
         return updated
 
-    def match(self, query: MatchQuery, *, now: datetime, limit: int | None = None) -> list[Match]:
+    def match(
+        self,
+        query: MatchQuery,
+        *,
+        now: datetime,
+        limit: int | None = None,
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> list[Match]:
         """The first ``limit`` bookable suppliers for a query (all if None), ranked as it asks.
 
         Nearby suppliers come by distance and remote-only ones by score, and slots are expanded
         only as far as the answer needs. Ordered by earliest slot, the remote-only suppliers
-        considered are the best-scoring ``remote_pool(limit)``.
+        considered are the best-scoring ``remote_pool(limit)``. ``wanted`` is asked before each
+        candidate: once the caller has gone, the work stops with Abandoned.
         """
         seen: set[int] = set()
         nearby = self._nearby(query, seen=seen)
@@ -221,6 +229,8 @@ class Catalog:
 
         def bookable(candidates: Iterable[Candidate]) -> Iterator[Match]:
             for candidate in candidates:
+                if not wanted():
+                    raise Abandoned("the caller stopped waiting for this match")
                 found = self._with_slots(candidate, query=query, user_tz=user_tz, now=now)
                 if found is not None:
                     yield found

@@ -72,3 +72,7 @@ class UpdateConflict(MatcherError):
     def __init__(self, update_id: str) -> None:
         self.update_id = update_id
         super().__init__(f"update {update_id!r} was already used for a different update")
+
+
+class Abandoned(MatcherError):
+    """The caller stopped waiting (deadline passed or call cancelled), so the work stopped too."""

@@ -110,7 +110,9 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
             cursor = self._deps.tokens.read(request.page_token, query=bound, now=now)
             query = replace(query, window=cursor.window)
         end = cursor.offset + page_size
-        matches = self._deps.catalog().match(query, now=now, limit=end + 1)
+        matches = self._deps.catalog().match(
+            query, now=now, limit=end + 1, wanted=context.is_active
+        )
         page = matches[cursor.offset : end]
         response = pb.MatchResponse(
             user_timezone=convert.zone_state(state_at(user.zone, at=now)),

@@ -14,6 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from matcher.errors import (
+    Abandoned,
     FailedPrecondition,
     FeedRejected,
     InvalidArgument,
@@ -112,6 +113,8 @@ def translated(handler: Handler) -> Handler:
             abort(context, rich(code_pb2.FAILED_PRECONDITION, str(exc)))
         except UpdateConflict as exc:
             abort(context, rich(code_pb2.ALREADY_EXISTS, str(exc)))
+        except Abandoned as exc:  # nobody is listening; the status is for the access log
+            abort(context, rich(code_pb2.CANCELLED, str(exc)))
         except Exception:
             if context.code() is not None:  # type: ignore[attr-defined]  # aborted on purpose
                 raise

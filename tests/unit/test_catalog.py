@@ -15,7 +15,7 @@ from matcher.catalog import (
     SlotStatus,
     Supplier,
 )
-from matcher.errors import NotFound
+from matcher.errors import Abandoned, NotFound
 from matcher.geometry import Point, circle
 from matcher.slots import Availability, LocalHours, Slot, WeeklyRule, Window, slot_id
 from matcher.timezones import zone
@@ -314,3 +314,27 @@ def test_exactly_one_answer_per_id_in_order_with_duplicates(catalog: Catalog) ->
 
 def test_no_ids_no_answers(catalog: Catalog) -> None:
     assert catalog.check([], now=NOW) == []
+
+
+# A caller that stops waiting
+
+
+def test_match_stops_working_once_the_caller_has_gone(catalog: Catalog) -> None:
+    """Asked before each candidate: the answer 'no' ends the work with Abandoned."""
+    asked = []
+
+    def wanted() -> bool:
+        asked.append(True)
+        return len(asked) <= 2
+
+    with pytest.raises(Abandoned):
+        catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, wanted=wanted)
+    assert len(asked) == 3
+
+
+def test_a_caller_still_waiting_gets_the_whole_answer(catalog: Catalog) -> None:
+    everything = catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW)
+    assert (
+        catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, wanted=lambda: True)
+        == everything
+    )
