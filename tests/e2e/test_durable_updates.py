@@ -51,5 +51,8 @@ def test_an_update_acknowledged_just_before_sigkill_is_there_after_restart():
             assert second.stop() == 0
             shutil.rmtree(second.journal.parent, ignore_errors=True)
     finally:
+        if first.process.poll() is None:  # an assertion failed before the kill
+            first.process.kill()
+            first.process.wait()
         first.log.unlink(missing_ok=True)
         shutil.rmtree(first.journal.parent, ignore_errors=True)
