@@ -46,11 +46,6 @@ def point(*, lat: float, lng: float, field: str = "location.point") -> Point:
     return Point(lat=lat, lng=lng if lng < 180.0 else -180.0)
 
 
-def wrap_lng(lng: float) -> float:
-    """Maps any longitude into [-180, 180)."""
-    return (lng + 180.0) % 360.0 - 180.0
-
-
 def coarsen(p: Point, *, cell_km: float) -> Point:
     """Snaps a point to the centre of a grid cell about ``cell_km`` on a side.
 

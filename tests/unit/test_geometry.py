@@ -23,7 +23,6 @@ from matcher.geometry import (
     lng_variants,
     point,
     search_boxes,
-    wrap_lng,
 )
 
 GEOD = Geod(ellps="WGS84")
@@ -37,6 +36,11 @@ APIA = Point(lat=-13.8333, lng=-171.7667)
 PAGO_PAGO = Point(lat=-14.2781, lng=-170.7025)
 SUVA = Point(lat=-18.1248, lng=178.4501)
 LAKEBA = Point(lat=-18.2, lng=-178.8)
+
+
+def wrap_lng(lng: float) -> float:
+    """Maps any longitude into [-180, 180)."""
+    return (lng + 180.0) % 360.0 - 180.0
 
 
 def km_between(a: Point, b: Point) -> float:
