@@ -1,0 +1,1 @@
+"""The slot engine: availability expanded, filtered and rendered as numpy arrays."""
