@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 import zlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,6 +13,7 @@ import pytest
 from matcher.engine.zonetable import PERIOD, ZoneTable, read_tzif, zone_table
 from matcher.slots import instant_of
 from matcher.timezones import known_zones
+from tests.tzif_files import tzif
 
 ALL_ZONES = sorted(known_zones())
 NAIVE_EPOCH = datetime(1970, 1, 1)
@@ -117,19 +117,6 @@ def test_tables_are_cached_and_unknown_zones_refused() -> None:
         zone_table("Mars/Olympus_Mons")
     with pytest.raises(KeyError):
         zone_table("../../etc/passwd")
-
-
-def tzif(footer: str, *, times: tuple[int, ...] = (), types: tuple[int, ...] = (0,)) -> bytes:
-    """A minimal version 2 TZif file: standard-time types, transitions to types 1, 2, ..."""
-
-    def block(size: int) -> bytes:
-        counts = struct.pack(">6l", 0, 0, 0, len(times), len(types), 4)
-        body = b"".join(struct.pack(">q" if size == 8 else ">l", t) for t in times)
-        body += bytes(range(1, len(times) + 1))
-        body += b"".join(struct.pack(">lBB", offset, 0, 0) for offset in types)
-        return b"TZif2" + bytes(15) + counts + body + b"ABC\0"
-
-    return block(4) + block(8) + b"\n" + footer.encode() + b"\n"
 
 
 @pytest.mark.parametrize(
