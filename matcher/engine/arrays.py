@@ -14,15 +14,19 @@ Instants are int64 microseconds since the epoch: windows, notice and overrides c
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property, lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from matcher.engine.zonetable import DAY, ZoneTable
-from matcher.slots import Availability, Slot, Window
+from matcher.slots import Availability, Slot, WeeklyRule, Window
 
 Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
@@ -31,6 +35,13 @@ MICROS = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 DAY_MINUTES = 1440
+WEEK_MINUTES = 7 * DAY_MINUTES
+MINUTE_MICROS = 60 * MICROS
+#: Weeks of a weekly template laid out: the first 9 local days of a window, wherever they start.
+TILED_WEEKS = 3
+#: Plans kept for the availabilities used most recently.
+PLANS_KEPT = 1 << 14
+_MONDAY = 4 * DAY_MINUTES  # 1970-01-05 00:00, a Monday, in minutes since 1970
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 #: Local days expanded before the first look at how many slots there are: a 7-day window's.
 FIRST_DAYS = 9
@@ -63,7 +74,7 @@ class SlotArrays:
     @property
     def minutes(self) -> Ints:
         """Each slot's real elapsed length in whole minutes."""
-        return (self.end - self.start) // (60 * MICROS)
+        return (self.end - self.start) // MINUTE_MICROS
 
     def take(self, chosen: npt.NDArray[np.intp] | Flags | slice) -> SlotArrays:
         """The slots an index, mask or slice picks."""
@@ -90,11 +101,12 @@ class SlotArrays:
         if len(parts) == 1:
             return parts[0]
         if not parts:
-            return SlotArrays(_EMPTY, _EMPTY, _EMPTY, _EMPTY)
+            return _NO_SLOTS
         return SlotArrays(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
 
 _FIELDS = ("start", "end", "spots_total", "spots_open")
+_NO_SLOTS = SlotArrays(_EMPTY, _EMPTY, _EMPTY, _EMPTY)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,6 +133,89 @@ class _Offered:
 
 
 @dataclass(frozen=True, eq=False)
+class _Week:
+    """Weekly wall starts, minute of the week first (Monday 00:00 is 0), laid over any run of
+    weeks by index arithmetic: entry ``g`` is ``offered[g % n]`` in week ``g // n``. The first
+    ``TILED_WEEKS`` weeks are laid out once, so that a window's slots are slices of them."""
+
+    offered: _Offered
+    minutes: tuple[int, ...]  # offered.minute, for bisecting one value
+
+    @staticmethod
+    def of(offered: _Offered) -> _Week:
+        """The week of some wall starts sorted by minute of the week."""
+        return _Week(offered=offered, minutes=tuple(offered.minute.tolist()))
+
+    @cached_property
+    def tiled(self) -> tuple[Ints, Ints, Ints]:
+        """Start (microseconds after the first Monday 00:00), length (microseconds) and
+        places of each entry of the first ``TILED_WEEKS`` weeks."""
+        weeks = np.arange(TILED_WEEKS, dtype=np.int64)[:, None] * WEEK_MINUTES
+        return (
+            ((weeks + self.offered.minute) * MINUTE_MICROS).ravel(),
+            np.tile(self.offered.length * MINUTE_MICROS, TILED_WEEKS),
+            np.tile(self.offered.spots, TILED_WEEKS),
+        )
+
+    def position(self, minute: int) -> int:
+        """The index of the first entry at or after a minute since 1970 (wall time)."""
+        weeks, within = divmod(minute - _MONDAY, WEEK_MINUTES)
+        return weeks * len(self.minutes) + bisect_left(self.minutes, within)
+
+    def days(self, first: int, last: int) -> _Offered:
+        """Every entry on local days ``first`` to ``last`` (days since 1970)."""
+        if not self.minutes:
+            return self.offered
+        lo, hi = self.position(first * DAY_MINUTES), self.position((last + 1) * DAY_MINUTES)
+        weeks, at = np.divmod(np.arange(lo, hi, dtype=np.int64), len(self.minutes))
+        o = self.offered
+        minute = weeks * WEEK_MINUTES + (o.minute[at] + _MONDAY)
+        return _Offered(minute, o.length[at], o.spots[at], o.rank[at])
+
+    def slots(self, first: int, last: int, *, offset: int) -> SlotArrays:
+        """Entries ``first`` to ``last`` (excluded) as slots, at one UTC offset (seconds)."""
+        n = len(self.minutes)
+        if not n or first >= last:
+            return _NO_SLOTS
+        weeks = first // n
+        lo, hi = first - weeks * n, last - weeks * n
+        shift = (_MONDAY + weeks * WEEK_MINUTES) * MINUTE_MICROS - offset * MICROS
+        starts, lengths, places = self.tiled
+        if hi <= len(starts):
+            start, length, spots = starts[lo:hi] + shift, lengths[lo:hi], places[lo:hi]
+        else:  # more weeks than are laid out
+            more, at = np.divmod(np.arange(lo, hi, dtype=np.int64), n)
+            start = (more * WEEK_MINUTES + self.offered.minute[at]) * MINUTE_MICROS + shift
+            length, spots = lengths[at], places[at]
+        return SlotArrays(start, start + length, spots, spots)
+
+
+@lru_cache(maxsize=1 << 12)
+def _weeks(weekly: tuple[WeeklyRule, ...]) -> tuple[_Week, _Week]:
+    """Weekly rules as a week of wall starts, every repeat kept with its rank (the position in
+    ``Availability.wall_starts`` order), and the same without repeats, fewest places kept.
+
+    Cached by the rules themselves: many suppliers keep the same hours, and share these.
+    """
+    week = _Offered.of(
+        [
+            (
+                weekday * DAY_MINUTES + minute,
+                rule.slot_minutes,
+                rule.spots,
+                k * 2 * DAY_MINUTES + minute,
+            )
+            for k, rule in enumerate(weekly)
+            for weekday in rule.days
+            for minute in rule.minutes
+        ]
+    )
+    first = np.ones(len(week.minute), dtype=bool)
+    first[1:] = (np.diff(week.minute) != 0) | (np.diff(week.length) != 0)
+    return _Week.of(week), _Week.of(week.take(first))
+
+
+@dataclass(frozen=True, eq=False)
 class _Override:
     """A real-time override as arrays: its window and its slots in order, in microseconds."""
 
@@ -134,8 +229,8 @@ class Plan:
     """What expanding one availability needs, worked out once: its weekly rules as a week of
     wall starts, and its one-offs, bookings, closures and overrides as sorted arrays."""
 
-    week: _Offered  # minute of the week (Monday 00:00 is 0), every repeat kept
-    steady_week: _Offered  # the same without repeats, fewest places kept: a steady day's slots
+    week: _Week  # every weekly wall start, repeats kept
+    steady_week: _Week  # the same without repeats, fewest places kept: a steady day's slots
     one_off: _Offered  # minute since 1970-01-01 00:00 wall time
     booked_minute: Ints  # minute since 1970 of each booked wall start, ascending
     booked_places: Ints
@@ -143,34 +238,40 @@ class Plan:
     overrides: tuple[_Override, ...]
 
 
-def plan_of(availability: Availability) -> Plan:
-    """An availability's plan, made on first use and kept on the (frozen) object, as its own
-    cached properties are."""
-    found = availability.__dict__.get("_engine_plan")
-    if found is None:
-        found = _plan(availability)
-        object.__setattr__(availability, "_engine_plan", found)
-    assert isinstance(found, Plan)
-    return found
+class Plans:
+    """Plans of the availabilities used most recently, by the availability object itself.
+
+    Kept apart from the availabilities, so that the memory they take stays bounded and the
+    catalogue's objects are never written to (forked workers share their pages).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._kept: OrderedDict[int, tuple[Availability, Plan]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, availability: Availability) -> Plan:
+        key = id(availability)  # safe: a kept entry holds the object, so its id is not reused
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None and found[0] is availability:
+                self._kept.move_to_end(key)
+                return found[1]
+        plan = _plan(availability)
+        with self._lock:
+            self._kept[key] = (availability, plan)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return plan
+
+
+#: An availability's plan, made on first use and kept while it is among the most used.
+plan_of = Plans(PLANS_KEPT)
 
 
 def _plan(availability: Availability) -> Plan:
     """Builds a plan (see ``plan_of``)."""
-    week = _Offered.of(
-        [
-            (
-                weekday * DAY_MINUTES + minute,
-                rule.slot_minutes,
-                rule.spots,
-                k * 2 * DAY_MINUTES + minute,
-            )
-            for k, rule in enumerate(availability.weekly)
-            for weekday in rule.days
-            for minute in rule.minutes
-        ]
-    )
-    first = np.ones(len(week.minute), dtype=bool)
-    first[1:] = (np.diff(week.minute) != 0) | (np.diff(week.length) != 0)
+    week, steady_week = _weeks(availability.weekly)
     one_off = _Offered.of(
         [
             (_wall_minute(o.start), o.minutes, o.spots, _ONE_OFF_RANK + k)
@@ -183,7 +284,7 @@ def _plan(availability: Availability) -> Plan:
     booked = sorted(taken.items())
     return Plan(
         week=week,
-        steady_week=week.take(first),
+        steady_week=steady_week,
         one_off=one_off,
         booked_minute=np.array([m for m, _ in booked], dtype=np.int64),
         booked_places=np.array([p for _, p in booked], dtype=np.int64),
@@ -258,9 +359,9 @@ def iter_chunks(
     keep_end = micros(window.end)
     if keep_start >= keep_end:
         return
-    edges = np.array([keep_start // MICROS, keep_end // MICROS], dtype=np.int64)
-    local_days = (edges + table.offset_at(edges)) // DAY
-    first, last = int(local_days[0]) - 1, int(local_days[1]) + 1
+    floor, end = keep_start // MICROS, keep_end // MICROS
+    first = (floor + table.offset_of(floor)) // DAY - 1  # the local days around the window's
+    last = (end + table.offset_of(end)) // DAY + 1
     plan = plan_of(availability)
     while first <= last:
         upto = min(last, first + first_days - 1)
@@ -274,11 +375,66 @@ def _expand_days(
     """The slots of local days ``days`` (first and last, days since 1970) starting in
     ``keep`` (microseconds, half open), in order."""
     first, last = days
+    offset = None if plan.overrides else table.steady((first - 2) * DAY, (last + 3) * DAY)
+    if offset is None:
+        return _changing_days(plan, table=table, days=days, keep=keep)
+    return _steady_days(plan, offset=offset, days=days, keep=keep)
+
+
+def _steady_days(
+    plan: Plan, *, offset: int, days: tuple[int, int], keep: tuple[int, int]
+) -> SlotArrays:
+    """``_expand_days`` when the zone keeps one offset through those days and a day or two
+    around them, and no override applies: the common case. The weekly slots are slices of
+    the laid-out week; one-offs, closures and bookings, if any, are array operations."""
+    first, last = days
+    shift = offset * MICROS  # a wall minute m starts at m * MINUTE_MICROS - shift
+    earliest = max(first * DAY_MINUTES, -((shift + keep[0]) // -MINUTE_MICROS))
+    latest = min((last + 1) * DAY_MINUTES, -((shift + keep[1]) // -MINUTE_MICROS))
+    week = plan.steady_week
+    found = week.slots(week.position(earliest), week.position(latest), offset=offset)
+    one_off = plan.one_off.take(slice(*plan.one_off.minute.searchsorted([earliest, latest])))
+    if len(one_off.minute):
+        found = _with_one_offs(found, one_off=one_off, shift=shift)
+    closed = _any_in(plan.closed, first, last + 1)
+    if closed or _any_in(plan.booked_minute, earliest, latest):
+        minute = (found.start + shift) // MINUTE_MICROS
+        spots_open = found.spots_total - _taken(plan, minute)
+        chosen = spots_open > 0  # a full slot is not offered
+        if closed:
+            chosen &= ~_member(minute // DAY_MINUTES, plan.closed)
+        found = SlotArrays(
+            found.start[chosen], found.end[chosen], found.spots_total[chosen], spots_open[chosen]
+        )
+    return found
+
+
+def _with_one_offs(found: SlotArrays, *, one_off: _Offered, shift: int) -> SlotArrays:
+    """Weekly slots of steady days and one-offs together, in order; a wall start and length
+    offered twice gives one slot, with the fewest places offered (``Availability.day_starts``)."""
+    minute = np.concatenate([(found.start + shift) // MINUTE_MICROS, one_off.minute])
+    length = np.concatenate([found.minutes, one_off.length])
+    spots = np.concatenate([found.spots_total, one_off.spots])
+    order = np.lexsort((spots, length, minute))
+    minute, length, spots = minute[order], length[order], spots[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (minute[1:] != minute[:-1]) | (length[1:] != length[:-1])
+    start = minute[new] * MINUTE_MICROS - shift
+    return SlotArrays(start, start + length[new] * MINUTE_MICROS, spots[new], spots[new])
+
+
+def _changing_days(
+    plan: Plan, *, table: ZoneTable, days: tuple[int, int], keep: tuple[int, int]
+) -> SlotArrays:
+    """``_expand_days`` near a change of the zone's offset, or with overrides: every wall start
+    mapped on its own, as ``matcher.slots._mapped_day_slots`` does, but on steady days (one
+    offset all day) mapped with that offset and repeats settled as ``_day_slots`` settles
+    them, as the reference does too."""
+    first, last = days
     offset, steady = _midnights(table, first=first, last=last)
     bounds = np.array([first, last + 1], dtype=np.int64) * DAY_MINUTES
-    one_off = plan.one_off.take(slice(*np.searchsorted(plan.one_off.minute, bounds)))
-    simple = bool(steady.all()) and not plan.overrides and not len(one_off.minute)
-    offered = _week_days(plan.steady_week if simple else plan.week, first=first, last=last)
+    one_off = plan.one_off.take(slice(*plan.one_off.minute.searchsorted(bounds)))
+    offered = plan.week.days(first, last)
     if len(one_off.minute):
         offered = _Offered(
             *(np.concatenate([getattr(offered, f), getattr(one_off, f)]) for f in _OFFERED)
@@ -288,33 +444,30 @@ def _expand_days(
         open_day = ~_member(day, plan.closed)
         offered, day = offered.take(open_day), day[open_day]
     spots_open = offered.spots - _taken(plan, offered.minute)
-    if simple:
-        chosen = np.flatnonzero(spots_open > 0)
-    else:
-        fewest_first = steady if not plan.overrides else np.zeros_like(steady)
-        chosen = _one_per_wall(
-            offered, spots_open=spots_open, fewest_first=fewest_first[day - first]
-        )
+    fewest_first = steady if not plan.overrides else np.zeros_like(steady)
+    chosen = _one_per_wall(offered, spots_open=spots_open, fewest_first=fewest_first[day - first])
     offered, spots_open, day = offered.take(chosen), spots_open[chosen], day[chosen]
     walls = offered.minute * 60
     starts = walls - offset[day - first]  # a steady day's wall times, mapped as matcher.slots does
     real = np.ones(len(walls), dtype=bool)
-    if not simple:
-        changing = ~steady[day - first]
-        starts[changing], real[changing] = table.instants(walls[changing])
+    changing = ~steady[day - first]
+    starts[changing], real[changing] = table.instants(walls[changing])
     starts = starts * MICROS
     inside = real & (keep[0] <= starts) & (starts < keep[1])
     found = SlotArrays(
         starts[inside],
-        starts[inside] + offered.length[inside] * (60 * MICROS),
+        starts[inside] + offered.length[inside] * MINUTE_MICROS,
         offered.spots[inside],
         spots_open[inside],
     )
     if plan.overrides:
         return _overridden(found, plan=plan, table=table, days=days, keep=keep, day=day[inside])
-    if simple:
-        return found  # one offset a day: wall order is instant order
     return found.take(np.lexsort((found.end, found.start, day[inside])))
+
+
+def _any_in(ascending: Ints, lo: int, hi: int) -> bool:
+    """Whether an ascending array holds a value in [lo, hi)."""
+    return len(ascending) > 0 and ascending.searchsorted(lo) != ascending.searchsorted(hi)
 
 
 def _midnights(table: ZoneTable, *, first: int, last: int) -> tuple[Ints, Flags]:
@@ -328,22 +481,6 @@ def _midnights(table: ZoneTable, *, first: int, last: int) -> tuple[Ints, Flags]
 
 
 _OFFERED = ("minute", "length", "spots", "rank")
-
-
-def _week_days(week: _Offered, *, first: int, last: int) -> _Offered:
-    """A week's wall starts laid over local days ``first`` to ``last``, minutes since 1970."""
-    monday = first - (first + 3) % 7  # 1970-01-01 was a Thursday
-    weeks = (last - monday) // 7 + 1
-    minutes = (
-        (monday + 7 * np.arange(weeks, dtype=np.int64))[:, None] * DAY_MINUTES + week.minute
-    ).ravel()
-    lo, hi = np.searchsorted(minutes, [first * DAY_MINUTES, (last + 1) * DAY_MINUTES])
-    return _Offered(
-        minutes[lo:hi],
-        np.tile(week.length, weeks)[lo:hi],
-        np.tile(week.spots, weeks)[lo:hi],
-        np.tile(week.rank, weeks)[lo:hi],
-    )
 
 
 def _member(values: Ints, sorted_set: Ints) -> Flags:

@@ -1,19 +1,19 @@
 """Slots rendered for a user in bulk: the same ids, strings and numbers as ``matcher.slots.render``.
 
-Both zones' offsets at every slot come from one searchsorted each; local times are written by
-numpy's ``datetime_as_string`` and given the offset suffix ``datetime.isoformat`` would write,
-made once per offset.
+Both zones' offsets at every slot come from one searchsorted each; local times are put
+together from cached pieces (the date, the time of day, the offset suffix ``isoformat`` writes),
+which measured three times faster than numpy's ``datetime_as_string`` for the ten or so slots
+Match renders per supplier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
-import numpy as np
-
-from matcher.engine.arrays import MICROS, Flags, Ints, SlotArrays, instant
+from matcher.engine.arrays import EPOCH_ORDINAL, MICROS, Flags, Ints, SlotArrays, instant
 from matcher.engine.zonetable import DAY, ZoneTable
 from matcher.slots import LocalHours, RenderedSlot, _encode_slot_id
 
@@ -26,8 +26,8 @@ class RenderedArrays:
     slots: SlotArrays
     user_local_start: list[str]
     supplier_local_start: list[str]
-    offset_difference_minutes: Ints
-    day_shift: Ints
+    offset_difference_minutes: list[int]
+    day_shift: list[int]
 
     def __len__(self) -> int:
         return len(self.slot_ids)
@@ -53,8 +53,8 @@ class RenderedArrays:
                 s.end.tolist(),
                 self.user_local_start,
                 self.supplier_local_start,
-                self.offset_difference_minutes.tolist(),
-                self.day_shift.tolist(),
+                self.offset_difference_minutes,
+                self.day_shift,
                 s.spots_total.tolist(),
                 s.spots_open.tolist(),
                 strict=True,
@@ -66,39 +66,69 @@ def render(
     slots: SlotArrays, *, supplier_id: str, supplier: ZoneTable, user: ZoneTable
 ) -> RenderedArrays:
     """Renders slots for a user; each offset difference is the one at that slot's instant."""
+    if not len(slots):
+        return RenderedArrays([], slots, [], [], [], [])
     seconds = slots.start // MICROS
-    user_offset = user.offset_at(seconds)
-    supplier_offset = supplier.offset_at(seconds)
+    user_offsets = user.offset_at(seconds).tolist()
+    supplier_offsets = supplier.offset_at(seconds).tolist()
+    user_local, supplier_local, differences, shifts = [], [], [], []
+    for start, user_offset, supplier_offset in zip(
+        slots.start.tolist(), user_offsets, supplier_offsets, strict=True
+    ):
+        user_day, user_text = _local_iso(start, user_offset)
+        supplier_day, supplier_text = _local_iso(start, supplier_offset)
+        user_local.append(user_text)
+        supplier_local.append(supplier_text)
+        differences.append((supplier_offset - user_offset) // 60)
+        shifts.append(supplier_day - user_day)
     return RenderedArrays(
         slot_ids=slot_ids(slots, supplier_id=supplier_id),
         slots=slots,
-        user_local_start=local_iso(slots.start, offsets=user_offset),
-        supplier_local_start=local_iso(slots.start, offsets=supplier_offset),
-        offset_difference_minutes=(supplier_offset - user_offset) // 60,
-        day_shift=(seconds + supplier_offset) // DAY - (seconds + user_offset) // DAY,
+        user_local_start=user_local,
+        supplier_local_start=supplier_local,
+        offset_difference_minutes=differences,
+        day_shift=shifts,
     )
 
 
 def slot_ids(slots: SlotArrays, *, supplier_id: str) -> list[str]:
     """``matcher.slots.slot_id`` of each slot."""
-    epochs = (slots.start // MICROS).tolist()
-    if (slots.start % MICROS).any():  # as ``int(start.timestamp())``: true division, rounded
-        epochs = [int(us / MICROS) for us in slots.start.tolist()]
     return [
-        _encode_slot_id(supplier_id, epoch, minutes)
-        for epoch, minutes in zip(epochs, slots.minutes.tolist(), strict=True)
+        # int(start.timestamp()): the true division of microseconds, rounded as a float
+        _encode_slot_id(
+            supplier_id, start // MICROS if not start % MICROS else int(start / MICROS), minutes
+        )
+        for start, minutes in zip(slots.start.tolist(), slots.minutes.tolist(), strict=True)
     ]
 
 
 def local_iso(starts: Ints, *, offsets: Ints) -> list[str]:
     """``datetime.isoformat()`` of each instant (microseconds) at a UTC offset (seconds)."""
-    walls = starts + offsets * MICROS
-    whole = not (walls % MICROS).any()
-    stamps = (walls // MICROS).astype("datetime64[s]") if whole else walls.astype("datetime64[us]")
-    text = np.datetime_as_string(stamps)
-    if not whole:  # isoformat writes microseconds only where there are some
-        text = np.array([t.removesuffix(".000000") for t in text.tolist()])
-    return [t + _suffix(o) for t, o in zip(text.tolist(), offsets.tolist(), strict=True)]
+    return [
+        _local_iso(start, offset)[1]
+        for start, offset in zip(starts.tolist(), offsets.tolist(), strict=True)
+    ]
+
+
+def _local_iso(start: int, offset: int) -> tuple[int, str]:
+    """The local date (days since 1970) and ``isoformat()`` of an instant (microseconds) at a
+    UTC offset (seconds), from cached date strings, times of day and offset suffixes."""
+    day, micros = divmod(start + offset * MICROS, DAY * MICROS)
+    seconds, fraction = divmod(micros, MICROS)
+    minute, second = divmod(seconds, 60)
+    clock = _CLOCKS[minute] if not second else f"{_CLOCKS[minute][:6]}{second:02d}"
+    if fraction:
+        clock = f"{clock}.{fraction:06d}"
+    return day, _date_text(day) + clock + _suffix(offset)
+
+
+_CLOCKS = [f"{m // 60:02d}:{m % 60:02d}:00" for m in range(DAY // 60)]
+
+
+@lru_cache(maxsize=1 << 14)
+def _date_text(day: int) -> str:
+    """A date (days since 1970) as ``isoformat`` starts a datetime: "YYYY-MM-DDT"."""
+    return f"{date.fromordinal(day + EPOCH_ORDINAL).isoformat()}T"
 
 
 @lru_cache(maxsize=256)

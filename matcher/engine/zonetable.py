@@ -19,8 +19,9 @@ import re
 import struct
 import zoneinfo
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,8 @@ _NAME = r"(?:[^<0-9:.+-]+|<[a-zA-Z0-9+-]+>)"
 _DELTA = r"[+-]?\d{1,3}(?::\d{2}(?::\d{2})?)?"
 _TZ = re.compile(rf"{_NAME}(?:(?P<std>{_DELTA})(?:(?P<dst>{_NAME})(?P<dstoff>{_DELTA})?)?)?", re.A)
 _CLOCK = re.compile(r"(?P<sign>[+-])?(?P<h>\d{1,3})(?::(?P<m>\d{2})(?::(?P<s>\d{2}))?)?", re.A)
+_NEVER = 1 << 62
+_S = TypeVar("_S", int, Seconds)
 _MONTH_RULE = re.compile(r"M(\d{1,2})\.(\d)\.(\d)", re.A)
 
 
@@ -52,14 +55,19 @@ class ZoneTable:
     offsets: Seconds  # one more than transitions: before the first, then after each
     periodic_from: int | None  # from this instant on offsets repeat every PERIOD; None: constant
 
+    @cached_property
+    def folds_from(self) -> int:
+        """The first instant (or wall time) that is moved back into the spelled-out period."""
+        return _NEVER if self.periodic_from is None else self.periodic_from + PERIOD
+
     def offset_at(self, instants: Seconds) -> Seconds:
         """The UTC offset at each instant (epoch seconds)."""
-        return self.offsets[np.searchsorted(self.utc, self._folded(instants), side="right")]
+        return self.offsets[self.utc.searchsorted(self._folded(instants), side="right")]
 
     def wall_offset(self, walls: Seconds) -> Seconds:
         """The offset zoneinfo gives each naive wall time (fold 0): in a gap the one before it,
         in a fold the first."""
-        return self.offsets[np.searchsorted(self.walls, self._folded(walls), side="right")]
+        return self.offsets[self.walls.searchsorted(self._folded(walls), side="right")]
 
     def instants(self, walls: Seconds) -> tuple[Seconds, Flags]:
         """Each wall time's instant (its first occurrence in a fold) and whether it exists: a
@@ -67,14 +75,36 @@ class ZoneTable:
         found = walls - self.wall_offset(walls)
         return found, found + self.offset_at(found) == walls
 
+    def offset_of(self, instant: int) -> int:
+        """The UTC offset at one instant (epoch seconds)."""
+        if instant >= self.folds_from:
+            instant = self._fold(instant)
+        return int(self.offsets[self.utc.searchsorted(instant, side="right")])
+
+    def steady(self, first: int, last: int) -> int | None:
+        """The offset from instant ``first`` to ``last`` (seconds), if it holds all that time."""
+        if last >= self.folds_from:
+            if first < self.folds_from:
+                return None
+            first, last = self._fold(first), self._fold(last)
+            if first > last:
+                return None
+        at = self.utc.searchsorted(first, side="right")
+        if at != self.utc.searchsorted(last, side="right"):
+            return None
+        return int(self.offsets[at])
+
     def _folded(self, seconds: Seconds) -> Seconds:
         """Seconds past the spelled-out rule period moved back by whole periods into it."""
-        if self.periodic_from is None:
+        if not len(seconds) or seconds.max() < self.folds_from:
             return seconds
-        late = seconds >= self.periodic_from + PERIOD
-        if not late.any():
-            return seconds
-        return np.where(late, self.periodic_from + (seconds - self.periodic_from) % PERIOD, seconds)
+        return np.where(seconds >= self.folds_from, self._fold(seconds), seconds)
+
+    def _fold(self, seconds: _S) -> _S:
+        """Seconds moved back by whole periods to the spelled-out one (only for a periodic
+        table, and only seconds past its start)."""
+        assert self.periodic_from is not None
+        return self.periodic_from + (seconds - self.periodic_from) % PERIOD
 
 
 @lru_cache(maxsize=1024)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from matcher.engine.arrays import (
     MICROS,
+    Plans,
     SlotArrays,
     expand,
     first_slots,
@@ -374,14 +375,20 @@ def test_an_empty_window_and_a_floor_past_it_give_nothing() -> None:
     assert len(expand(availability, table=table, window=later, not_before=past)) == 0
 
 
-def test_a_plan_is_made_once_per_availability() -> None:
-    availability = Availability(weekly=(WeeklyRule(EVERY_DAY, 540, 600, 30),))
-    table = zone_table("Europe/London")
-    window = Window(utc(2027, 3, 14, 5), utc(2027, 3, 15, 5))
-    expand(availability, table=table, window=window, not_before=window.start)
-    plan = availability.__dict__["_engine_plan"]
-    expand(availability, table=table, window=window, not_before=window.start)
-    assert availability.__dict__["_engine_plan"] is plan
+def test_plans_are_kept_for_recent_availabilities_without_writing_to_them() -> None:
+    plans = Plans(2)
+    one, two, three = (
+        Availability(weekly=(WeeklyRule(EVERY_DAY, 540, 600 + k, 30),)) for k in range(3)
+    )
+    before = dict(one.__dict__)
+    first = plans(one)
+    assert plans(one) is first
+    assert one.__dict__ == before  # the catalogue's objects stay as they were
+    plans(two), plans(three)  # one is the least recent: dropped
+    assert plans(one) is not first
+    same_rules = Availability(weekly=one.weekly)
+    assert plans(same_rules) is not plans(one)  # by object, not by value
+    assert plans(same_rules).steady_week is plans(one).steady_week  # weekly rules are shared
 
 
 def offered_thrice(*bookings: datetime) -> Availability:
@@ -415,6 +422,20 @@ def test_a_wall_start_offered_again_on_a_steady_day_sells_the_fewest_places() ->
         (9, 30, 1, 1),
         (15, 0, 1, 1),
     ]
+
+
+def test_a_one_off_at_a_weekly_slot_on_a_steady_day_sells_the_fewest_places() -> None:
+    """09:00 and 09:30 have 2 places a week; one-offs offer 09:00 with 1 and 09:30 with 3."""
+    availability = Availability(
+        weekly=(WeeklyRule(EVERY_DAY, 540, 600, 30, spots=2),),
+        one_off=(
+            OneOff(start=datetime(2027, 3, 1, 9, 0), minutes=30, spots=1),
+            OneOff(start=datetime(2027, 3, 1, 9, 30), minutes=30, spots=3),
+        ),
+    )
+    window = Window(utc(2027, 3, 1), utc(2027, 3, 2))
+    found = assert_same(availability, key="Europe/London", window=window, not_before=window.start)
+    assert [(s.start.minute, s.spots_total, s.spots_open) for s in found] == [(0, 1, 1), (30, 2, 2)]
 
 
 def test_a_wall_start_offered_again_on_a_changing_day_sells_the_first_with_room() -> None:
@@ -479,3 +500,11 @@ def test_a_day_whose_changes_cancel_out_is_mapped_as_the_reference_maps_it() -> 
         reference_render(s, supplier_id="x", supplier_tz=tz, user_tz=ZoneInfo("UTC"))
         for s in expected
     ]
+
+
+def test_a_window_longer_than_the_weeks_laid_out() -> None:
+    """The engine itself puts no bound on a window: 80 days, steady and across changes."""
+    availability = Availability(weekly=(WeeklyRule(frozenset({0, 2, 4}), 480, 1080, 45),))
+    window = Window(utc(2027, 1, 1), utc(2027, 3, 22))
+    for key in ("Asia/Kolkata", "Europe/London", "America/Santiago"):
+        assert_same(availability, key=key, window=window, not_before=window.start)
