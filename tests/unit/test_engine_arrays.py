@@ -67,7 +67,7 @@ def seconds(year: int, month: int = 1, day: int = 1, hour: int = 0, minute: int 
 
 
 LAST = seconds(2300) - 2 * DAY  # later years come from the changes in 8999
-CHECK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CHECK = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def wall(seconds: int) -> datetime:
