@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from matcher.catalog import Supplier
 from matcher.engine import arrays
-from matcher.engine.bulkrender import RenderedArrays, admitting
+from matcher.engine.bulkrender import RenderedColumns, admitting
 from matcher.engine.bulkrender import render as bulk_render
 from matcher.engine.zonetable import ZoneTable, zone_table
 from matcher.feeds import load_feed
@@ -104,7 +104,7 @@ class Case:
             render(x, supplier_id=s.id, supplier_tz=self.tz, user_tz=self.user_tz) for x in slots
         ]
 
-    def new_columns(self, slots: arrays.SlotArrays) -> RenderedArrays:
+    def new_columns(self, slots: arrays.SlotArrays) -> RenderedColumns:
         s = self.supplier
         return bulk_render(slots, supplier_id=s.id, supplier=self.table, user=self.user_table)
 

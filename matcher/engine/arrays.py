@@ -25,11 +25,10 @@ from functools import cached_property, lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from matcher.engine.zonetable import DAY, ZoneTable
+from matcher.engine.zonetable import DAY, Flags, ZoneTable
 from matcher.slots import Availability, Slot, WeeklyRule, Window
 
 Ints = npt.NDArray[np.int64]
-Flags = npt.NDArray[np.bool_]
 
 MICROS = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -210,9 +209,7 @@ def _weeks(weekly: tuple[WeeklyRule, ...]) -> tuple[_Week, _Week]:
             for minute in rule.minutes
         ]
     )
-    first = np.ones(len(week.minute), dtype=bool)
-    first[1:] = (np.diff(week.minute) != 0) | (np.diff(week.length) != 0)
-    return _Week.of(week), _Week.of(week.take(first))
+    return _Week.of(week), _Week.of(week.take(_new_walls(week.minute, week.length)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -375,7 +372,7 @@ def _expand_days(
     """The slots of local days ``days`` (first and last, days since 1970) starting in
     ``keep`` (microseconds, half open), in order."""
     first, last = days
-    offset = None if plan.overrides else table.steady((first - 2) * DAY, (last + 3) * DAY)
+    offset = None if plan.overrides else table.steady((first - 2) * DAY, until=(last + 3) * DAY)
     if offset is None:
         return _changing_days(plan, table=table, days=days, keep=keep)
     return _steady_days(plan, offset=offset, days=days, keep=keep)
@@ -417,8 +414,7 @@ def _with_one_offs(found: SlotArrays, *, one_off: _Offered, shift: int) -> SlotA
     spots = np.concatenate([found.spots_total, one_off.spots])
     order = np.lexsort((spots, length, minute))
     minute, length, spots = minute[order], length[order], spots[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (minute[1:] != minute[:-1]) | (length[1:] != length[:-1])
+    new = _new_walls(minute, length)
     start = minute[new] * MINUTE_MICROS - shift
     return SlotArrays(start, start + length[new] * MINUTE_MICROS, spots[new], spots[new])
 
@@ -465,6 +461,14 @@ def _changing_days(
     return found.take(np.lexsort((found.end, found.start, day[inside])))
 
 
+def _new_walls(minute: Ints, length: Ints) -> Flags:
+    """For entries sorted by wall minute and length, whether each is the first of its pair:
+    one slot is sold per wall start and length however often it is offered."""
+    new = np.ones(len(minute), dtype=bool)
+    new[1:] = (minute[1:] != minute[:-1]) | (length[1:] != length[:-1])
+    return new
+
+
 def _any_in(ascending: Ints, lo: int, hi: int) -> bool:
     """Whether an ascending array holds a value in [lo, hi)."""
     return len(ascending) > 0 and ascending.searchsorted(lo) != ascending.searchsorted(hi)
@@ -507,8 +511,7 @@ def _one_per_wall(
     tie = np.where(fewest_first, offered.spots, offered.rank)
     order = np.lexsort((tie, offered.length, offered.minute))
     minute, length, has_room = offered.minute[order], offered.length[order], spots_open[order] > 0
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (minute[1:] != minute[:-1]) | (length[1:] != length[:-1])
+    new = _new_walls(minute, length)
     group = np.cumsum(new)
     roomy = np.flatnonzero(has_room)
     first_roomy = np.zeros(len(order), dtype=bool)

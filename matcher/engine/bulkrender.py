@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from matcher.engine.arrays import EPOCH_ORDINAL, MICROS, Flags, Ints, SlotArrays, instant
-from matcher.engine.zonetable import DAY, ZoneTable
+from matcher.engine.arrays import EPOCH_ORDINAL, MICROS, SlotArrays, instant
+from matcher.engine.zonetable import DAY, Flags, ZoneTable
 from matcher.slots import LocalHours, RenderedSlot, _encode_slot_id
 
 
 @dataclass(frozen=True, eq=False)
-class RenderedArrays:
+class RenderedColumns:
     """Slots as a user sees them, field by field: ``RenderedSlot``'s fields as columns."""
 
     slot_ids: list[str]
@@ -64,10 +64,10 @@ class RenderedArrays:
 
 def render(
     slots: SlotArrays, *, supplier_id: str, supplier: ZoneTable, user: ZoneTable
-) -> RenderedArrays:
+) -> RenderedColumns:
     """Renders slots for a user; each offset difference is the one at that slot's instant."""
     if not len(slots):
-        return RenderedArrays([], slots, [], [], [], [])
+        return RenderedColumns([], slots, [], [], [], [])
     seconds = slots.start // MICROS
     user_offsets = user.offset_at(seconds).tolist()
     supplier_offsets = supplier.offset_at(seconds).tolist()
@@ -81,7 +81,7 @@ def render(
         supplier_local.append(supplier_text)
         differences.append((supplier_offset - user_offset) // 60)
         shifts.append(supplier_day - user_day)
-    return RenderedArrays(
+    return RenderedColumns(
         slot_ids=slot_ids(slots, supplier_id=supplier_id),
         slots=slots,
         user_local_start=user_local,
@@ -99,14 +99,6 @@ def slot_ids(slots: SlotArrays, *, supplier_id: str) -> list[str]:
             supplier_id, start // MICROS if not start % MICROS else int(start / MICROS), minutes
         )
         for start, minutes in zip(slots.start.tolist(), slots.minutes.tolist(), strict=True)
-    ]
-
-
-def local_iso(starts: Ints, *, offsets: Ints) -> list[str]:
-    """``datetime.isoformat()`` of each instant (microseconds) at a UTC offset (seconds)."""
-    return [
-        _local_iso(start, offset)[1]
-        for start, offset in zip(starts.tolist(), offsets.tolist(), strict=True)
     ]
 
 

@@ -81,8 +81,9 @@ class ZoneTable:
             instant = self._fold(instant)
         return int(self.offsets[self.utc.searchsorted(instant, side="right")])
 
-    def steady(self, first: int, last: int) -> int | None:
-        """The offset from instant ``first`` to ``last`` (seconds), if it holds all that time."""
+    def steady(self, first: int, *, until: int) -> int | None:
+        """The offset from instant ``first`` to ``until`` (seconds), if it holds all that time."""
+        last = until
         if last >= self.folds_from:
             if first < self.folds_from:
                 return None
@@ -112,7 +113,7 @@ def zone_table(key: str) -> ZoneTable:
     """The cached table of an IANA zone; KeyError for a name tzdata does not know."""
     if key not in known_zones():
         raise KeyError(key)
-    return read_tzif(key, _tzif_bytes(key))
+    return read_tzif(_tzif_bytes(key), key=key)
 
 
 def _tzif_bytes(key: str) -> bytes:
@@ -125,7 +126,7 @@ def _tzif_bytes(key: str) -> bytes:
     return resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).read_bytes()
 
 
-def read_tzif(key: str, data: bytes) -> ZoneTable:
+def read_tzif(data: bytes, *, key: str) -> ZoneTable:
     """A table from a TZif file's bytes, read as zoneinfo reads them (RFC 8536)."""
     times, kinds, utoff, isdst, footer = _tzif_parts(data)
     standard = np.flatnonzero(isdst == 0)

@@ -486,7 +486,7 @@ def test_a_day_whose_changes_cancel_out_is_mapped_as_the_reference_maps_it() -> 
         times=tuple(seconds(2027, 3, d, h) for d, h in [(10, 0), (10, 19), (20, 1), (20, 23)]),
         types=(0, 3600, 0, -3600, 0),
     )
-    table, tz = read_tzif("made-up", data), ZoneInfo.from_file(io.BytesIO(data))
+    table, tz = read_tzif(data, key="made-up"), ZoneInfo.from_file(io.BytesIO(data))
     availability = Availability(
         weekly=(WeeklyRule(EVERY_DAY, 0, 1440, 30),),
         one_off=(OneOff(start=datetime(2027, 3, 20, 22, 15), minutes=30),),

@@ -138,7 +138,7 @@ def test_footer_rules_follow_zoneinfo(footer: str) -> None:
     """Hand-written rules, including forms no current zone uses, read as zoneinfo reads them:
     each instant's wall clock is the one ``fromutc`` gives."""
     data = tzif(footer, times=(epoch(1990), epoch(2000)), types=(0, 3600, -1800))
-    table, tz = read_tzif("test", data), ZoneInfo.from_file(io.BytesIO(data))
+    table, tz = read_tzif(data, key="test"), ZoneInfo.from_file(io.BytesIO(data))
     instants = np.concatenate(
         [
             np.arange(epoch(1989), epoch(2004), 3 * 3600),
@@ -157,9 +157,9 @@ def test_footer_rules_follow_zoneinfo(footer: str) -> None:
 @pytest.mark.parametrize("footer", ["EST5EDT", "EST5EDT,M3.2.0", "EST5,M3.2.0,M11.1.0", "5EST"])
 def test_malformed_footers_are_refused(footer: str) -> None:
     with pytest.raises(ValueError):
-        read_tzif("test", tzif(footer))
+        read_tzif(tzif(footer), key="test")
 
 
 def test_not_a_tzif_file_is_refused() -> None:
     with pytest.raises(ValueError):
-        read_tzif("test", b"TZfoo" + bytes(60))
+        read_tzif(b"TZfoo" + bytes(60), key="test")
