@@ -6,7 +6,7 @@ For every supplier of the feed, each step is timed ``--repeat`` times (the faste
 drop scheduler noise on a shared machine), and the medians and 90th percentiles over suppliers
 are printed in microseconds:
 
-- expand 7 days: every slot of a 7-day window;
+- expand 7 days: every slot of a 7-day window, and with its first 10 rendered;
 - first 10: what Match takes per supplier, the first 10 slots of that window;
 - render 10: those 10 slots rendered for a user (ids, ISO strings, offsets) as
   ``RenderedSlot`` objects, and (new engine) as columns, all a caller building protobuf
@@ -123,6 +123,12 @@ def measure(case: Case, *, repeat: int, record: Callable[[str, float], None]) ->
     record("expand 7 days: new", t)
     assert new_all.slots() == old_all, case.supplier.id
     k = case.limit
+    t, _ = fastest(lambda: case.old_render(case.old_expand()[:k]), repeat=repeat)
+    record(f"expand 7 days + render {k}: old", t)
+    t, _ = fastest(lambda: case.new_render(case.new_expand().take(slice(0, k))), repeat=repeat)
+    record(f"expand 7 days + render {k}: new", t)
+    t, _ = fastest(lambda: case.new_columns(case.new_expand().take(slice(0, k))), repeat=repeat)
+    record(f"expand 7 days + render {k}, columns: new", t)
     for label, hours in (("", None), (", 18-21h", EVENING)):
         t, old_some = fastest(lambda h=hours: case.old_first(h), repeat=repeat)
         record(f"first {k}{label}: old", t)
