@@ -1,0 +1,1 @@
+"""Geography: points and the grid, timezones, and places from IP addresses."""
