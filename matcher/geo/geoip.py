@@ -207,8 +207,11 @@ class GeoipResolver:
             return self._loaded.info
 
     def locate(self, *, address: str) -> IpLocation:
-        """The place of a public address; raises MalformedAddress, NotPublicAddress,
-        NotInDatabase, or GeoipDatabaseError for a file that fails mid-lookup."""
+        """The place the database gives a public address, or a typed error saying why none.
+
+        Raises MalformedAddress, NotPublicAddress, NotInDatabase, or GeoipDatabaseError for a
+        file that fails mid-lookup.
+        """
         target = public_address(address=address)
         loaded = self._loaded  # read once: a concurrent reload cannot mix two files
         if target.version > loaded.info.ip_version:
@@ -232,8 +235,7 @@ def public_address(*, address: str) -> Address:
 
 
 def _parsed(text: str) -> Address:
-    """One address from text, or MalformedAddress; the parser's message quotes the text, so
-    it is dropped rather than chained."""
+    """One address from text, or MalformedAddress; the parser's error quotes the text: dropped."""
     if not isinstance(text, str):
         raise MalformedAddress(reason=NOT_TEXT)  # ipaddress would take an int or packed bytes
     if not text:
