@@ -1,0 +1,1 @@
+"""Geography shared by ingestion and matching: points, distances, coarsening and timezones."""
