@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
-GEN    := matcher/v1/matcher_pb2.py
+GEN    := matcher_api/v1/matcher_pb2.py
 PROTOS := $(wildcard proto/matcher/v1/*.proto)
 ADDRESS ?= localhost:50051
 FEED   ?= data/suppliers.jsonl
@@ -21,11 +21,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) $(GEN)
 
-# Generated code lives apart, in matcher/v1/, and is never committed, linted or type-checked.
-$(GEN): $(PROTOS) $(STAMP)
-	mkdir -p matcher/v1
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
-	touch $@
+# Generated code lives apart from the domain, in matcher_api/v1/, and is never committed,
+# linted or type-checked.
+$(GEN): $(PROTOS) $(STAMP) devtools/protogen.py
+	$(PY) -m devtools.protogen
 
 gen: $(GEN)
 
@@ -50,12 +49,12 @@ bench: setup
 	$(PY) -m bench
 
 data: setup
-	$(PY) scripts/make_sample_feed.py --out $(FEED)
+	$(PY) -m devtools.sample_feed --out $(FEED)
 
 # Throwaway TLS material and a descriptor set for grpcurl: README "Running with TLS and tokens".
 dev-certs: setup
-	$(PY) scripts/dev_certs.py --out dev-certs
-	$(PY) scripts/protoset.py --out dev-certs/matcher.protoset
+	$(PY) -m devtools.dev_certs --out dev-certs
+	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) matcher/v1 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache

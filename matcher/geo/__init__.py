@@ -1,1 +1,1 @@
-"""Geography: points and the grid, timezones, and places from IP addresses."""
+"""Geography for ingestion and matching: points, distances, coarsening, timezones, GeoIP."""

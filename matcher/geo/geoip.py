@@ -27,7 +27,8 @@ from maxminddb.reader import Reader
 from maxminddb.types import Record
 
 from matcher.errors import InvalidArgument, MatcherError
-from matcher.geometry import Point, point
+from matcher.geo.geometry import point
+from matcher.model import Point
 
 #: The accuracy taken when a database states none (DB-IP lite): city level, the radius of a large
 #: metropolitan area. MaxMind states its radius at 67% confidence; a file without one earns no
@@ -329,7 +330,7 @@ def _point(location: dict[str, Record]) -> Point | None:
     if lat is None or lng is None:
         return None
     try:
-        return point(lat=lat, lng=lng)
+        return point(lat=lat, lng=lng, field="location")
     except InvalidArgument:
         return None
 

@@ -106,13 +106,13 @@ def grpcurl(*args: str, data: object | None = None) -> subprocess.CompletedProce
 
 def write_certs(out: Path) -> Path:
     """Throwaway CA, server and client certificates, made by the documented script."""
-    script = ROOT / "scripts" / "dev_certs.py"
-    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True)
+    command = [sys.executable, "-m", "devtools.dev_certs", "--out", str(out)]
+    subprocess.run(command, check=True, cwd=ROOT)
     return out
 
 
 def write_protoset(path: Path) -> Path:
     """The matcher and health descriptors, so grpcurl needs no (token-guarded) reflection."""
-    script = ROOT / "scripts" / "protoset.py"
-    subprocess.run([sys.executable, str(script), "--out", str(path)], check=True)
+    command = [sys.executable, "-m", "devtools.protoset", "--out", str(path)]
+    subprocess.run(command, check=True, cwd=ROOT)
     return path

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from matcher.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2 as pb
 from tests.conftest import NOW
 from tests.integration.helpers import bad_fields, match, point, window
 

@@ -13,8 +13,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.v1 import matcher_pb2 as pb
 from matcher_api.status import MAX_TEXT
+from matcher_api.v1 import matcher_pb2 as pb
 from tests.integration.helpers import bad_fields, point
 
 DELIBERATE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}

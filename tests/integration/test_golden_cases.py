@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from matcher.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2 as pb
 from tests.integration.helpers import at, bad_fields, local_time, match, point, window
 
 LOS_ANGELES = (34.05, -118.25)

@@ -34,7 +34,7 @@ from matcher.geo.geoip import (
     NotInDatabase,
     NotPublicAddress,
 )
-from matcher.geometry import Point
+from matcher.model import Point
 from tests.geoip_db import BLOCKS, BUILD_EPOCH, LONDON, TEST_TYPE, Block, city, write_db
 
 PROPERTY = settings(

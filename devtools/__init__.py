@@ -1,0 +1,1 @@
+"""Developer tooling shared by make, the tests and the benchmark; never shipped."""

@@ -1,0 +1,1 @@
+"""The matching engine: spatial indexes, slot expansion and rendering, ranking, the catalogue."""
