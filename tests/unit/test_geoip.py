@@ -395,6 +395,21 @@ def test_reload_under_concurrent_lookups(tmp_path: Path) -> None:
     assert geoip.locate(address="81.2.69.1") == LONDON_CITY  # the last swap was back to London
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+def test_reloads_release_the_replaced_files(tmp_path: Path) -> None:
+    """Old readers are never closed, only dropped: their mappings must still go."""
+    path = write_db(tmp_path / "city.mmdb")
+    geoip = GeoipResolver(path=path)
+
+    def mappings() -> int:
+        return Path("/proc/self/maps").read_text().count(str(path))
+
+    for _ in range(50):
+        geoip.reload()
+        assert geoip.locate(address="81.2.69.1") == LONDON_CITY
+    assert mappings() == 1
+
+
 def _missing(path: Path) -> None:
     path.unlink()
 
