@@ -127,6 +127,23 @@ def count(value: int, *, default: int, most: int, field: str) -> int:
     return value or default
 
 
+def page_size(value: int, *, limits: Limits, field: str) -> int:
+    """Matches per page."""
+    return count(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
+
+
+def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
+    """Slots shown with each matched supplier."""
+    return count(value, default=limits.default_slots, most=limits.max_slots, field=field)
+
+
+def listed_slots(value: int, *, limits: Limits, field: str) -> int:
+    """Slots one ListSlots returns."""
+    return count(
+        value, default=limits.default_listed_slots, most=limits.max_listed_slots, field=field
+    )
+
+
 def local_hours(hours: HoursInput | None, *, field: str) -> LocalHours | None:
     """User-local hours from two "HH:MM" strings, or None for any hour."""
     if hours is None:

@@ -140,12 +140,7 @@ class Matching:
         limits, now = self._limits, self._clock()
         user = self._locate(request.location)
         modalities = request.modalities or frozenset(Modality)
-        page_size = queries.count(
-            request.page_size,
-            default=limits.default_page_size,
-            most=limits.max_page_size,
-            field="page_size",
-        )
+        page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
         query = MatchQuery(
             point=user.point,
             user_zone=user.zone,
@@ -155,11 +150,8 @@ class Matching:
             languages=frozenset(request.languages),
             modalities=modalities,
             local_hours=queries.local_hours(request.local_hours, field="local_hours"),
-            max_slots=queries.count(
-                request.max_slots_per_supplier,
-                default=limits.default_slots,
-                most=limits.max_slots,
-                field="max_slots_per_supplier",
+            max_slots=queries.slots_per_supplier(
+                request.max_slots_per_supplier, limits=limits, field="max_slots_per_supplier"
             ),
             order=request.order,
         )
@@ -200,12 +192,7 @@ class Matching:
             window=window,
             now=now,
             local_hours=queries.local_hours(request.local_hours, field="local_hours"),
-            max_slots=queries.count(
-                request.max_slots,
-                default=limits.default_listed_slots,
-                most=limits.max_listed_slots,
-                field="max_slots",
-            ),
+            max_slots=queries.listed_slots(request.max_slots, limits=limits, field="max_slots"),
         )
         return SlotList(
             supplier=supplier, zone=state_at(user_zone, at=now), slots=found, window=window

@@ -111,7 +111,7 @@ class Settings:
 
     address: str = setting("localhost:50051", "host:port to listen on (port 0 picks a free one)")
     feed: Path | None = setting(
-        None, "supplier feed, a file or a snapshot directory (default: the sample feed)"
+        None, "supplier feed, a file or a snapshot directory; unset, the sample feed"
     )
     max_rejected_share: float = setting(
         0.0, "share of bad records (0 to 1) a feed may leave out and still load", parse=share
@@ -171,7 +171,8 @@ def add_arguments(
         flag = "--" + f.name.replace("_", "-")
         variable = env_name(f)
         default = f.default if f.default is not MISSING else None
-        help_text = f"{f.metadata['help']} (env {variable}; default: %(default)s)"
+        shown = "unset" if default is None else "%(default)s"
+        help_text = f"{f.metadata['help']} (env {variable}; default: {shown})"
         if hints[f.name] is bool:
             parser.add_argument(
                 flag,
