@@ -42,13 +42,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/mypy matcher matcher_api devtools server.py
 
 check: lint typecheck
 
 test: setup system
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/mypy matcher matcher_api devtools server.py
 	$(BIN)/pytest -q
 
 bench: setup system
