@@ -9,7 +9,7 @@ PROTOS := $(wildcard proto/matcher/v1/*.proto)
 ADDRESS ?= localhost:50051
 FEED   ?= data/suppliers.jsonl
 
-.PHONY: all setup gen run test lint typecheck check bench data clean dev-certs
+.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs
 
 all: test
 
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 setup: $(STAMP) $(GEN)
+
+# PostgreSQL with PostGIS, and Redis, from Debian's packages: the tests and the bench start their own
+# throwaway servers from them (devtools/). Installs only what is missing; `make run` needs none.
+system:
+	@sh devtools/system_packages.sh
 
 # Generated code lives apart from the domain, in matcher_api/v1/, and is never committed,
 # linted or type-checked.
@@ -36,16 +41,16 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/mypy matcher matcher_api devtools server.py
 
 check: lint typecheck
 
-test: setup
+test: setup system
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/mypy matcher matcher_api devtools server.py
 	$(BIN)/pytest -q
 
-bench: setup
+bench: setup system
 	$(PY) -m bench
 
 data: setup

@@ -1,1 +1,1 @@
-"""Developer tooling shared by make, the tests and the benchmark; never shipped."""
+"""Developer tools shared by make, the tests and the bench: never shipped in the wheel."""

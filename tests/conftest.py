@@ -23,6 +23,7 @@ TINY_FEED = ROOT / "tests" / "data" / "tiny.jsonl"
 SAMPLE_FEED = ROOT / "data" / "suppliers.jsonl"
 #: The instant every in-process test treats as now: before the 2027 DST dates the golden cases use.
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+pytest_plugins = ["tests.fixtures_services"]  # postgres, private_postgres, redis_server
 
 
 @pytest.fixture(scope="session")
