@@ -34,20 +34,20 @@ $(GEN): $(PROTOS) $(STAMP) devtools/protogen.py
 gen: $(GEN)
 
 run: setup
-	$(PY) server.py --address $(ADDRESS) --feed $(FEED)
+	$(BIN)/matcher-server --address $(ADDRESS) --feed $(FEED)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api devtools server.py
+	$(BIN)/mypy matcher matcher_api devtools
 
 check: lint typecheck
 
 test: setup system
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api devtools server.py
+	$(BIN)/mypy matcher matcher_api devtools
 	$(BIN)/pytest -q
 
 bench: setup system

@@ -1,4 +1,4 @@
-"""Runs the matcher gRPC server: loads the feed once, then serves until interrupted."""
+"""matcher-server: loads the feed once, then serves gRPC until interrupted; the wiring of it all."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from matcher_api.app import create_server
 from matcher_api.edge import Edge, tls
 from matcher_api.workers import fork_workers, supervise
 
-SAMPLE_FEED = Path(__file__).resolve().parent / "data" / "suppliers.jsonl"
+SAMPLE_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
 log = logging.getLogger("matcher.server")
 
 
@@ -57,9 +57,9 @@ def page_tokens(settings: Settings) -> PageTokens:
     return PageTokens(secret, ttl=settings.limits.page_token_ttl)
 
 
-def serve(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Loads the feed, serves until SIGINT or SIGTERM (draining in-flight calls); SIGHUP reloads."""
-    settings = parse_settings(argv, env=os.environ, description=__doc__ or "")
+    settings = parse_settings(argv, env=os.environ, description=(__doc__ or "").split(":")[0])
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):  # e.g. "verbose"; lower-case names ("info") are accepted
         print(f"matcher: cannot start: unknown log level {settings.log_level!r}", file=sys.stderr)
@@ -147,4 +147,4 @@ def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, supplier
 
 
 if __name__ == "__main__":
-    sys.exit(serve())
+    sys.exit(main())
