@@ -1,15 +1,19 @@
-# Every target sets up what it needs: a fresh clone with only Python runs `make run` or `make test`.
+# Every target sets up what it needs: a fresh clone with Python runs `make run`; `make test` also
+# needs Node.js and npm, for buf (the proto's linter and breaking-change check, from npm).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
-GEN    := matcher/v1/matcher_pb2.py
+GEN    := matcher_api/v1/matcher_pb2.py
 PROTOS := $(wildcard proto/matcher/v1/*.proto)
 ADDRESS ?= localhost:50051
 FEED   ?= data/suppliers.jsonl
+# npm ci writes node_modules/.package-lock.json: it stands for the whole install
+NODE   := node_modules/.package-lock.json
+BUF    := node_modules/.bin/buf
 
-.PHONY: all setup gen run test lint typecheck check bench data clean dev-certs
+.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs proto-lint
 
 all: test
 
@@ -21,41 +25,54 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) $(GEN)
 
-# Generated code lives apart, in matcher/v1/, and is never committed, linted or type-checked.
-$(GEN): $(PROTOS) $(STAMP)
-	mkdir -p matcher/v1
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
-	touch $@
+# PostgreSQL with PostGIS, and Redis, from Debian's packages: the tests and the bench start their own
+# throwaway servers from them (devtools/). Installs only what is missing; `make run` needs none.
+system:
+	@sh devtools/system_packages.sh
+
+# Generated code lives apart from the domain, in matcher_api/v1/, and is never committed,
+# linted or type-checked.
+$(GEN): $(PROTOS) $(STAMP) devtools/protogen.py
+	$(PY) -m devtools.protogen
 
 gen: $(GEN)
 
-run: setup
-	$(PY) server.py --address $(ADDRESS) --feed $(FEED)
+# Node tools, pinned by package-lock.json: buf.
+$(NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
-lint: setup
+# buf.yaml: STANDARD lint rules and comments on everything.
+proto-lint: $(NODE)
+	$(BUF) lint
+
+run: setup
+	$(BIN)/matcher-server --address $(ADDRESS) --feed $(FEED)
+
+lint: setup proto-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/mypy matcher matcher_api devtools
 
 check: lint typecheck
 
-test: setup
+test: setup system proto-lint
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api server.py
+	$(BIN)/mypy matcher matcher_api devtools
 	$(BIN)/pytest -q
 
-bench: setup
+bench: setup system
 	$(PY) -m bench
 
 data: setup
-	$(PY) scripts/make_sample_feed.py --out $(FEED)
+	$(PY) -m devtools.sample_feed --out $(FEED)
 
 # Throwaway TLS material and a descriptor set for grpcurl: README "Running with TLS and tokens".
 dev-certs: setup
-	$(PY) scripts/dev_certs.py --out dev-certs
-	$(PY) scripts/protoset.py --out dev-certs/matcher.protoset
+	$(PY) -m devtools.dev_certs --out dev-certs
+	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) matcher/v1 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
 
-from matcher import slots as slotlib
-from matcher.catalog import MatchQuery, Supplier, iter_bookable
-from matcher.geometry import EARTH_MEAN_RADIUS_KM, Point
-from matcher.timezones import zone
+from matcher.engine.bookable import first_slots
+from matcher.geo.geometry import EARTH_MEAN_RADIUS_KM
+from matcher.geo.timezones import zone
+from matcher.model import MatchQuery, Point, RenderedSlot, Supplier
 
 
 def haversine_km(
@@ -34,7 +33,7 @@ class BruteForce:
 
     def match(
         self, query: MatchQuery, *, now: datetime, limit: int
-    ) -> list[tuple[Supplier, list[slotlib.RenderedSlot]]]:
+    ) -> list[tuple[Supplier, list[RenderedSlot]]]:
         """Suppliers in the radius nearest first, each with its first slots, until ``limit``."""
         assert query.point is not None
         km = haversine_km(query.point, lats=self._lats, lngs=self._lngs)
@@ -43,12 +42,14 @@ class BruteForce:
         found = []
         for i in inside[np.argsort(km[inside], kind="stable")].tolist():
             s = self._suppliers[i]
-            first = islice(iter_bookable(s, window=query.window, now=now), query.max_slots)
-            supplier_tz = zone(s.timezone)
-            rendered = [
-                slotlib.render(x, supplier_id=s.id, supplier_tz=supplier_tz, user_tz=user_tz)
-                for x in first
-            ]
+            rendered = first_slots(
+                s,
+                window=query.window,
+                now=now,
+                user_tz=user_tz,
+                local_hours=None,
+                limit=query.max_slots,
+            )
             if rendered:
                 found.append((s, rendered))
                 if len(found) == limit:

@@ -18,8 +18,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from matcher.v1 import matcher_pb2 as pb
-from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher_api.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 
 Call = Callable[[int], object]
 

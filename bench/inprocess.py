@@ -11,9 +11,11 @@ from typing import TypeVar
 from bench.baseline import BruteForce
 from bench.measure import summary
 from matcher import queries
-from matcher.catalog import Catalog, MatchQuery
-from matcher.geometry import Point
-from matcher.timezones import TimezoneResolver, state_at
+from matcher.engine.catalog import Catalog
+from matcher.geo.timezones import TimezoneResolver, state_at
+from matcher.model import MatchQuery, Point
+from matcher.queries import LocationInput, WindowInput
+from matcher.settings import Limits
 
 T = TypeVar("T")
 LIMIT = 21  # a 20-result page and one more, as the servicer asks
@@ -33,11 +35,12 @@ def match_queries(
     points: Sequence[Point], *, resolver: TimezoneResolver, now: datetime
 ) -> list[MatchQuery]:
     """The default Match (25 km, 7 days, 10 slots a supplier) at each coarsened user point."""
-    limits = queries.Limits()
-    window = queries.window(None, None, now=now, limits=limits)
+    limits = Limits()
+    window = queries.window(WindowInput(), now=now, limits=limits, field="window")
     found = []
     for p in points:
-        user = queries.locate(resolver=resolver, limits=limits, lat=p.lat, lng=p.lng)
+        where = LocationInput(lat_lng=(p.lat, p.lng))
+        user = queries.locate(where, resolver=resolver, limits=limits, field="location")
         found.append(MatchQuery(point=user.point, user_zone=user.zone, window=window))
     return found
 

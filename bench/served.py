@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.measure import memory_mib, summary
-from matcher.catalog import Catalog
-from matcher.geometry import Point
+from matcher.engine.catalog import Catalog
+from matcher.geo.timezones import TimezoneResolver
+from matcher.instants import utc_now
+from matcher.model import Point
 from matcher.paging import PageTokens
-from matcher.timezones import TimezoneResolver
-from matcher_api.servicer import Deps
+from matcher.service import Matching
+from matcher.settings import Limits
 from matcher_api.workers import fork_workers, stop
 
 RPCS = ("health", "match", "resolve")
@@ -78,7 +80,14 @@ def run(
     warmup: float,
 ) -> list[dict[str, object]]:
     """For each worker count: every RPC's throughput, then each process's memory."""
-    deps = Deps(catalog=lambda: catalog, resolver=TimezoneResolver(), tokens=PageTokens(b"bench"))
+    limits = Limits()
+    matching = Matching(
+        catalog=lambda: catalog,
+        resolver=TimezoneResolver(),
+        tokens=PageTokens(b"bench", ttl=limits.page_token_ttl),
+        limits=limits,
+        clock=utc_now,
+    )
     results = []
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump([[p.lat, p.lng] for p in points], file)
@@ -86,7 +95,14 @@ def run(
         for count in workers:
             port = free_port()
             address = f"127.0.0.1:{port}"
-            pids = fork_workers(address, deps=deps, count=count, max_workers=16, reflect=False)
+            pids = fork_workers(
+                address,
+                matching=matching,
+                count=count,
+                max_workers=16,
+                reflect=False,
+                grace_seconds=5.0,
+            )
             try:
                 while listeners(port) < count:
                     time.sleep(0.05)

@@ -16,9 +16,9 @@ from pathlib import Path
 from bench import inprocess, served
 from bench.measure import peak_rss_mib
 from bench.synthetic import user_points
-from matcher.catalog import Catalog
+from matcher.engine.catalog import Catalog
 from matcher.feeds import load_feed
-from matcher.timezones import TimezoneResolver
+from matcher.geo.timezones import TimezoneResolver
 
 #: In-process "now": a Monday before the 2027 DST changes, as in the tests.
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from timezonefinder import TimezoneFinder
 
-from matcher.geometry import Point
-from scripts.make_sample_feed import iter_records, jitter, load_cities, write_feed
+from devtools.sample_feed import iter_records, write_feed
+from devtools.sample_feed.places import jitter, load_cities
+from matcher.model import Point
 
 SEED = 11
 

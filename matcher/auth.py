@@ -25,8 +25,6 @@ from datetime import date
 from pathlib import Path
 
 SCOPES = ("match", "admin")
-#: Services anyone may call: load balancers and orchestrators probe health without a token.
-OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -107,14 +105,6 @@ def bearer(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def required_scope(method: str) -> str | None:
-    """The scope a full method name (``/package.Service/Method``) needs; None if it is open."""
-    service = method.lstrip("/").split("/", 1)[0]
-    if service in OPEN_SERVICES:
-        return None
-    return "admin" if service.endswith("FeedAdmin") else "match"
-
-
 class Keyring:
     """The keys a server accepts; with none, authentication is off (local development)."""
 
@@ -132,9 +122,9 @@ class Keyring:
         found = [k for k in self._keys if hmac.compare_digest(k.digest, presented)]
         return found[0] if found else None
 
-    def decide(self, *, method: str, authorization: str | None, today: date) -> Decision:
-        """Whether a call to ``method`` with this authorization header may go ahead."""
-        scope = required_scope(method)
+    def decide(self, *, scope: str | None, authorization: str | None, today: date) -> Decision:
+        """Whether a call needing ``scope`` (None: open to anyone) may go ahead with this
+        authorization header."""
         if not self.enabled or scope is None:
             return Decision.ALLOW
         token = bearer(authorization)

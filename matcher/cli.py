@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from matcher.catalog import Catalog
+from matcher.engine.catalog import Catalog
 from matcher.errors import FeedError, FeedRejected
 from matcher.feeds import Feed, accepted, read_feed
+from matcher.settings import Settings, add_arguments
 
 ACCEPTABLE, REFUSED, UNUSABLE = 0, 1, 2
 
@@ -138,14 +139,6 @@ def as_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def share(text: str) -> float:
-    """An argparse type: a share of records, from 0 to 1."""
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; the threshold falls back to MATCHER_MAX_REJECTED_SHARE."""
     parser = argparse.ArgumentParser(prog="matcher-feed", description=__doc__)
@@ -156,12 +149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("feed", type=Path)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
-        "--max-rejected-share",
-        type=share,
-        default=os.environ.get("MATCHER_MAX_REJECTED_SHARE", "0"),
-        help="share of bad records (0 to 1) the feed may leave out; 0 refuses any",
-    )
+    add_arguments(parser, Settings, env=os.environ, only={"max_rejected_share"})
     return parser.parse_args(argv)
 
 

@@ -1,69 +1,94 @@
-"""Turns a caller's raw request values into validated domain values, naming any bad field."""
+"""Turns a caller's raw request values into validated domain values, naming any bad field.
+
+Field names are the API's (``location.point.lat``, ``window.end``): this is the one layer that
+knows how a request is spelled, so every InvalidArgument is raised here or named from here.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from matcher.errors import InvalidArgument
-from matcher.geometry import Point, coarsen, decode_geohash, point
-from matcher.slots import EARLIEST, LATEST, LocalHours, Window, minute_of_day
-from matcher.timezones import TimezoneResolver, country_zone
+from matcher.geo.geometry import coarsen, decode_geohash, point
+from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
+from matcher.instants import SUPPORTED_RULE, supported
+from matcher.model import (
+    HHMM_RULE,
+    SLOT_MINUTES,
+    SLOT_MINUTES_RULE,
+    LocalHours,
+    Modality,
+    Override,
+    Slot,
+    Update,
+    UserLocation,
+    Window,
+    minute_of_day,
+)
+from matcher.settings import Limits
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Defaults and bounds of a query; the service's configuration may change them."""
+@dataclass(frozen=True, kw_only=True)
+class LocationInput:
+    """Where the caller says the user is: at most one of a point, a geohash or a country."""
 
-    cell_km: float = 1.0
-    default_radius_km: float = 25.0
-    max_radius_km: float = 500.0
-    default_window: timedelta = timedelta(days=7)
-    max_window: timedelta = timedelta(days=31)
-    default_page_size: int = 20
-    max_page_size: int = 100
-    default_slots: int = 10
-    max_slots: int = 100
-    default_listed_slots: int = 100
-    max_listed_slots: int = 1000
-    max_slot_checks: int = 100
+    lat_lng: tuple[float, float] | None = None
+    geohash: str | None = None
+    country_code: str | None = None
 
 
-@dataclass(frozen=True)
-class UserLocation:
-    """Where a user is, as coarsely as the service ever holds it, and the user's zone."""
+@dataclass(frozen=True, kw_only=True)
+class WindowInput:
+    """A window as requested: either end may be left unset."""
 
-    point: Point | None  # None for a country: only its zone is known
-    zone: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoursInput:
+    """User-local hours as requested, two "HH:MM" strings."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotInput:
+    """A slot a real-time update offers, as requested."""
+
+    start: datetime | None
+    minutes: int
 
 
 def locate(
-    *,
-    resolver: TimezoneResolver,
-    limits: Limits,
-    lat: float | None = None,
-    lng: float | None = None,
-    geohash: str | None = None,
-    country_code: str | None = None,
-    field: str = "location",
+    location: LocationInput, *, resolver: TimezoneResolver, limits: Limits, field: str
 ) -> UserLocation:
     """Resolves exactly one form of location, coarsened before anything else sees it."""
-    if lat is not None and lng is not None:
+    if location.lat_lng is not None:
+        lat, lng = location.lat_lng
         raw = point(lat=lat, lng=lng, field=f"{field}.point")
-    elif geohash is not None:
-        raw = decode_geohash(geohash, field=f"{field}.geohash")
-    elif country_code is not None:
-        return UserLocation(
-            point=None, zone=country_zone(country_code, field=f"{field}.country_code")
-        )
+    elif location.geohash is not None:
+        raw = decode_geohash(location.geohash, field=f"{field}.geohash")
+    elif location.country_code is not None:
+        zone = country_zone(location.country_code, field=f"{field}.country_code")
+        return UserLocation(point=None, zone=zone)
     else:
-        raise InvalidArgument.of(field, "is required: a point, a geohash or a country_code")
+        raise missing(field=field, what="a point, a geohash or a country_code")
     coarse = coarsen(raw, cell_km=limits.cell_km)
     return UserLocation(point=coarse, zone=resolver.zone_at(coarse))
 
 
-def radius(value: float, *, limits: Limits, field: str = "radius_km") -> float:
+def timezone(name: str, *, field: str) -> str:
+    """An IANA zone id the caller named."""
+    zone_or_invalid(name, field=field)
+    return name
+
+
+def radius(value: float, *, limits: Limits, field: str) -> float:
     """A search radius: 0 means the default; otherwise positive and bounded."""
     if not math.isfinite(value) or value < 0:
         raise InvalidArgument.of(field, "must be a finite, non-negative number of kilometres")
@@ -72,31 +97,27 @@ def radius(value: float, *, limits: Limits, field: str = "radius_km") -> float:
     return value or limits.default_radius_km
 
 
-def window(
-    start: datetime | None,
-    end: datetime | None,
-    *,
-    now: datetime,
-    limits: Limits,
-    field: str = "window",
-) -> Window:
+def window(requested: WindowInput, *, now: datetime, limits: Limits, field: str) -> Window:
     """A half-open window: unset parts default to now and the default length; bounded in length."""
-    begin = _supported(start or now, field=f"{field}.start")
-    finish = _supported(end or begin + limits.default_window, field=f"{field}.end")
-    if finish <= begin:
-        raise InvalidArgument.of(f"{field}.end", "must be after window.start")
-    if finish - begin > limits.max_window:
-        raise InvalidArgument.of(field, f"must span at most {limits.max_window.days} days")
-    return Window(start=begin, end=finish)
+    begin = instant(requested.start or now, field=f"{field}.start")
+    finish = instant(requested.end or begin + limits.default_window, field=f"{field}.end")
+    return bounded(begin, finish, limits=limits, field=field)
 
 
-def _supported(instant: datetime, *, field: str) -> datetime:
-    """An instant in the years slots can be computed for: local dates a day either side exist."""
-    if not EARLIEST <= instant <= LATEST:
-        raise InvalidArgument.of(
-            field, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
-        )
-    return instant
+def bounded(start: datetime, end: datetime, *, limits: Limits, field: str) -> Window:
+    """A window whose end follows its start by at most the longest window."""
+    if end <= start:
+        raise InvalidArgument.of(f"{field}.end", f"must be after {field}.start")
+    if end - start > limits.max_window:
+        raise InvalidArgument.of(field, f"must span at most {limits.max_window_days} days")
+    return Window(start=start, end=end)
+
+
+def instant(value: datetime, *, field: str) -> datetime:
+    """An instant in the years slots can be computed for."""
+    if not supported(value):
+        raise InvalidArgument.of(field, SUPPORTED_RULE)
+    return value
 
 
 def count(value: int, *, default: int, most: int, field: str) -> int:
@@ -106,10 +127,30 @@ def count(value: int, *, default: int, most: int, field: str) -> int:
     return value or default
 
 
-def local_hours(start: str, end: str, *, field: str = "local_hours") -> LocalHours:
-    """User-local hours from two "HH:MM" strings; equal ends would admit nothing."""
+def page_size(value: int, *, limits: Limits, field: str) -> int:
+    """Matches per page."""
+    return count(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
+
+
+def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
+    """Slots shown with each matched supplier."""
+    return count(value, default=limits.default_slots, most=limits.max_slots, field=field)
+
+
+def listed_slots(value: int, *, limits: Limits, field: str) -> int:
+    """Slots one ListSlots returns."""
+    return count(
+        value, default=limits.default_listed_slots, most=limits.max_listed_slots, field=field
+    )
+
+
+def local_hours(hours: HoursInput | None, *, field: str) -> LocalHours | None:
+    """User-local hours from two "HH:MM" strings, or None for any hour."""
+    if hours is None:
+        return None
     minutes = [
-        _minute(text, field=f"{field}.{name}") for name, text in (("start", start), ("end", end))
+        _minute(text, field=f"{field}.{name}")
+        for name, text in (("start", hours.start), ("end", hours.end))
     ]
     if minutes[0] == minutes[1]:
         raise InvalidArgument.of(f"{field}.end", "must differ from start")
@@ -120,5 +161,71 @@ def _minute(text: str, *, field: str) -> int:
     """Minutes after midnight of "HH:MM"."""
     minute = minute_of_day(text)
     if minute is None:
-        raise InvalidArgument.of(field, f"must be HH:MM between 00:00 and 24:00, got {text!r}")
+        raise InvalidArgument.of(field, f"{HHMM_RULE}, got {text!r}")
     return minute
+
+
+def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str) -> None:
+    """A country locates only remote care: anything else needs a point."""
+    if user.point is None and Modality.REMOTE not in modalities:
+        raise InvalidArgument.of(
+            field, "a country locates only REMOTE care; send a point or a geohash"
+        )
+
+
+def missing(*, field: str, what: str) -> InvalidArgument:
+    """The error for a choice the caller left unmade."""
+    return InvalidArgument.of(field, f"is required: {what}")
+
+
+def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
+    """Slot ids to re-check: at least one, at most ``most``."""
+    if not ids:
+        raise InvalidArgument.of(field, "must hold at least one slot id")
+    if len(ids) > most:
+        raise InvalidArgument.of(field, f"must hold at most {most} slot ids")
+
+
+def required(value: str, *, field: str) -> str:
+    """A string the caller must send."""
+    if not value:
+        raise InvalidArgument.of(field, "is required")
+    return value
+
+
+def update(
+    *,
+    update_id: str,
+    supplier_id: str,
+    requested: WindowInput,
+    slots: Sequence[SlotInput],
+    received_at: datetime,
+    limits: Limits,
+) -> Update:
+    """A checked real-time update; InvalidArgument names the first bad field."""
+    if not update_id.strip() or len(update_id) > limits.max_update_id_length:
+        raise InvalidArgument.of(
+            "update_id", f"must be 1 to {limits.max_update_id_length} characters"
+        )
+    required(supplier_id, field="supplier_id")
+    if requested.start is None or requested.end is None:
+        raise InvalidArgument.of("window", "needs a start and an end")
+    span = bounded(
+        instant(requested.start, field="window.start"),
+        instant(requested.end, field="window.end"),
+        limits=limits,
+        field="window",
+    )
+    found = []
+    for k, slot in enumerate(slots):
+        if slot.start is None or slot.start not in span:
+            raise InvalidArgument.of(f"slots[{k}].start", "must be inside the window")
+        if slot.minutes not in SLOT_MINUTES:
+            raise InvalidArgument.of(f"slots[{k}].minutes", SLOT_MINUTES_RULE)
+        found.append(Slot(start=slot.start, end=slot.start + timedelta(minutes=slot.minutes)))
+    return Update(
+        update_id=update_id,
+        supplier_id=supplier_id,
+        override=Override(window=span, slots=tuple(sorted(set(found)))),
+        received_at=received_at,
+    )

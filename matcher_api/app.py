@@ -1,4 +1,4 @@
-"""Builds the gRPC server: the matcher service, health checks and reflection."""
+"""Builds the gRPC server: the matcher service, feed administration, health and reflection."""
 
 from __future__ import annotations
 
@@ -8,38 +8,38 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from matcher.reload import CatalogHolder
-from matcher.v1 import feed_admin_pb2, feed_admin_pb2_grpc
-from matcher.v1 import matcher_pb2 as pb
-from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
 from matcher_api.edge import Edge
-from matcher_api.servicer import Deps, MatcherServicer
+from matcher_api.servicer import MatcherServicer
+from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
+from matcher_api.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
-ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdmin"].full_name
+ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdminService"].full_name
 
 
 def create_server(
     address: str,
     *,
-    deps: Deps,
+    matching: Matching,
     max_workers: int = 16,
     reflect: bool = True,
     edge: Edge | None = None,
-    admin: CatalogHolder | None = None,
+    administration: Administration | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
 
-    With ``admin``, the server also offers FeedAdmin over that catalogue holder.
+    With ``administration``, the server also offers FeedAdminService.
     """
     edge = edge or Edge()
     server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
-    pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(deps), server)  # type: ignore[no-untyped-call]
+    pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
-    if admin is not None:
-        feed_admin_pb2_grpc.add_FeedAdminServicer_to_server(  # type: ignore[no-untyped-call]
-            FeedAdminServicer(admin, clock=deps.clock), server
+    if administration is not None:
+        feed_admin_pb2_grpc.add_FeedAdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)
     health_servicer = health.HealthServicer()

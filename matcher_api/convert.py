@@ -1,71 +1,163 @@
-"""Protobuf messages to domain values and back; nothing here decides anything."""
+"""Protobuf messages to the service's typed inputs and domain answers back; nothing decides here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from matcher.catalog import Match, Modality, Order, SlotCheck, Supplier
-from matcher.errors import InvalidArgument
-from matcher.geometry import Point
-from matcher.slots import RenderedSlot, Window
-from matcher.timezones import ZoneState
-from matcher.v1 import matcher_pb2 as pb
+from matcher.errors import FeedError, InvalidArgument
+from matcher.feeds import Feed
+from matcher.instants import EPOCH
+from matcher.model import (
+    Match,
+    Modality,
+    Order,
+    Point,
+    RenderedSlot,
+    SlotCheck,
+    SlotStatus,
+    Supplier,
+    Window,
+    ZoneState,
+)
+from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
+from matcher.service import (
+    ListSlotsInput,
+    MatchInput,
+    MatchPage,
+    ResolvedZone,
+    SlotList,
+    UpdateInput,
+    UpdateOutcome,
+)
+from matcher.serving.holder import FeedStatus, Refusal, Snapshot
+from matcher_api.v1 import feed_admin_pb2 as admin_pb
+from matcher_api.v1 import matcher_pb2 as pb
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MODALITY_TO_PB = {
-    Modality.IN_PERSON: pb.IN_PERSON,
-    Modality.HOME_VISIT: pb.HOME_VISIT,
-    Modality.REMOTE: pb.REMOTE,
+    Modality.IN_PERSON: pb.MODALITY_IN_PERSON,
+    Modality.HOME_VISIT: pb.MODALITY_HOME_VISIT,
+    Modality.REMOTE: pb.MODALITY_REMOTE,
 }
 MODALITY_FROM_PB: dict[int, Modality] = {v: k for k, v in MODALITY_TO_PB.items()}
 ORDER_FROM_PB: dict[int, Order] = {
     pb.ORDER_UNSPECIFIED: Order.BY_DISTANCE,
-    pb.BY_DISTANCE: Order.BY_DISTANCE,
-    pb.BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
+    pb.ORDER_BY_DISTANCE: Order.BY_DISTANCE,
+    pb.ORDER_BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
 }
+#: Each domain slot status by its wire name, which carries the enum's prefix.
+SLOT_STATUS_TO_PB: dict[SlotStatus, str] = {s: f"SLOT_STATUS_{s.name}" for s in SlotStatus}
+#: Problems a feed status lists; its counts always cover them all.
+MAX_LISTED_PROBLEMS = 100
 
 
-def location_fields(location: pb.Location) -> dict[str, Any]:
-    """The one form of location a request carries, as keyword arguments for queries.locate."""
-    kind = location.WhichOneof("kind")
+# Requests in
+
+
+def location(message: pb.Location) -> LocationInput:
+    """The one form of location a request carries."""
+    kind = message.WhichOneof("kind")
     if kind == "point":
-        return {"lat": location.point.lat, "lng": location.point.lng}
+        return LocationInput(lat_lng=(message.point.lat, message.point.lng))
     if kind == "geohash":
-        return {"geohash": location.geohash}
+        return LocationInput(geohash=message.geohash)
     if kind == "country_code":
-        return {"country_code": location.country_code}
-    return {}
+        return LocationInput(country_code=message.country_code)
+    return LocationInput()
 
 
-def modalities(values: Iterable[int], *, field: str = "modalities") -> frozenset[Modality]:
-    """Requested modalities; none means all of them."""
+def modalities(values: Iterable[int], *, field: str) -> frozenset[Modality]:
+    """Requested modalities (none means all, decided by the service)."""
     chosen = set()
     for k, value in enumerate(values):
         if value not in MODALITY_FROM_PB:
-            raise InvalidArgument.of(f"{field}[{k}]", "must be IN_PERSON, HOME_VISIT or REMOTE")
+            raise InvalidArgument.of(
+                f"{field}[{k}]",
+                "must be MODALITY_IN_PERSON, MODALITY_HOME_VISIT or MODALITY_REMOTE",
+            )
         chosen.add(MODALITY_FROM_PB[value])
-    return frozenset(chosen) or frozenset(Modality)
+    return frozenset(chosen)
 
 
-def order(value: int, *, field: str = "order") -> Order:
+def order(value: int, *, field: str) -> Order:
     """The requested ranking."""
     if value not in ORDER_FROM_PB:
-        raise InvalidArgument.of(field, "must be BY_DISTANCE or BY_EARLIEST_SLOT")
+        raise InvalidArgument.of(field, "must be ORDER_BY_DISTANCE or ORDER_BY_EARLIEST_SLOT")
     return ORDER_FROM_PB[value]
 
 
-def instant(message: Any, name: str, *, field: str) -> datetime | None:
-    """An optional Timestamp field as an aware UTC datetime."""
-    if not message.HasField(name):
-        return None
+def instant(message: Timestamp, *, field: str) -> datetime:
+    """A Timestamp as an aware UTC datetime."""
     try:
-        return getattr(message, name).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+        return message.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise InvalidArgument.of(f"{field}.{name}", "is not a valid timestamp") from None
+        raise InvalidArgument.of(field, "is not a valid timestamp") from None
+
+
+def window(message: pb.TimeWindow, *, field: str) -> WindowInput:
+    """A requested window; either end may be unset."""
+    return WindowInput(
+        start=instant(message.start, field=f"{field}.start") if message.HasField("start") else None,
+        end=instant(message.end, field=f"{field}.end") if message.HasField("end") else None,
+    )
+
+
+def hours(request: pb.MatchRequest | pb.ListSlotsRequest) -> HoursInput | None:
+    """Requested local hours, if any."""
+    if not request.HasField("local_hours"):
+        return None
+    return HoursInput(start=request.local_hours.start, end=request.local_hours.end)
+
+
+def match_input(request: pb.MatchRequest) -> MatchInput:
+    """A Match request as the service's input."""
+    return MatchInput(
+        location=location(request.location),
+        radius_km=request.radius_km,
+        specialties=tuple(request.specialties),
+        languages=tuple(request.languages),
+        modalities=modalities(request.modalities, field="modalities"),
+        window=window(request.window, field="window"),
+        local_hours=hours(request),
+        page_size=request.page_size,
+        page_token=request.page_token,
+        max_slots_per_supplier=request.max_slots_per_supplier,
+        order=order(request.order, field="order"),
+    )
+
+
+def list_slots_input(request: pb.ListSlotsRequest) -> ListSlotsInput:
+    """A ListSlots request as the service's input."""
+    kind = request.WhichOneof("user")
+    return ListSlotsInput(
+        supplier_id=request.supplier_id,
+        location=location(request.location) if kind == "location" else None,
+        timezone=request.timezone if kind == "timezone" else None,
+        window=window(request.window, field="window"),
+        local_hours=hours(request),
+        max_slots=request.max_slots,
+    )
+
+
+def update_input(request: admin_pb.UpdateAvailabilityRequest) -> UpdateInput:
+    """An UpdateAvailability request as the service's input."""
+    return UpdateInput(
+        update_id=request.update_id,
+        supplier_id=request.supplier_id,
+        window=window(request.window, field="window"),
+        slots=[
+            SlotInput(
+                start=instant(s.start, field=f"slots[{k}].start") if s.HasField("start") else None,
+                minutes=s.minutes,
+            )
+            for k, s in enumerate(request.slots)
+        ],
+    )
+
+
+# Answers out
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -91,9 +183,9 @@ def zone_state(state: ZoneState) -> pb.ZoneState:
     )
 
 
-def time_window(window: Window) -> pb.TimeWindow:
+def time_window(w: Window) -> pb.TimeWindow:
     """A domain window as a message."""
-    return pb.TimeWindow(start=timestamp(window.start), end=timestamp(window.end))
+    return pb.TimeWindow(start=timestamp(w.start), end=timestamp(w.end))
 
 
 def supplier(s: Supplier) -> pb.Supplier:
@@ -134,11 +226,101 @@ def match(m: Match) -> pb.SupplierMatch:
     )
 
 
-def slot_check(c: SlotCheck) -> pb.SlotCheck:
-    """One slot check as a message."""
-    return pb.SlotCheck(
-        slot_id=c.slot_id,
-        bookable=c.bookable,
-        status=pb.SlotStatus.Value(c.status.value),  # type: ignore[arg-type]
-        reason=c.reason,
+def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
+    """A resolved zone as a response."""
+    response = pb.ResolveTimezoneResponse(timezone=zone_state(answer.zone))
+    if answer.user.point is not None:
+        response.coarse_location.CopyFrom(lat_lng(answer.user.point))
+    return response
+
+
+def match_page(page: MatchPage) -> pb.MatchResponse:
+    """A page of matches as a response."""
+    response = pb.MatchResponse(
+        user_timezone=zone_state(page.zone),
+        matches=[match(m) for m in page.matches],
+        window=time_window(page.window),
+        next_page_token=page.next_page_token,
     )
+    if page.user.point is not None:
+        response.coarse_location.CopyFrom(lat_lng(page.user.point))
+    return response
+
+
+def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
+    """A supplier's slots as a response."""
+    return pb.ListSlotsResponse(
+        supplier=supplier(answer.supplier),
+        user_timezone=zone_state(answer.zone),
+        slots=[slot(s) for s in answer.slots],
+        window=time_window(answer.window),
+    )
+
+
+def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
+    """Slot checks as a response."""
+    return pb.CheckSlotsResponse(
+        results=[
+            pb.SlotCheck(
+                slot_id=c.slot_id,
+                bookable=c.bookable,
+                status=SLOT_STATUS_TO_PB[c.status],
+                reason=c.reason,
+            )
+            for c in checks
+        ]
+    )
+
+
+def update_outcome(outcome: UpdateOutcome) -> admin_pb.UpdateAvailabilityResponse:
+    """An update's outcome as a response."""
+    return admin_pb.UpdateAvailabilityResponse(
+        applied=outcome.applied, received_at=timestamp(outcome.update.received_at)
+    )
+
+
+def problems(errors: Iterable[FeedError]) -> list[admin_pb.FeedProblem]:
+    """The first problems of a feed as messages."""
+    listed = list(errors)[:MAX_LISTED_PROBLEMS]
+    return [
+        admin_pb.FeedProblem(path=e.path, line=e.line, field=e.field, reason=e.reason)
+        for e in listed
+    ]
+
+
+def loaded_feed(snapshot: Snapshot) -> admin_pb.LoadedFeed:
+    """A serving snapshot as a message."""
+    feed: Feed = snapshot.feed
+    return admin_pb.LoadedFeed(
+        path=feed.path,
+        format_version=feed.format_version,
+        generated_at=timestamp(feed.generated_at),
+        loaded_at=timestamp(snapshot.loaded_at),
+        load_seconds=round(snapshot.load_seconds, 3),
+        records=feed.records,
+        suppliers=len(feed.suppliers),
+        rejected_records=feed.rejected_records,
+        rejected_share=feed.rejected_share,
+        rejected=problems(feed.rejected),
+    )
+
+
+def refusal(refused: Refusal) -> admin_pb.Refusal:
+    """A refused reload as a message."""
+    return admin_pb.Refusal(
+        at=timestamp(refused.at),
+        path=refused.path,
+        reason=refused.summary,
+        problems=len(refused.errors),
+        first_problems=problems(refused.errors),
+    )
+
+
+def feed_status(status: FeedStatus) -> admin_pb.GetFeedStatusResponse:
+    """What is serving, and the last refusal, as a message."""
+    message = admin_pb.GetFeedStatusResponse(
+        serving=loaded_feed(status.serving), max_rejected_share=status.max_rejected_share
+    )
+    if status.last_refusal is not None:
+        message.last_refusal.CopyFrom(refusal(status.last_refusal))
+    return message

@@ -15,6 +15,10 @@ import grpc
 from matcher.auth import Decision, Keyring
 
 log = logging.getLogger("matcher.access")
+#: Services anyone may call: load balancers and orchestrators probe health without a token.
+OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
+#: Services whose every method needs the "admin" scope, by the end of their names.
+ADMIN_SERVICE_SUFFIXES = ("FeedAdmin", "FeedAdminService")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
     Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None]
@@ -138,7 +142,7 @@ class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         decision = self._keyring.decide(
-            method=handler_call_details.method,
+            scope=required_scope(handler_call_details.method),
             authorization=_text_header(handler_call_details, "authorization"),
             today=utc_today(),
         )
@@ -146,6 +150,14 @@ class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         code, message = _REFUSALS[decision]
         return rewrapped(handler, lambda _: _refusal(code, message))
+
+
+def required_scope(method: str) -> str | None:
+    """The scope a full method name (``/package.Service/Method``) needs; None if it is open."""
+    service = method.lstrip("/").split("/", 1)[0]
+    if service in OPEN_SERVICES:
+        return None
+    return "admin" if service.endswith(ADMIN_SERVICE_SUFFIXES) else "match"
 
 
 def _text_header(details: grpc.HandlerCallDetails, name: str) -> str | None:

@@ -14,9 +14,9 @@ import os
 import signal
 from dataclasses import replace
 
+from matcher.service import Matching
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
-from matcher_api.servicer import Deps
 
 log = logging.getLogger("matcher.workers")
 
@@ -24,13 +24,14 @@ log = logging.getLogger("matcher.workers")
 def fork_workers(
     address: str,
     *,
-    deps: Deps,
+    matching: Matching,
     count: int,
     max_workers: int,
     reflect: bool,
+    grace_seconds: float,
     edge: Edge | None = None,
 ) -> list[int]:
-    """Forks ``count`` processes that each serve ``deps`` on ``address``; returns their pids."""
+    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids."""
     shared = replace(edge or Edge(), reuse_port=True)
     gc.freeze()
     pids = []
@@ -40,7 +41,12 @@ def fork_workers(
             code = 1
             try:
                 code = serve_worker(
-                    address, deps=deps, edge=shared, max_workers=max_workers, reflect=reflect
+                    address,
+                    matching=matching,
+                    edge=shared,
+                    max_workers=max_workers,
+                    reflect=reflect,
+                    grace_seconds=grace_seconds,
                 )
             except Exception:
                 log.exception("worker %d failed", os.getpid())
@@ -50,14 +56,22 @@ def fork_workers(
     return pids
 
 
-def serve_worker(address: str, *, deps: Deps, edge: Edge, max_workers: int, reflect: bool) -> int:
+def serve_worker(
+    address: str,
+    *,
+    matching: Matching,
+    edge: Edge,
+    max_workers: int,
+    reflect: bool,
+    grace_seconds: float,
+) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
     server, _ = create_server(
-        address, deps=deps, max_workers=max_workers, reflect=reflect, edge=edge
+        address, matching=matching, max_workers=max_workers, reflect=reflect, edge=edge
     )
     server.start()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.stop(grace=5))
+        signal.signal(signum, lambda *_: server.stop(grace=grace_seconds))
     server.wait_for_termination()
     return 0
 

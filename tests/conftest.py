@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import pytest
 
-from matcher.catalog import Catalog
+from matcher.engine.catalog import Catalog
 from matcher.feeds import Feed, load_feed
+from matcher.geo.timezones import TimezoneResolver
 from matcher.paging import PageTokens
-from matcher.timezones import TimezoneResolver
-from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher.service import Matching
+from matcher.settings import Limits
 from matcher_api.app import create_server
-from matcher_api.servicer import Deps
+from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_FEED = ROOT / "tests" / "data" / "tiny.jsonl"
 SAMPLE_FEED = ROOT / "data" / "suppliers.jsonl"
 #: The instant every in-process test treats as now: before the 2027 DST dates the golden cases use.
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+pytest_plugins = ["tests.fixtures_services"]  # postgres, private_postgres, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -39,20 +41,27 @@ def resolver() -> TimezoneResolver:
     return TimezoneResolver()
 
 
-@pytest.fixture(scope="session")
-def deps(catalog: Catalog, resolver: TimezoneResolver) -> Deps:
-    return Deps(
-        catalog=lambda: catalog,
+def matching_over(catalog: Callable[[], Catalog], resolver: TimezoneResolver) -> Matching:
+    """The public use cases over the catalogue serving, with default limits and the pinned clock."""
+    limits = Limits()
+    return Matching(
+        catalog=catalog,
         resolver=resolver,
-        tokens=PageTokens(b"test-secret"),
+        tokens=PageTokens(b"test-secret", ttl=limits.page_token_ttl),
+        limits=limits,
         clock=lambda: NOW,
     )
 
 
 @pytest.fixture(scope="session")
-def server_address(deps: Deps) -> Iterator[str]:
+def matching(catalog: Catalog, resolver: TimezoneResolver) -> Matching:
+    return matching_over(lambda: catalog, resolver)
+
+
+@pytest.fixture(scope="session")
+def server_address(matching: Matching) -> Iterator[str]:
     """A real gRPC server on a free loopback port, serving the tiny feed with a pinned clock."""
-    server, port = create_server("127.0.0.1:0", deps=deps)
+    server, port = create_server("127.0.0.1:0", matching=matching)
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop(grace=None)

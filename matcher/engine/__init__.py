@@ -1,1 +1,1 @@
-"""The slot engine: availability expanded, filtered and rendered as numpy arrays."""
+"""The matching engine: spatial indexes, slot expansion and rendering, ranking, the catalogue."""

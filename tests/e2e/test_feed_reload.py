@@ -1,4 +1,4 @@
-"""server.py as operators run it: SIGHUP and grpcurl reload the feed, a bad feed is refused."""
+"""matcher-server as operators run it: SIGHUP and grpcurl reload the feed, a bad feed is refused."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.e2e.conftest import RunningServer, grpcurl, launch, serving
 from tests.feed_files import tagged, write_feed
 
 pytestmark = pytest.mark.e2e
-ADMIN = "matcher.v1.FeedAdmin"
+ADMIN = "matcher.v1.FeedAdminService"
 FAILED_PRECONDITION = 9
 
 
@@ -36,7 +36,7 @@ def wait_until(condition: Callable[[], bool], *, what: str) -> None:
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[RunningServer]:
-    """server.py over a feed file the test rewrites."""
+    """matcher-server over a feed file the test rewrites."""
     with serving(write_feed(tmp_path / "feed.jsonl", tagged("v1"))) as running:
         yield running
 

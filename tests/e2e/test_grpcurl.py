@@ -1,4 +1,4 @@
-"""The service as an operator meets it: server.py in its own process, called with grpcurl.
+"""The service as an operator meets it: matcher-server in its own process, called with grpcurl.
 
 The server runs on the real clock, so every window here is computed relative to now.
 grpcurl prints messages as JSON with the proto's own (snake_case) field names.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,10 +175,10 @@ def test_get_supplier_unknown_is_not_found(address: str) -> None:
 
 
 def test_get_supplier_known(address: str) -> None:
-    got = call(address, "GetSupplier", {"supplier_id": "kathmandu-derm"})
+    got = call(address, "GetSupplier", {"supplier_id": "kathmandu-derm"})["supplier"]
     assert got["id"] == "kathmandu-derm"
     assert got["timezone"] == "Asia/Kathmandu"
-    assert got["modalities"] == ["REMOTE"]
+    assert got["modalities"] == ["MODALITY_REMOTE"]
 
 
 def test_check_slots_answers_each_id_in_order(address: str) -> None:
@@ -187,7 +186,7 @@ def test_check_slots_answers_each_id_in_order(address: str) -> None:
     got = call(address, "CheckSlots", {"slot_ids": [slot_id, "garbage"]})
     results = got["results"]
     assert [r["slot_id"] for r in results] == [slot_id, "garbage"]
-    assert [r["status"] for r in results] == ["BOOKABLE", "MALFORMED_ID"]
+    assert [r["status"] for r in results] == ["SLOT_STATUS_BOOKABLE", "SLOT_STATUS_MALFORMED_ID"]
     assert results[0]["bookable"] is True
     assert not results[1].get("bookable", False)
 
@@ -216,7 +215,7 @@ def test_a_broken_feed_stops_the_server_naming_file_line_and_field(tmp_path: Pat
     feed.write_text("\n".join([header, supplier, json.dumps(broken), availability]) + "\n")
     began = time.monotonic()
     done = subprocess.run(
-        [sys.executable, str(SERVER), "--address", "127.0.0.1:0", "--feed", str(feed)],
+        [*SERVER, "--address", "127.0.0.1:0", "--feed", str(feed)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -78,7 +78,7 @@ def token(dev_certs):
 def server_args(dev_certs, *extra: str) -> list[str]:
     """The README's server flags, less --address (the test server picks a free port)."""
     words = shlex.split(localised(SETUP[2].rstrip(" &"), dev_certs))
-    assert words[:2] == [".venv/bin/python", "server.py"]
+    assert words[:1] == [".venv/bin/matcher-server"]
     at = words.index("--address")
     return words[2:at] + words[at + 2 :] + list(extra)
 

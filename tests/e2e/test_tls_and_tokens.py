@@ -1,11 +1,10 @@
-"""server.py over TLS with caller tokens, called by the real grpcurl as the README shows."""
+"""matcher-server over TLS with caller tokens, called by the real grpcurl as the README shows."""
 
 from __future__ import annotations
 
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 
@@ -161,7 +160,7 @@ def test_bad_security_settings_stop_the_server_at_start_with_exit_2(files, flags
     (files / "bad-keys.txt").write_text("s3cret-plaintext-token match\n", encoding="utf-8")
     args = [flag.format(files=files) for flag in flags]
     done = subprocess.run(
-        [sys.executable, str(SERVER), "--feed", str(TINY_FEED), *args],
+        [*SERVER, "--feed", str(TINY_FEED), *args],
         capture_output=True,
         text=True,
         timeout=PATIENCE_S,

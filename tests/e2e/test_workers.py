@@ -1,10 +1,9 @@
-"""server.py --workers: several processes share one port, and SIGTERM stops them all."""
+"""matcher-server --workers: several processes share one port, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -44,7 +43,7 @@ def test_two_workers_serve_one_port_and_stop_together_on_sigterm():
 
 def test_workers_need_a_fixed_port():
     done = subprocess.run(
-        [sys.executable, str(SERVER), "--address", "127.0.0.1:0", "--workers", "2"],
+        [*SERVER, "--address", "127.0.0.1:0", "--workers", "2"],
         cwd=ROOT,
         capture_output=True,
         text=True,

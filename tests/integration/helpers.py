@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from matcher.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2 as pb
 
 
 def stamp(value: str | datetime) -> Timestamp:

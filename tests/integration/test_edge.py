@@ -12,10 +12,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from matcher.auth import Keyring, digest, parse_keys
-from matcher.v1 import matcher_pb2 as pb
-from matcher.v1 import matcher_pb2_grpc as pb_grpc
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
+from matcher_api.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 from tests.integration.helpers import point
 
 LONDON = point(51.5136, -0.1365)
@@ -29,17 +29,17 @@ KEYS = "\n".join(
 
 
 def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
-    """Stands in for the FeedAdmin service another branch adds: answers with what it got."""
+    """Stands in for a FeedAdminService method: answers with what it got."""
     return request
 
 
 @contextmanager
-def serving(deps, edge: Edge) -> Iterator[grpc.Channel]:
-    """A channel to a server with this edge and a stand-in FeedAdmin method."""
-    server, port = create_server("127.0.0.1:0", deps=deps, edge=edge)
+def serving(matching, edge: Edge) -> Iterator[grpc.Channel]:
+    """A channel to a server with this edge and a stand-in FeedAdminService method."""
+    server, port = create_server("127.0.0.1:0", matching=matching, edge=edge)
     echo = grpc.unary_unary_rpc_method_handler(admin_echo)
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", {"Echo": echo}),)
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", {"Echo": echo}),)
     )
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -48,16 +48,16 @@ def serving(deps, edge: Edge) -> Iterator[grpc.Channel]:
 
 
 @pytest.fixture(scope="module")
-def guarded(deps):
+def guarded(matching):
     """A server that wants tokens."""
-    with serving(deps, Edge(keyring=Keyring(parse_keys(KEYS, source="test")))) as channel:
+    with serving(matching, Edge(keyring=Keyring(parse_keys(KEYS, source="test")))) as channel:
         yield channel
 
 
 @pytest.fixture(scope="module")
-def capped(deps):
+def capped(matching):
     """A server with room for one call at a time."""
-    with serving(deps, Edge(max_concurrent_rpcs=1)) as channel:
+    with serving(matching, Edge(max_concurrent_rpcs=1)) as channel:
         yield channel
 
 
@@ -113,7 +113,7 @@ def test_an_expired_key_no_longer_authenticates(guarded):
 
 
 def test_feed_admin_methods_need_the_admin_scope(guarded):
-    echo = guarded.unary_unary("/matcher.v1.FeedAdmin/Echo")
+    echo = guarded.unary_unary("/matcher.v1.FeedAdminService/Echo")
     assert echo(b"ping", metadata=bearer("ops-token"), timeout=10) == b"ping"
     denied = code_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
     assert denied is grpc.StatusCode.PERMISSION_DENIED
@@ -168,9 +168,9 @@ def test_a_call_past_its_deadline_ends_deadline_exceeded_and_the_server_keeps_se
     assert stub.Match(request, timeout=10).matches
 
 
-def test_a_call_whose_deadline_passed_while_queued_never_runs(deps, caplog):
+def test_a_call_whose_deadline_passed_while_queued_never_runs(matching, caplog):
     caplog.set_level(logging.INFO, logger="matcher.access")
-    server, port = create_server("127.0.0.1:0", deps=deps, max_workers=1)
+    server, port = create_server("127.0.0.1:0", matching=matching, max_workers=1)
     server.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

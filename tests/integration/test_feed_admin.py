@@ -1,4 +1,4 @@
-"""FeedAdmin over a real server: hot reloads under load, refusals and the feed status."""
+"""FeedAdminService over a real server: hot reloads under load, refusals and the feed status."""
 
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from matcher.auth import Keyring, digest, parse_keys
-from matcher.paging import PageTokens
-from matcher.reload import CatalogHolder
-from matcher.updates import Journal
-from matcher.v1 import feed_admin_pb2 as admin_pb
-from matcher.v1 import feed_admin_pb2_grpc as admin_grpc
-from matcher.v1 import matcher_pb2 as pb
-from matcher.v1 import matcher_pb2_grpc as pb_grpc
+from matcher.service import Administration
+from matcher.serving.holder import CatalogHolder
+from matcher.serving.journal import Journal
+from matcher.settings import Limits
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
-from matcher_api.servicer import Deps
-from tests.conftest import NOW
+from matcher_api.v1 import feed_admin_pb2 as admin_pb
+from matcher_api.v1 import feed_admin_pb2_grpc as admin_grpc
+from matcher_api.v1 import matcher_pb2 as pb
+from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
+from tests.conftest import NOW, matching_over
 from tests.feed_files import tag_of, tagged, write_feed
 from tests.integration.helpers import bad_fields, point, stamp, window
 
@@ -35,12 +35,12 @@ VERSIONS = ("v1", "v2", "v3")
 
 
 class Admin:
-    """A server with FeedAdmin over a feed file the test rewrites, and stubs for both services."""
+    """A server with FeedAdminService over a feed file the test rewrites, and stubs for both."""
 
     def __init__(self, path, channel: grpc.Channel) -> None:
         self.path = path
         self.matcher = pb_grpc.MatcherServiceStub(channel)
-        self.admin = admin_grpc.FeedAdminStub(channel)
+        self.admin = admin_grpc.FeedAdminServiceStub(channel)
 
 
 @contextmanager
@@ -49,10 +49,13 @@ def serving(
 ) -> Iterator[Admin]:
     """A server over a feed file the test rewrites, with an update journal or none."""
     holder = CatalogHolder(path, clock=lambda: NOW, journal=journal)
-    deps = Deps(
-        catalog=holder.current, resolver=resolver, tokens=PageTokens(b"test"), clock=lambda: NOW
+    administration = Administration(holder=holder, limits=Limits(), clock=lambda: NOW)
+    server, port = create_server(
+        "127.0.0.1:0",
+        matching=matching_over(holder.current, resolver),
+        administration=administration,
+        edge=edge,
     )
-    server, port = create_server("127.0.0.1:0", deps=deps, admin=holder, edge=edge)
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield Admin(path, channel)
@@ -134,7 +137,7 @@ def test_a_refused_reload_names_every_bad_record_and_the_old_feed_keeps_serving(
         (f"{served.path}:4", "location.lat"),
         (f"{served.path}:5", "supplier_id"),
     ]
-    supplier = served.matcher.GetSupplier(pb.GetSupplierRequest(supplier_id="la-peds"))
+    supplier = served.matcher.GetSupplier(pb.GetSupplierRequest(supplier_id="la-peds")).supplier
     assert tag_of(supplier.name) == "v1"
     refusal = served.admin.GetFeedStatus(admin_pb.GetFeedStatusRequest()).last_refusal
     assert "2 of 24 records rejected" in refusal.reason

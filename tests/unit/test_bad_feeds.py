@@ -9,7 +9,7 @@ import pytest
 
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.reload import CatalogHolder
+from matcher.serving.holder import CatalogHolder
 from tests.feed_files import tiny_records
 
 LONDON = 3  # index of london-gp's supplier record: line 4

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from matcher.catalog import Catalog
+from matcher.engine.catalog import Catalog
+from matcher.engine.expansion import expand
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.slots import Availability, OneOff, WeeklyRule, Window, expand
-from matcher.timezones import zone
+from matcher.geo.timezones import zone
+from matcher.model import Availability, OneOff, WeeklyRule, Window
 from matcher_api.convert import slot
 from tests.feed_files import tiny_records, version_2, write_feed
 

@@ -6,19 +6,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from matcher.catalog import (
-    Catalog,
+from matcher.engine.catalog import Catalog
+from matcher.engine.slot_ids import slot_id
+from matcher.errors import Abandoned, NotFound
+from matcher.geo.geometry import circle
+from matcher.geo.timezones import zone
+from matcher.model import (
+    Availability,
+    LocalHours,
     Match,
     MatchQuery,
     Modality,
     Order,
+    Point,
+    Slot,
     SlotStatus,
     Supplier,
+    WeeklyRule,
+    Window,
 )
-from matcher.errors import Abandoned, NotFound
-from matcher.geometry import Point, circle
-from matcher.slots import Availability, LocalHours, Slot, WeeklyRule, Window, slot_id
-from matcher.timezones import zone
 from tests.conftest import NOW
 
 WEEK = Window(start=NOW, end=NOW + timedelta(days=7))  # Mon 2027-03-01 12:00Z to Mon 03-08

@@ -7,7 +7,7 @@ import math
 import pytest
 from shapely.geometry import Polygon
 
-from matcher.crs import Crs
+from matcher.feeds.crs import Crs
 
 WEB_MERCATOR_RADIUS_M = 6378137.0
 

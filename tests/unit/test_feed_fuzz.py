@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.feeds import FeedRejected, load_feed
+from matcher.errors import FeedRejected
+from matcher.feeds import load_feed
 
 HEADER = {"record": "header", "format_version": 1, "generated_at": "2026-11-20T00:00:00Z"}
 SUPPLIER = {

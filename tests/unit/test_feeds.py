@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from matcher.catalog import Modality
-from matcher.errors import FeedError
-from matcher.feeds import Feed, FeedRejected, load_feed
-from matcher.geometry import Point
+from matcher.errors import FeedError, FeedRejected
+from matcher.feeds import Feed, load_feed
+from matcher.model import Modality, Point
 from tests.conftest import TINY_FEED
 
 HEADER = {"record": "header", "format_version": 1, "generated_at": "2026-11-20T00:00:00Z"}

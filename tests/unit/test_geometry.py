@@ -13,9 +13,8 @@ from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 
 from matcher.errors import InvalidArgument
-from matcher.geometry import (
+from matcher.geo.geometry import (
     Box,
-    Point,
     circle,
     coarsen,
     decode_geohash,
@@ -24,6 +23,7 @@ from matcher.geometry import (
     point,
     search_boxes,
 )
+from matcher.model import Point
 
 GEOD = Geod(ellps="WGS84")
 PROPERTY = settings(max_examples=200, deadline=None)
@@ -92,7 +92,7 @@ centres = st.builds(
 )
 def test_point_refuses_bad_degrees_naming_the_field(lat: float, lng: float, field: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        point(lat=lat, lng=lng)
+        point(lat=lat, lng=lng, field="location.point")
     assert [v.field for v in raised.value.violations] == [field]
 
 
@@ -114,7 +114,7 @@ def test_point_names_fields_under_the_prefix_it_was_given() -> None:
 def test_point_accepts_the_edges_and_wraps_180_to_minus_180(
     lat: float, lng: float, expected: Point
 ) -> None:
-    found = point(lat=lat, lng=lng)
+    found = point(lat=lat, lng=lng, field="location.point")
     assert found.lat == expected.lat
     assert found.lng == pytest.approx(expected.lng, abs=1e-12)
 
@@ -216,19 +216,21 @@ def test_coarse_longitude_stays_in_range_near_the_antimeridian() -> None:
     ],
 )
 def test_decode_geohash_known_values(code: str, lat: float, lng: float, tolerance: float) -> None:
-    centre = decode_geohash(code)
+    centre = decode_geohash(code, field="location.geohash")
     assert centre.lat == pytest.approx(lat, abs=tolerance)
     assert centre.lng == pytest.approx(lng, abs=tolerance)
 
 
 def test_decode_geohash_accepts_twelve_characters() -> None:
-    assert decode_geohash("u4pruydqqvjq").lat == pytest.approx(57.64911, abs=1e-5)
+    assert decode_geohash("u4pruydqqvjq", field="location.geohash").lat == pytest.approx(
+        57.64911, abs=1e-5
+    )
 
 
 @pytest.mark.parametrize("code", ["a", "i", "l", "o", "", "u4pruydqqvjqq", "9q 5", "9q5!"])
 def test_decode_geohash_refuses_bad_codes_naming_the_field(code: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        decode_geohash(code)
+        decode_geohash(code, field="location.geohash")
     assert [v.field for v in raised.value.violations] == ["location.geohash"]
 
 

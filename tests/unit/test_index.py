@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from matcher.geometry import Box
-from matcher.index import SpatialIndex
+from matcher.engine.index import SpatialIndex
+from matcher.geo.geometry import Box
 
 #: Boxes 0..4 as (min_lng, min_lat, max_lng, max_lat).
 BOXES = np.array(

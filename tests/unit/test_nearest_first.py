@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.geometry import Point, geodesic_km, nearest_first
+from matcher.geo.geometry import geodesic_km, nearest_first
+from matcher.model import Point
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from matcher.errors import InvalidArgument
+from matcher.model import Window
 from matcher.paging import Cursor, PageTokens
-from matcher.slots import Window
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = Window(start=NOW, end=NOW + timedelta(days=7))
@@ -25,13 +25,15 @@ def issued() -> str:
 
 def refusal(token: str, *, tokens: PageTokens = TOKENS, now: datetime = NOW) -> str:
     with pytest.raises(InvalidArgument) as caught:
-        tokens.read(token, query="q", now=now)
+        tokens.read(token, query="q", now=now, field="page_token")
     assert [v.field for v in caught.value.violations] == ["page_token"]
     return caught.value.violations[0].description
 
 
 def test_a_token_reads_back_as_the_cursor_it_was_issued_for():
-    assert TOKENS.read(issued(), query="q", now=NOW) == Cursor(offset=20, window=WINDOW)
+    assert TOKENS.read(issued(), query="q", now=NOW, field="page_token") == Cursor(
+        offset=20, window=WINDOW
+    )
 
 
 def test_a_token_with_an_altered_body_is_refused():
@@ -43,12 +45,17 @@ def test_a_token_with_an_altered_body_is_refused():
 
 
 def test_a_token_signed_under_another_secret_is_refused():
-    foreign = PageTokens(b"another-secret").issue(Cursor(20, WINDOW), query="q", now=NOW)
+    foreign = PageTokens(b"another-secret", ttl=timedelta(hours=1)).issue(
+        Cursor(20, WINDOW), query="q", now=NOW
+    )
     assert "not a page token" in refusal(foreign)
 
 
 def test_a_stale_token_is_refused_once_its_time_to_live_has_passed():
-    assert TOKENS.read(issued(), query="q", now=NOW + timedelta(hours=1)).offset == 20
+    assert (
+        TOKENS.read(issued(), query="q", now=NOW + timedelta(hours=1), field="page_token").offset
+        == 20
+    )
     assert "expired" in refusal(issued(), now=NOW + timedelta(hours=1, seconds=1))
 
 

@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.errors import FieldViolation, InvalidArgument
+from matcher.model import Window
 from matcher.paging import Cursor, PageTokens, fingerprint
-from matcher.slots import Window
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 CURSOR = Cursor(offset=20, window=Window(start=NOW, end=NOW + timedelta(days=7, microseconds=123)))
 QUERY = fingerprint((51.5, -0.1), "Europe/London", 25.0, ["general_practice"])
-TOKENS = PageTokens(b"server-secret")
+TOKENS = PageTokens(b"server-secret", ttl=timedelta(hours=1))
 
 
 def b64(data: bytes) -> str:
@@ -33,14 +33,14 @@ def refused(
 ) -> FieldViolation:
     """The one violation reading ``token`` raises."""
     with pytest.raises(InvalidArgument) as raised:
-        tokens.read(token, query=query, now=now)
+        tokens.read(token, query=query, now=now, field="page_token")
     (violation,) = raised.value.violations
     return violation
 
 
 def test_token_round_trips_the_cursor() -> None:
     token = TOKENS.issue(CURSOR, query=QUERY, now=NOW)
-    assert TOKENS.read(token, query=QUERY, now=NOW) == CURSOR
+    assert TOKENS.read(token, query=QUERY, now=NOW, field="page_token") == CURSOR
 
 
 def test_token_is_url_safe() -> None:
@@ -51,7 +51,10 @@ def test_token_is_url_safe() -> None:
 def test_token_is_accepted_until_its_ttl_has_passed() -> None:
     tokens = PageTokens(b"server-secret", ttl=timedelta(minutes=10))
     token = tokens.issue(CURSOR, query=QUERY, now=NOW)
-    assert tokens.read(token, query=QUERY, now=NOW + timedelta(minutes=10)) == CURSOR
+    assert (
+        tokens.read(token, query=QUERY, now=NOW + timedelta(minutes=10), field="page_token")
+        == CURSOR
+    )
 
 
 def test_expired_token_is_refused() -> None:
@@ -71,7 +74,9 @@ def test_token_for_another_query_is_refused() -> None:
 
 
 def test_token_from_a_server_with_another_secret_is_refused() -> None:
-    token = PageTokens(b"another-secret").issue(CURSOR, query=QUERY, now=NOW)
+    token = PageTokens(b"another-secret", ttl=timedelta(hours=1)).issue(
+        CURSOR, query=QUERY, now=NOW
+    )
     assert refused(token).field == "page_token"
 
 

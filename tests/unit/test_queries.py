@@ -9,13 +9,49 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from matcher.errors import InvalidArgument
-from matcher.geometry import Point, coarsen, decode_geohash
-from matcher.queries import Limits, count, local_hours, locate, radius, window
-from matcher.slots import LocalHours, Window
-from matcher.timezones import TimezoneResolver
+from matcher.geo.geometry import coarsen, decode_geohash
+from matcher.geo.timezones import TimezoneResolver
+from matcher.model import LocalHours, Point, UserLocation, Window
+from matcher.queries import (
+    HoursInput,
+    LocationInput,
+    WindowInput,
+    count,
+    local_hours,
+    locate,
+    radius,
+    window,
+)
+from matcher.settings import Limits
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 LIMITS = Limits()
+
+
+def window_of(start: datetime | None, end: datetime | None) -> Window:
+    return window(WindowInput(start=start, end=end), now=NOW, limits=LIMITS, field="window")
+
+
+def radius_of(value: float) -> float:
+    return radius(value, limits=LIMITS, field="radius_km")
+
+
+def hours_of(start: str, end: str) -> LocalHours | None:
+    return local_hours(HoursInput(start=start, end=end), field="local_hours")
+
+
+def located(
+    resolver: TimezoneResolver,
+    *,
+    limits: Limits = LIMITS,
+    lat: float | None = None,
+    lng: float | None = None,
+    geohash: str | None = None,
+    country_code: str | None = None,
+) -> UserLocation:
+    lat_lng = (lat, lng) if lat is not None and lng is not None else None
+    where = LocationInput(lat_lng=lat_lng, geohash=geohash, country_code=country_code)
+    return locate(where, resolver=resolver, limits=limits, field="location")
 
 
 def refused_field(call: Callable[..., object], *args: object, **kwargs: object) -> str:
@@ -30,49 +66,49 @@ def refused_field(call: Callable[..., object], *args: object, **kwargs: object) 
 
 
 def test_window_defaults_to_now_and_seven_days() -> None:
-    assert window(None, None, now=NOW, limits=LIMITS) == Window(NOW, NOW + timedelta(days=7))
+    assert window_of(None, None) == Window(NOW, NOW + timedelta(days=7))
 
 
 def test_window_end_defaults_to_seven_days_after_its_start() -> None:
     start = NOW + timedelta(days=2)
-    assert window(start, None, now=NOW, limits=LIMITS) == Window(start, start + timedelta(days=7))
+    assert window_of(start, None) == Window(start, start + timedelta(days=7))
 
 
 def test_window_start_defaults_to_now() -> None:
     end = NOW + timedelta(days=1)
-    assert window(None, end, now=NOW, limits=LIMITS) == Window(NOW, end)
+    assert window_of(None, end) == Window(NOW, end)
 
 
 def test_window_of_31_days_is_accepted() -> None:
     end = NOW + timedelta(days=31)
-    assert window(NOW, end, now=NOW, limits=LIMITS) == Window(NOW, end)
+    assert window_of(NOW, end) == Window(NOW, end)
 
 
 def test_window_longer_than_31_days_is_refused() -> None:
     end = NOW + timedelta(days=31, seconds=1)
-    assert refused_field(window, NOW, end, now=NOW, limits=LIMITS) == "window"
+    assert refused_field(window_of, NOW, end) == "window"
 
 
 @pytest.mark.parametrize("end", [NOW, NOW - timedelta(seconds=1)])
 def test_window_ending_at_or_before_its_start_is_refused(end: datetime) -> None:
-    assert refused_field(window, NOW, end, now=NOW, limits=LIMITS) == "window.end"
+    assert refused_field(window_of, NOW, end) == "window.end"
 
 
 # radius()
 
 
 def test_radius_zero_means_the_default() -> None:
-    assert radius(0.0, limits=LIMITS) == 25.0
+    assert radius_of(0.0) == 25.0
 
 
 @pytest.mark.parametrize("value", [0.5, 25.0, 500.0])
 def test_radius_within_bounds_is_kept(value: float) -> None:
-    assert radius(value, limits=LIMITS) == value
+    assert radius_of(value) == value
 
 
 @pytest.mark.parametrize("value", [-1.0, -0.0001, math.nan, math.inf, -math.inf, 500.0001])
 def test_bad_radius_is_refused(value: float) -> None:
-    assert refused_field(radius, value, limits=LIMITS) == "radius_km"
+    assert refused_field(radius_of, value) == "radius_km"
 
 
 # count()
@@ -92,15 +128,15 @@ def test_count_out_of_range_is_refused(value: int) -> None:
 
 
 def test_local_hours_parse() -> None:
-    assert local_hours("09:00", "17:30") == LocalHours(start_minute=540, end_minute=1050)
+    assert hours_of("09:00", "17:30") == LocalHours(start_minute=540, end_minute=1050)
 
 
 def test_local_hours_may_wrap_midnight() -> None:
-    assert local_hours("22:00", "06:00") == LocalHours(start_minute=1320, end_minute=360)
+    assert hours_of("22:00", "06:00") == LocalHours(start_minute=1320, end_minute=360)
 
 
 def test_local_hours_may_end_at_24_00() -> None:
-    assert local_hours("18:00", "24:00") == LocalHours(start_minute=1080, end_minute=1440)
+    assert hours_of("18:00", "24:00") == LocalHours(start_minute=1080, end_minute=1440)
 
 
 @pytest.mark.parametrize(
@@ -115,33 +151,35 @@ def test_local_hours_may_end_at_24_00() -> None:
     ],
 )
 def test_bad_local_hours_are_refused(start: str, end: str, field: str) -> None:
-    assert refused_field(local_hours, start, end) == field
+    assert refused_field(hours_of, start, end) == field
 
 
 # locate()
 
 
 def test_locate_point_is_coarsened_before_its_zone_is_found(resolver: TimezoneResolver) -> None:
-    found = locate(resolver=resolver, limits=LIMITS, lat=51.50740, lng=-0.12780)
+    found = located(resolver, lat=51.50740, lng=-0.12780)
     assert found.point == coarsen(Point(lat=51.5074, lng=-0.1278), cell_km=LIMITS.cell_km)
     assert found.point != Point(lat=51.5074, lng=-0.1278)
     assert found.zone == "Europe/London"
 
 
 def test_locate_point_wraps_180(resolver: TimezoneResolver) -> None:
-    found = locate(resolver=resolver, limits=LIMITS, lat=-17.2, lng=180.0)
+    found = located(resolver, lat=-17.2, lng=180.0)
     assert found.point is not None and -180.0 <= found.point.lng < -179.9
     assert found.zone == "Pacific/Fiji"
 
 
 def test_locate_geohash_is_coarsened(resolver: TimezoneResolver) -> None:
-    found = locate(resolver=resolver, limits=LIMITS, geohash="u4pruydqqvj")
-    assert found.point == coarsen(decode_geohash("u4pruydqqvj"), cell_km=LIMITS.cell_km)
+    found = located(resolver, geohash="u4pruydqqvj")
+    assert found.point == coarsen(
+        decode_geohash("u4pruydqqvj", field="location.geohash"), cell_km=LIMITS.cell_km
+    )
     assert found.zone == "Europe/Copenhagen"  # the tip of Jutland
 
 
 def test_locate_country_has_a_zone_but_no_point(resolver: TimezoneResolver) -> None:
-    found = locate(resolver=resolver, limits=LIMITS, country_code="NP")
+    found = located(resolver, country_code="NP")
     assert (found.point, found.zone) == (None, "Asia/Kathmandu")
 
 
@@ -149,7 +187,6 @@ def test_locate_country_has_a_zone_but_no_point(resolver: TimezoneResolver) -> N
     ("kwargs", "field"),
     [
         ({}, "location"),
-        ({"lat": 51.5}, "location"),
         ({"lat": 91.0, "lng": 0.0}, "location.point.lat"),
         ({"lat": 0.0, "lng": math.nan}, "location.point.lng"),
         ({"geohash": "abc"}, "location.geohash"),
@@ -160,9 +197,9 @@ def test_locate_country_has_a_zone_but_no_point(resolver: TimezoneResolver) -> N
 def test_bad_location_names_its_field(
     resolver: TimezoneResolver, kwargs: dict[str, object], field: str
 ) -> None:
-    assert refused_field(locate, resolver=resolver, limits=LIMITS, **kwargs) == field
+    assert refused_field(located, resolver, **kwargs) == field
 
 
 def test_coarser_cells_give_coarser_points(resolver: TimezoneResolver) -> None:
-    coarse = locate(resolver=resolver, limits=Limits(cell_km=25.0), lat=51.5074, lng=-0.1278)
+    coarse = located(resolver, limits=Limits(cell_km=25.0), lat=51.5074, lng=-0.1278)
     assert coarse.point == coarsen(Point(lat=51.5074, lng=-0.1278), cell_km=25.0)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from matcher.errors import FeedRejected
-from matcher.reload import CatalogHolder
+from matcher.serving.holder import CatalogHolder
 from tests.feed_files import tag_of, tagged, write_feed
 
 LOADED_AT = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,21 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.slots import (
+from matcher.engine.expansion import expand, instant_of
+from matcher.engine.rendering import render
+from matcher.engine.slot_ids import SlotRef, parse_slot_id, slot_id
+from matcher.model import (
     Availability,
     LocalHours,
     OneOff,
     RenderedSlot,
     Slot,
-    SlotRef,
     WeeklyRule,
     Window,
-    expand,
-    instant_of,
     minute_of_day,
-    parse_slot_id,
-    render,
-    slot_id,
 )
 
 PROPERTY = settings(max_examples=200, deadline=None)

@@ -8,7 +8,7 @@ import pytest
 
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.reload import CatalogHolder
+from matcher.serving.holder import CatalogHolder
 from tests.feed_files import tag_of, tagged, version_2, write_feed, write_snapshot
 
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from matcher.errors import InvalidArgument
-from matcher.geometry import Point
-from matcher.timezones import (
+from matcher.geo.timezones import (
     TimezoneResolver,
     country_zone,
     known_zones,
@@ -17,6 +16,7 @@ from matcher.timezones import (
     zone,
     zone_or_invalid,
 )
+from matcher.model import Point
 from tests.unit.locations import GOLDEN, Golden
 
 golden = pytest.mark.parametrize("case", GOLDEN, ids=[g.place for g in GOLDEN])
@@ -80,13 +80,13 @@ def test_ocean_zone_offset_is_within_half_an_hour_of_solar_time() -> None:
     [("JP", "Asia/Tokyo"), ("NP", "Asia/Kathmandu"), ("IN", "Asia/Kolkata"), ("jp", "Asia/Tokyo")],
 )
 def test_country_zone_of_single_zone_country(code: str, expected: str) -> None:
-    assert country_zone(code) == expected
+    assert country_zone(code, field="location.country_code") == expected
 
 
 @pytest.mark.parametrize("code", ["US", "AU", "NZ", "RU"])
 def test_country_zone_of_multi_zone_country_asks_for_a_finer_location(code: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        country_zone(code)
+        country_zone(code, field="location.country_code")
     (violation,) = raised.value.violations
     assert violation.field == "location.country_code"
     assert "point" in violation.description
@@ -96,7 +96,7 @@ def test_country_zone_of_multi_zone_country_asks_for_a_finer_location(code: str)
 @pytest.mark.parametrize("code", ["XX", "ZZ", "", "J", "JPN", "12", "  "])
 def test_country_zone_of_unknown_code_raises(code: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        country_zone(code)
+        country_zone(code, field="location.country_code")
     assert [v.field for v in raised.value.violations] == ["location.country_code"]
 
 

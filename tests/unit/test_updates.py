@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from matcher import queries
 from matcher.errors import FailedPrecondition, InvalidArgument, NotFound, UpdateConflict
-from matcher.reload import CatalogHolder
-from matcher.slots import Window
-from matcher.updates import Journal, update
+from matcher.model import Window
+from matcher.queries import SlotInput, WindowInput
+from matcher.serving.holder import CatalogHolder
+from matcher.serving.journal import Journal
+from matcher.settings import Limits
 from tests.feed_files import tagged, write_feed
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday
@@ -22,6 +25,16 @@ def at(hh_mm: str, day: int = 2) -> datetime:
     """An instant on a day of March 2027 (London is on UTC then)."""
     hours, minutes = map(int, hh_mm.split(":"))
     return datetime(2027, 3, day, hours, minutes, tzinfo=UTC)
+
+
+def update(*, start, end, slots, **fields):
+    """A checked update from plain values: the window's ends and (start, minutes) slots."""
+    return queries.update(
+        requested=WindowInput(start=start, end=end),
+        slots=[SlotInput(start=s, minutes=minutes) for s, minutes in slots],
+        limits=Limits(),
+        **fields,
+    )
 
 
 def london_change(update_id="u1", *, start="10:00", end="12:00", slots=(("10:15", 45),), day=2):
@@ -155,7 +168,7 @@ def test_without_a_journal_updates_are_refused(feed_path):
         ({"supplier_id": ""}, "supplier_id"),
         ({"start": None}, "window"),
         ({"end": at("09:00")}, "window.end"),
-        ({"end": at("10:00") + timedelta(days=32)}, "window.end"),
+        ({"end": at("10:00") + timedelta(days=32)}, "window"),
         ({"slots": [(at("12:00"), 30)]}, "slots[0].start"),
         ({"slots": [(at("10:30"), 30), (at("11:00"), 4)]}, "slots[1].minutes"),
     ],

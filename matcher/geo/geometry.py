@@ -5,7 +5,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +13,7 @@ from pyproj import Geod
 from shapely.geometry import Polygon
 
 from matcher.errors import InvalidArgument
+from matcher.model import Point
 
 WGS84 = Geod(ellps="WGS84")
 KM_PER_DEGREE_LAT_MIN = 110.574  # a degree of latitude is shortest at the equator
@@ -27,15 +27,7 @@ GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
-    """A validated WGS84 point in degrees."""
-
-    lat: float
-    lng: float
-
-
-def point(*, lat: float, lng: float, field: str = "location.point") -> Point:
+def point(*, lat: float, lng: float, field: str) -> Point:
     """Validates raw degrees, naming the offending field; 180° becomes -180°, its other name."""
     if not math.isfinite(lat) or not -90.0 <= lat <= 90.0:
         raise InvalidArgument.of(f"{field}.lat", "must be a finite number of degrees in [-90, 90]")
@@ -65,7 +57,7 @@ def coarsen(p: Point, *, cell_km: float) -> Point:
     return Point(lat=round(lat, 6), lng=round(-180.0 + (col + 0.5) * width, 6))
 
 
-def decode_geohash(code: str, *, field: str = "location.geohash") -> Point:
+def decode_geohash(code: str, *, field: str) -> Point:
     """Returns the centre of a geohash cell."""
     if not 1 <= len(code) <= 12 or any(c not in GEOHASH_ALPHABET for c in code.lower()):
         raise InvalidArgument.of(

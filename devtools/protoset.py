@@ -3,7 +3,7 @@
 With tokens on, reflection answers only token holders; with this file grpcurl needs no
 reflection, so a health check works without a token as load balancers make it.
 
-    python scripts/protoset.py --out dev-certs/matcher.protoset
+    python -m devtools.protoset --out dev-certs/matcher.protoset
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2
 
-from matcher.v1 import matcher_pb2
+from matcher_api.v1 import matcher_pb2
 
 
 def descriptor_set(*roots: FileDescriptor) -> descriptor_pb2.FileDescriptorSet:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from matcher.csvfeed import CsvLayout
 from matcher.errors import FeedError, FeedRejected
+from matcher.feeds.csv_rows import CsvLayout
 
 #: Called now and then while a feed file is read, with (the file, bytes read, bytes in it).
 Progress = Callable[[str, int, int], None]

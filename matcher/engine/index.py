@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from rtree import index
 
-from matcher.geometry import Box
+from matcher.geo.geometry import Box
 
 IntArray = npt.NDArray[np.int64]
 

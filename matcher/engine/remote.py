@@ -17,8 +17,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from matcher.slots import Availability, LocalHours, WeeklyRule
-from matcher.timezones import utc_offset_seconds
+from matcher.geo.timezones import utc_offset_seconds
+from matcher.model import Availability, LocalHours, WeeklyRule
 
 HOURS_PER_DAY = 24
 MINUTES_PER_DAY = HOURS_PER_DAY * 60
@@ -76,6 +76,15 @@ class RemoteRanker:
             else:
                 self._groups.append((name, k, k + 1))
         self._scores = lru_cache(maxsize=SCORE_CACHE)(self._scored)
+
+    def ranked(
+        self, *, user_zone: str, hours: LocalHours, at: datetime
+    ) -> Iterator[tuple[int, float]]:
+        """(catalogue position, score) of every remote supplier, best score first, sorted only
+        as far as the caller reads."""
+        scores = self.scores(user_zone=user_zone, hours=hours, at=at)
+        for k in best_first(scores):
+            yield int(self.positions[k]), float(scores[k])
 
     def scores(self, *, user_zone: str, hours: LocalHours, at: datetime) -> npt.NDArray[np.float32]:
         """Estimated weekly slots in the user's hours of each remote supplier, as ``positions``.

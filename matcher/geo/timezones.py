@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -12,17 +11,7 @@ import pytz
 from timezonefinder import TimezoneFinder
 
 from matcher.errors import InvalidArgument
-from matcher.geometry import Point
-
-
-@dataclass(frozen=True)
-class ZoneState:
-    """What a zone says at one instant."""
-
-    zone: str
-    utc_offset_seconds: int
-    dst: bool
-    abbreviation: str
+from matcher.model import Point, ZoneState
 
 
 @lru_cache(maxsize=1024)
@@ -93,7 +82,7 @@ class TimezoneResolver:
         return name if name else ocean_zone(lng=p.lng)
 
 
-def country_zone(code: str, *, field: str = "location.country_code") -> str:
+def country_zone(code: str, *, field: str) -> str:
     """The single zone of a country, or INVALID_ARGUMENT when it has none or several."""
     zones = pytz.country_timezones.get(code.upper()) if len(code) == 2 else None
     if not zones:

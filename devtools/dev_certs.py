@@ -3,7 +3,7 @@
 One CA signs a server certificate for localhost/127.0.0.1 and a client certificate (for mutual
 TLS). Dev-only: needs the trustme package from the dev extras.
 
-    python scripts/dev_certs.py --out dev-certs
+    python -m devtools.dev_certs --out dev-certs
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A reload reads and indexes the new feed off to the side while the old catalogue keeps
 serving, then swaps one reference. A request that already holds the old catalogue finishes
 on it; the next request sees the new one. A refused feed changes nothing but the record of
-the last refusal. Real-time updates (matcher/updates.py) are swapped in the same way, one
-supplier at a time, and re-applied to each new batch that is older than them.
+the last refusal. Real-time updates (kept in the journal, matcher/serving/journal.py) are
+swapped in the same way, one supplier at a time, and re-applied to each new batch older than them.
 """
 
 from __future__ import annotations
@@ -12,22 +12,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from matcher.catalog import Catalog
-from matcher.errors import FailedPrecondition, FeedError, FeedRejected
+from matcher.engine.catalog import Catalog
+from matcher.errors import FailedPrecondition, FeedError, FeedRejected, NotFound
 from matcher.feeds import Feed, load_feed
-from matcher.updates import Journal, Update, applied
+from matcher.instants import utc_now
+from matcher.model import Availability, Update
+from matcher.serving.journal import Journal
 
 log = logging.getLogger("matcher.reload")
-
-
-def utc_now() -> datetime:
-    """The current instant."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -56,6 +53,23 @@ class FeedStatus:
 
     serving: Snapshot
     last_refusal: Refusal | None
+    max_rejected_share: float  # the share of bad records a feed may leave out
+
+
+def applied(catalog: Catalog, updates: Iterable[Update]) -> Catalog:
+    """The catalogue with each update in turn; updates for suppliers it lacks are skipped."""
+    changed: dict[str, Availability] = {}
+    for change in updates:
+        if change.supplier_id not in changed:
+            try:
+                changed[change.supplier_id] = catalog.supplier(change.supplier_id).availability
+            except NotFound:
+                log.warning("update %s: supplier no longer listed, skipped", change.update_id)
+                continue
+        availability = changed[change.supplier_id]
+        overrides = (*availability.overrides, change.override)
+        changed[change.supplier_id] = replace(availability, overrides=overrides)
+    return catalog.with_availability(changed) if changed else catalog
 
 
 def build(
@@ -117,7 +131,11 @@ class CatalogHolder:
 
     def status(self) -> FeedStatus:
         """The serving snapshot and the last refusal since it was loaded."""
-        return FeedStatus(serving=self._snapshot, last_refusal=self._refusal)
+        return FeedStatus(
+            serving=self._snapshot,
+            last_refusal=self._refusal,
+            max_rejected_share=self.max_rejected_share,
+        )
 
     def reload(self) -> Snapshot:
         """Re-reads the feed and swaps it in; raises FeedRejected and keeps the old one if refused.

@@ -1,0 +1,1 @@
+"""Developer tools shared by make, the tests and the bench: never shipped in the wheel."""

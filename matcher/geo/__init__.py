@@ -1,0 +1,1 @@
+"""Geography for ingestion and matching: points, distances, coarsening, timezones, GeoIP."""

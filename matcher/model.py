@@ -1,0 +1,295 @@
+"""The entities and values every layer shares: suppliers, their availability, queries and answers.
+
+Nothing here reads files, talks to a network or knows the API: each type holds its data and,
+at most, checks or derives what follows from that data alone.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
+
+from shapely.geometry import Polygon
+
+#: A slot, wherever it comes from (a weekly rule, a one-off, a real-time update), lasts this long.
+SLOT_MINUTES = range(5, 241)
+SLOT_MINUTES_RULE = f"must be between {SLOT_MINUTES[0]} and {SLOT_MINUTES[-1]}"
+MINUTES_PER_DAY = 24 * 60
+HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
+HHMM_RULE = "must be HH:MM between 00:00 and 24:00"
+
+
+def minute_of_day(text: str) -> int | None:
+    """Minutes after midnight of a local "HH:MM" ("24:00" allowed), or None if malformed."""
+    found = HHMM.fullmatch(text)
+    if found is None:
+        return None
+    hours, minutes = (g for g in found.groups() if g is not None)
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A WGS84 point in degrees."""
+
+    lat: float
+    lng: float
+
+
+class Modality(enum.Enum):
+    """How care is delivered."""
+
+    IN_PERSON = "IN_PERSON"
+    HOME_VISIT = "HOME_VISIT"
+    REMOTE = "REMOTE"
+
+
+class Order(enum.Enum):
+    """How matches are ranked."""
+
+    BY_DISTANCE = "BY_DISTANCE"
+    BY_EARLIEST_SLOT = "BY_EARLIEST_SLOT"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval of instants [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def __contains__(self, instant: object) -> bool:
+        return isinstance(instant, datetime) and self.start <= instant < self.end
+
+
+@dataclass(frozen=True)
+class LocalHours:
+    """Minutes of a local day, start inclusive, end exclusive; end before start wraps midnight."""
+
+    start_minute: int
+    end_minute: int
+
+    def admits(self, local: datetime) -> bool:
+        """Whether a local time of day falls inside these hours."""
+        minute = local.hour * 60 + local.minute
+        if self.start_minute <= self.end_minute:
+            return self.start_minute <= minute < self.end_minute
+        return minute >= self.start_minute or minute < self.end_minute
+
+
+#: The user's waking hours: what remote suppliers are ranked by when a Match names no hours.
+WAKING_HOURS = LocalHours(start_minute=8 * 60, end_minute=20 * 60)
+
+
+@dataclass(frozen=True)
+class WeeklyRule:
+    """Slots back to back from ``start_minute`` while a whole one fits before ``end_minute``."""
+
+    days: frozenset[int]  # 0 is Monday
+    start_minute: int  # minutes after local midnight
+    end_minute: int  # at most 1440
+    slot_minutes: int
+    spots: int = 1  # places in each slot
+
+    @cached_property
+    def minutes(self) -> tuple[int, ...]:
+        """The minutes of the local day at which this rule's slots start."""
+        last = self.end_minute - self.slot_minutes
+        return tuple(range(self.start_minute, last + 1, self.slot_minutes))
+
+
+@dataclass(frozen=True, slots=True)
+class OneOff:
+    """A single slot at a local wall time."""
+
+    start: datetime  # naive, the supplier's wall time
+    minutes: int
+    spots: int = 1  # places in the slot
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    """One bookable interval, as UTC instants, and how many of its places are still open."""
+
+    start: datetime
+    end: datetime
+    spots_total: int = field(default=1, compare=False)
+    spots_open: int = field(default=1, compare=False)
+
+    @property
+    def minutes(self) -> int:
+        """The slot's real elapsed length."""
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A real-time update: inside ``window``, the supplier's slots are exactly ``slots``."""
+
+    window: Window
+    slots: tuple[Slot, ...]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """When a supplier can be booked, in its own wall time, and real-time updates since."""
+
+    weekly: tuple[WeeklyRule, ...] = ()
+    one_off: tuple[OneOff, ...] = ()
+    closed: frozenset[date] = field(default_factory=frozenset)
+    min_notice: timedelta = timedelta(0)
+    overrides: tuple[Override, ...] = ()  # applied in order: a later one wins where they overlap
+    booked: tuple[tuple[datetime, int], ...] = ()  # (naive wall start, places already taken)
+
+    def taken(self, day: date, minute: int) -> int:
+        """Places already booked in the slot starting at a minute of a local date."""
+        return self._taken.get((day, minute), 0) if self.booked else 0
+
+    @cached_property
+    def one_offs_by_day(self) -> dict[date, list[tuple[int, int, int]]]:
+        """One-off slots grouped by local date, as (minute of the day, length, places)."""
+        by_day: dict[date, list[tuple[int, int, int]]] = {}
+        for o in self.one_off:
+            minute = o.start.hour * 60 + o.start.minute
+            by_day.setdefault(o.start.date(), []).append((minute, o.minutes, o.spots))
+        return by_day
+
+    @cached_property
+    def _taken(self) -> dict[tuple[date, int], int]:
+        """Places booked by local date and minute of the day."""
+        taken: dict[tuple[date, int], int] = {}
+        for wall, places in self.booked:
+            key = (wall.date(), wall.hour * 60 + wall.minute)
+            taken[key] = taken.get(key, 0) + places
+        return taken
+
+
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    """A care supplier and when it can be booked, in its own timezone."""
+
+    id: str
+    name: str
+    specialties: tuple[str, ...]
+    languages: tuple[str, ...]
+    modalities: frozenset[Modality]
+    timezone: str
+    location: Point
+    availability: Availability
+    service_area: Polygon | None = None  # required for HOME_VISIT
+
+
+@dataclass(frozen=True)
+class ZoneState:
+    """What a zone says at one instant."""
+
+    zone: str
+    utc_offset_seconds: int
+    dst: bool
+    abbreviation: str
+
+
+@dataclass(frozen=True)
+class UserLocation:
+    """Where a user is, as coarsely as the service ever holds it, and the user's zone."""
+
+    point: Point | None  # None for a country: only its zone is known
+    zone: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchQuery:
+    """A validated, coarsened Match request: what the engine searches for."""
+
+    point: Point | None  # None when the user gave only a country: remote suppliers only
+    user_zone: str
+    window: Window
+    radius_km: float = 25.0
+    specialties: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    modalities: frozenset[Modality] = frozenset(Modality)
+    local_hours: LocalHours | None = None
+    max_slots: int = 10
+    order: Order = Order.BY_DISTANCE
+
+    def key(self) -> tuple[object, ...]:
+        """Everything but the window, in a stable form: what a page token stays bound to."""
+        return (
+            self.point,
+            self.user_zone,
+            self.radius_km,
+            sorted(self.specialties),
+            sorted(self.languages),
+            sorted(m.value for m in self.modalities),
+            self.local_hours,
+            self.max_slots,
+            self.order.value,
+        )
+
+
+@dataclass(frozen=True)
+class RenderedSlot:
+    """A slot as a user sees it: both local times and how the two zones differ at its start."""
+
+    slot_id: str
+    start: datetime
+    end: datetime
+    user_local_start: str
+    supplier_local_start: str
+    offset_difference_minutes: int
+    day_shift: int
+    spots_total: int
+    spots_open: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """One supplier the user can book, how far it is, how it matched and its first slots."""
+
+    supplier: Supplier
+    distance_km: float
+    modalities: frozenset[Modality]
+    slots: tuple[RenderedSlot, ...]
+    score: float  # remote suppliers' estimated weekly slots in the user's hours
+
+
+class SlotStatus(enum.Enum):
+    """Why a slot id is or is not bookable now."""
+
+    BOOKABLE = "BOOKABLE"
+    MALFORMED_ID = "MALFORMED_ID"
+    UNKNOWN_SUPPLIER = "UNKNOWN_SUPPLIER"
+    NOT_OFFERED = "NOT_OFFERED"
+    TOO_SOON = "TOO_SOON"
+    PAST = "PAST"
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """The answer for one slot id."""
+
+    slot_id: str
+    status: SlotStatus
+    reason: str
+
+    @property
+    def bookable(self) -> bool:
+        """Whether the backend may book this slot now."""
+        return self.status is SlotStatus.BOOKABLE
+
+
+@dataclass(frozen=True)
+class Update:
+    """A real-time update: one supplier's slots inside a window, as of when it was received."""
+
+    update_id: str
+    supplier_id: str
+    override: Override
+    received_at: datetime
+
+    def same_change(self, other: Update) -> bool:
+        """Whether two updates change the same thing, whenever they arrived."""
+        return (self.supplier_id, self.override) == (other.supplier_id, other.override)

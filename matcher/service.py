@@ -1,0 +1,249 @@
+"""The use cases: what a caller can ask of the service, each taking plain typed inputs.
+
+A shell (the gRPC servicers, a command line) converts its request into these inputs, calls one
+use case and converts the answer back. Validation goes through ``queries``; the catalogue does
+the matching; paging lives here, bound to the query and never to a wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from matcher import queries
+from matcher.engine.catalog import Catalog
+from matcher.geo.timezones import TimezoneResolver, state_at
+from matcher.model import (
+    Match,
+    MatchQuery,
+    Modality,
+    Order,
+    RenderedSlot,
+    SlotCheck,
+    Supplier,
+    Update,
+    UserLocation,
+    Window,
+    ZoneState,
+)
+from matcher.paging import Cursor, PageTokens, fingerprint
+from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
+from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
+from matcher.settings import Limits
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchInput:
+    """A Match request as the caller sent it; zero values mean the defaults."""
+
+    location: LocationInput
+    radius_km: float = 0.0
+    specialties: Sequence[str] = ()
+    languages: Sequence[str] = ()
+    modalities: frozenset[Modality] = frozenset()  # none means all
+    window: WindowInput = field(default_factory=WindowInput)
+    local_hours: HoursInput | None = None
+    page_size: int = 0
+    page_token: str = ""
+    max_slots_per_supplier: int = 0
+    order: Order = Order.BY_DISTANCE
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListSlotsInput:
+    """A ListSlots request: one supplier, and the user as a location or a zone id."""
+
+    supplier_id: str
+    location: LocationInput | None = None
+    timezone: str | None = None
+    window: WindowInput = field(default_factory=WindowInput)
+    local_hours: HoursInput | None = None
+    max_slots: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateInput:
+    """A real-time availability update as the caller sent it."""
+
+    update_id: str
+    supplier_id: str
+    window: WindowInput
+    slots: Sequence[SlotInput] = ()
+
+
+@dataclass(frozen=True)
+class ResolvedZone:
+    """Where the user was placed and what their zone says now."""
+
+    user: UserLocation
+    zone: ZoneState
+
+
+@dataclass(frozen=True)
+class MatchPage:
+    """One page of matches, the window searched, and the token of the next page ("" if last)."""
+
+    user: UserLocation
+    zone: ZoneState
+    matches: Sequence[Match]
+    window: Window
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class SlotList:
+    """One supplier's slots in a window, rendered for the user's zone."""
+
+    supplier: Supplier
+    zone: ZoneState
+    slots: Sequence[RenderedSlot]
+    window: Window
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    """An update as recorded, and whether this call was the one that applied it."""
+
+    update: Update
+    applied: bool
+
+
+class Matching:
+    """The public use cases, over whichever catalogue is serving when each call arrives."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Callable[[], Catalog],
+        resolver: TimezoneResolver,
+        tokens: PageTokens,
+        limits: Limits,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._catalog = catalog
+        self._resolver = resolver
+        self._tokens = tokens
+        self._limits = limits
+        self._clock = clock
+
+    def resolve_timezone(self, location: LocationInput) -> ResolvedZone:
+        """The user's coarse place and zone, and the zone's state now."""
+        user = self._locate(location)
+        return ResolvedZone(user=user, zone=state_at(user.zone, at=self._clock()))
+
+    def match(self, request: MatchInput, *, wanted: Callable[[], bool]) -> MatchPage:
+        """One page of the suppliers the user can book, ranked as asked.
+
+        ``wanted`` tells whether the caller is still waiting; once not, the work stops.
+        """
+        limits, now = self._limits, self._clock()
+        user = self._locate(request.location)
+        modalities = request.modalities or frozenset(Modality)
+        page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
+        query = MatchQuery(
+            point=user.point,
+            user_zone=user.zone,
+            window=queries.window(request.window, now=now, limits=limits, field="window"),
+            radius_km=queries.radius(request.radius_km, limits=limits, field="radius_km"),
+            specialties=frozenset(request.specialties),
+            languages=frozenset(request.languages),
+            modalities=modalities,
+            local_hours=queries.local_hours(request.local_hours, field="local_hours"),
+            max_slots=queries.slots_per_supplier(
+                request.max_slots_per_supplier, limits=limits, field="max_slots_per_supplier"
+            ),
+            order=request.order,
+        )
+        queries.reachable(user, modalities, field="location")
+        bound = fingerprint(query.key(), request.window)
+        cursor = Cursor(offset=0, window=query.window)
+        if request.page_token:
+            cursor = self._tokens.read(request.page_token, query=bound, now=now, field="page_token")
+            query = replace(query, window=cursor.window)
+        end = cursor.offset + page_size
+        matches = self._catalog().match(query, now=now, limit=end + 1, wanted=wanted)
+        following = ""
+        if len(matches) > end:
+            following = self._tokens.issue(
+                Cursor(offset=end, window=query.window), query=bound, now=now
+            )
+        return MatchPage(
+            user=user,
+            zone=state_at(user.zone, at=now),
+            matches=matches[cursor.offset : end],
+            window=query.window,
+            next_page_token=following,
+        )
+
+    def get_supplier(self, supplier_id: str) -> Supplier:
+        """One supplier by id."""
+        return self._catalog().supplier(queries.required(supplier_id, field="supplier_id"))
+
+    def list_slots(self, request: ListSlotsInput) -> SlotList:
+        """One supplier's bookable slots in a window, in the user's time."""
+        limits, now = self._limits, self._clock()
+        supplier_id = queries.required(request.supplier_id, field="supplier_id")
+        user_zone = self._user_zone(request)
+        window = queries.window(request.window, now=now, limits=limits, field="window")
+        supplier, found = self._catalog().slots_for(
+            supplier_id,
+            user_zone=user_zone,
+            window=window,
+            now=now,
+            local_hours=queries.local_hours(request.local_hours, field="local_hours"),
+            max_slots=queries.listed_slots(request.max_slots, limits=limits, field="max_slots"),
+        )
+        return SlotList(
+            supplier=supplier, zone=state_at(user_zone, at=now), slots=found, window=window
+        )
+
+    def check_slots(self, slot_ids: Sequence[str]) -> list[SlotCheck]:
+        """Exactly one answer per slot id, in order: may each still be booked?"""
+        queries.slot_ids(slot_ids, most=self._limits.max_slot_checks, field="slot_ids")
+        return self._catalog().check(slot_ids, now=self._clock())
+
+    def _locate(self, location: LocationInput) -> UserLocation:
+        return queries.locate(
+            location, resolver=self._resolver, limits=self._limits, field="location"
+        )
+
+    def _user_zone(self, request: ListSlotsInput) -> str:
+        """The zone to render in: given outright, or resolved from a location."""
+        if request.timezone is not None:
+            return queries.timezone(request.timezone, field="timezone")
+        if request.location is not None:
+            return self._locate(request.location).zone
+        raise queries.missing(field="user", what="a location or a timezone")
+
+
+class Administration:
+    """The operator's use cases: reloading the feed, reading its status, real-time updates."""
+
+    def __init__(
+        self, *, holder: CatalogHolder, limits: Limits, clock: Callable[[], datetime]
+    ) -> None:
+        self._holder = holder
+        self._limits = limits
+        self._clock = clock
+
+    def reload(self) -> Snapshot:
+        """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
+        return self._holder.reload()
+
+    def status(self) -> FeedStatus:
+        """What is serving, and the last refused reload since."""
+        return self._holder.status()
+
+    def update(self, request: UpdateInput) -> UpdateOutcome:
+        """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""
+        change = queries.update(
+            update_id=request.update_id,
+            supplier_id=request.supplier_id,
+            requested=request.window,
+            slots=request.slots,
+            received_at=self._clock(),
+            limits=self._limits,
+        )
+        recorded = self._holder.update(change)
+        return UpdateOutcome(update=recorded, applied=recorded is change)

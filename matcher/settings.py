@@ -1,0 +1,239 @@
+"""Every default and bound the service runs with, and how flags and the environment set them.
+
+Each field of ``Limits`` and ``Settings`` is one setting: ``--some-name`` on the command line,
+``MATCHER_SOME_NAME`` in the environment (the flag wins), its default and help beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import types
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_type_hints
+
+T = TypeVar("T", int, float)
+ENV_PREFIX = "MATCHER_"
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    parse: Callable[[str], Any] | None = None,
+    env: str = "",
+    flag: bool = True,
+) -> Any:
+    """A settings field: its default, its help, and optionally how to read it and its variable."""
+    return field(default=default, metadata={"help": help, "parse": parse, "env": env, "flag": flag})
+
+
+def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    """A parser for a finite number above zero, so a bad flag or variable fails at start."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be above zero: {text!r}")
+        return value
+
+    parse.__name__ = getattr(kind, "__name__", "number")
+    return parse
+
+
+def share(text: str) -> float:
+    """A parser for a share of records, from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Defaults and bounds of every request."""
+
+    cell_km: float = setting(
+        1.0, "size in km of the grid every incoming location is snapped to", parse=positive(float)
+    )
+    default_radius_km: float = setting(
+        25.0, "Match radius when a request gives none", parse=positive(float)
+    )
+    max_radius_km: float = setting(500.0, "largest Match radius", parse=positive(float))
+    default_window_days: int = setting(
+        7, "days searched when a request gives no window", parse=positive(int)
+    )
+    max_window_days: int = setting(
+        31, "longest window of a request or a real-time update", parse=positive(int)
+    )
+    default_page_size: int = setting(20, "Match page size when unset", parse=positive(int))
+    max_page_size: int = setting(100, "largest Match page size", parse=positive(int))
+    default_slots: int = setting(10, "slots per matched supplier when unset", parse=positive(int))
+    max_slots: int = setting(100, "most slots per matched supplier", parse=positive(int))
+    default_listed_slots: int = setting(100, "ListSlots slots when unset", parse=positive(int))
+    max_listed_slots: int = setting(1000, "most slots ListSlots returns", parse=positive(int))
+    max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
+    max_update_id_length: int = setting(
+        128, "longest update_id of a real-time update", parse=positive(int)
+    )
+    page_token_ttl_seconds: int = setting(
+        3600, "how long a page token stays valid", parse=positive(int)
+    )
+
+    @property
+    def default_window(self) -> timedelta:
+        """The window searched when a request gives none."""
+        return timedelta(days=self.default_window_days)
+
+    @property
+    def max_window(self) -> timedelta:
+        """The longest window a request or an update may give."""
+        return timedelta(days=self.max_window_days)
+
+    @property
+    def page_token_ttl(self) -> timedelta:
+        """How long a page token stays valid."""
+        return timedelta(seconds=self.page_token_ttl_seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How one server process runs: where it listens, what it serves, and its limits."""
+
+    address: str = setting("localhost:50051", "host:port to listen on (port 0 picks a free one)")
+    feed: Path | None = setting(
+        None, "supplier feed, a file or a snapshot directory; unset, the sample feed"
+    )
+    max_rejected_share: float = setting(
+        0.0, "share of bad records (0 to 1) a feed may leave out and still load", parse=share
+    )
+    journal: Path | None = setting(
+        None, "SQLite file keeping real-time availability updates; without it they are refused"
+    )
+    max_workers: int = setting(16, "threads serving calls concurrently", parse=positive(int))
+    workers: int = setting(
+        1, "server processes sharing the port, forked after the feed loads", parse=positive(int)
+    )
+    reflection: bool = setting(True, "offer gRPC server reflection")
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    tls_cert: Path | None = setting(None, "PEM certificate chain; with --tls-key, serve TLS")
+    tls_key: Path | None = setting(None, "PEM private key of --tls-cert")
+    tls_client_ca: Path | None = setting(None, "PEM CA that must sign callers' certificates")
+    auth_keys: Path | None = setting(
+        None, "caller keys file (python -m matcher.auth hash)", env="MATCHER_AUTH_KEYS_FILE"
+    )
+    inline_auth_keys: str = setting(
+        "",
+        "caller key lines, ';'-separated, beside --auth-keys",
+        env="MATCHER_AUTH_KEYS",
+        flag=False,
+    )
+    max_concurrent_rpcs: int = setting(
+        64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
+    )
+    grace_seconds: float = setting(
+        5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)
+    )
+    page_token_secret: str = setting(
+        "", "key page tokens are signed with; unset: random per process", flag=False
+    )
+    limits: Limits = field(default_factory=Limits)
+
+
+def env_name(f: Field[Any]) -> str:
+    """The environment variable of a settings field."""
+    return str(f.metadata.get("env") or ENV_PREFIX + f.name.upper())
+
+
+def add_arguments(
+    parser: argparse._ActionsContainer,
+    kind: type[Any],
+    *,
+    env: Mapping[str, str],
+    only: Collection[str] | None = None,
+) -> None:
+    """Adds a flag for each field of a settings class, its default taken from the environment."""
+    hints = get_type_hints(kind)
+    for f in fields(kind):
+        if only is not None and f.name not in only:
+            continue
+        if not f.metadata.get("flag", False):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        variable = env_name(f)
+        default = f.default if f.default is not MISSING else None
+        shown = "unset" if default is None else "%(default)s"
+        help_text = f"{f.metadata['help']} (env {variable}; default: {shown})"
+        if hints[f.name] is bool:
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=_boolean(env[variable]) if variable in env else default,
+                help=help_text,
+            )
+            continue
+        parse = f.metadata.get("parse") or _plain(hints[f.name])
+        parser.add_argument(
+            flag, type=parse, default=env.get(variable, default), help=help_text, dest=f.name
+        )
+
+
+def from_arguments(
+    args: argparse.Namespace, *, env: Mapping[str, str], base: Settings | None = None
+) -> Settings:
+    """The settings the parsed flags, the environment-only variables and the defaults give."""
+    settings = base or Settings()
+    chosen: dict[str, Any] = {}
+    limit_values: dict[str, Any] = {}
+    for kind, target in ((Settings, chosen), (Limits, limit_values)):
+        for f in fields(kind):
+            if f.name == "limits":
+                continue
+            if f.metadata.get("flag", False):
+                if hasattr(args, f.name):
+                    target[f.name] = getattr(args, f.name)
+            elif env_name(f) in env:
+                target[f.name] = env[env_name(f)]
+    return replace(settings, **chosen, limits=replace(settings.limits, **limit_values))
+
+
+def parse_settings(
+    argv: Sequence[str] | None, *, env: Mapping[str, str], description: str = ""
+) -> Settings:
+    """Settings from a command line and an environment: every field a flag and a variable."""
+    parser = settings_parser(env=env, description=description)
+    return from_arguments(parser.parse_args(argv), env=env)
+
+
+def settings_parser(*, env: Mapping[str, str], description: str = "") -> argparse.ArgumentParser:
+    """The server's command line: one flag for each setting, limits included."""
+    parser = argparse.ArgumentParser(description=description)
+    add_arguments(parser, Settings, env=env)
+    add_arguments(parser.add_argument_group("request limits"), Limits, env=env)
+    return parser
+
+
+def _plain(hint: Any) -> Callable[[str], Any]:
+    """How to read a field of a plain type (``Path | None`` reads as a Path)."""
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    return hint  # type: ignore[no-any-return]
+
+
+def _boolean(text: str) -> bool:
+    """An environment variable's truth: 1/true/yes/on or 0/false/no/off."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")

@@ -1,0 +1,61 @@
+"""Settings: every field a flag and a MATCHER_* variable, the flag winning, bad values refused."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from matcher.settings import Limits, Settings, parse_settings, settings_parser
+
+
+def test_no_flags_and_no_environment_give_the_defaults():
+    assert parse_settings([], env={}) == Settings()
+
+
+def test_a_variable_sets_a_value_and_a_flag_wins_over_it():
+    env = {"MATCHER_CELL_KM": "2.5", "MATCHER_MAX_PAGE_SIZE": "50"}
+    settings = parse_settings(["--max-page-size", "70"], env=env)
+    assert settings.limits.cell_km == 2.5
+    assert settings.limits.max_page_size == 70
+
+
+def test_paths_booleans_and_environment_only_settings():
+    env = {
+        "MATCHER_JOURNAL": "/tmp/j.sqlite",
+        "MATCHER_REFLECTION": "0",
+        "MATCHER_PAGE_TOKEN_SECRET": "s3cret",
+        "MATCHER_AUTH_KEYS_FILE": "/etc/keys",
+    }
+    settings = parse_settings([], env=env)
+    assert settings.journal == Path("/tmp/j.sqlite")
+    assert settings.reflection is False
+    assert settings.page_token_secret == "s3cret"
+    assert settings.auth_keys == Path("/etc/keys")
+    assert parse_settings(["--reflection"], env=env).reflection is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--cell-km", "0"], {}),
+        (["--max-rejected-share", "1.5"], {}),
+        ([], {"MATCHER_WORKERS": "many"}),
+        ([], {"MATCHER_GRACE_SECONDS": "nan"}),
+    ],
+)
+def test_a_bad_value_stops_at_start(argv, env):
+    with pytest.raises(SystemExit) as stopped:
+        parse_settings(argv, env=env)
+    assert stopped.value.code == 2
+
+
+def test_every_limit_and_setting_but_the_secrets_is_a_flag_with_its_variable_in_the_help():
+    text = settings_parser(env={}).format_help()
+    flagged = [f for kind in (Settings, Limits) for f in fields(kind) if f.name != "limits"]
+    for f in flagged:
+        if f.metadata["flag"]:
+            assert "--" + f.name.replace("_", "-") in text
+    assert "MATCHER_AUTH_KEYS_FILE" in text
+    assert "MATCHER_PAGE_TOKEN_SECRET" not in text  # a secret never travels on a command line
