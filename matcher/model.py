@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -252,7 +253,7 @@ class Match:
     supplier: Supplier
     distance_km: float
     modalities: frozenset[Modality]
-    slots: tuple[RenderedSlot, ...]
+    slots: Sequence[RenderedSlot]
     score: float  # remote suppliers' estimated weekly slots in the user's hours
 
 

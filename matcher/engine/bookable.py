@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from itertools import islice
-from zoneinfo import ZoneInfo
 
-from matcher.engine.expansion import expand, iter_slots
-from matcher.engine.rendering import render
+from matcher.engine.expansion import SlotArrays, expand
+from matcher.engine.expansion import first_slots as first_arrays
+from matcher.engine.rendering import RenderedColumns, admitting, render
 from matcher.engine.slot_ids import SlotRef
-from matcher.geo.timezones import zone
-from matcher.model import LocalHours, RenderedSlot, Slot, SlotCheck, SlotStatus, Supplier, Window
-
-
-def iter_bookable(supplier: Supplier, *, window: Window, now: datetime) -> Iterator[Slot]:
-    """A supplier's slots in a window that can still be booked given its minimum notice."""
-    return iter_slots(
-        supplier.availability,
-        tz=zone(supplier.timezone),
-        window=window,
-        not_before=now + supplier.availability.min_notice,
-    )
+from matcher.geo.zonetable import zone_table
+from matcher.model import LocalHours, SlotCheck, SlotStatus, Supplier, Window
 
 
 def first_slots(
@@ -29,19 +17,21 @@ def first_slots(
     *,
     window: Window,
     now: datetime,
-    user_tz: ZoneInfo,
+    user_zone: str,
     local_hours: LocalHours | None,
     limit: int,
-) -> list[RenderedSlot]:
+) -> RenderedColumns:
     """The first ``limit`` bookable slots in the window and the user's hours, rendered for them."""
-    found = iter_bookable(supplier, window=window, now=now)
-    if local_hours is not None:
-        found = (s for s in found if local_hours.admits(s.start.astimezone(user_tz)))
-    supplier_tz = zone(supplier.timezone)
-    return [
-        render(s, supplier_id=supplier.id, supplier_tz=supplier_tz, user_tz=user_tz)
-        for s in islice(found, limit)
-    ]
+    table, user = zone_table(supplier.timezone), zone_table(user_zone)
+    found = first_arrays(
+        supplier.availability,
+        table=table,
+        window=window,
+        not_before=now + supplier.availability.min_notice,
+        limit=limit,
+        admit=None if local_hours is None else admitting(local_hours, user=user),
+    )
+    return render(found, supplier_id=supplier.id, supplier=table, user=user)
 
 
 def recheck(supplier: Supplier, ref: SlotRef, *, text: str, now: datetime) -> SlotCheck:
@@ -60,7 +50,10 @@ def recheck(supplier: Supplier, ref: SlotRef, *, text: str, now: datetime) -> Sl
 def _offered(supplier: Supplier, ref: SlotRef) -> bool:
     """Whether the supplier's availability still holds exactly this slot."""
     around = Window(start=ref.start, end=ref.start + timedelta(seconds=1))
-    found = expand(
-        supplier.availability, tz=zone(supplier.timezone), window=around, not_before=ref.start
+    found: SlotArrays = expand(
+        supplier.availability,
+        table=zone_table(supplier.timezone),
+        window=around,
+        not_before=ref.start,
     )
-    return any(s.minutes == ref.minutes for s in found)
+    return bool((found.minutes == ref.minutes).any())

@@ -13,7 +13,6 @@ from matcher.engine.nearby import Nearby, having
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.slot_ids import parse_slot_id
 from matcher.errors import Abandoned, NotFound
-from matcher.geo.timezones import zone
 from matcher.model import (
     WAKING_HOURS,
     Availability,
@@ -152,7 +151,7 @@ class Catalog:
             supplier,
             window=query.window,
             now=now,
-            user_tz=zone(query.user_zone),
+            user_zone=query.user_zone,
             local_hours=query.local_hours,
             limit=query.max_slots,
         )
@@ -162,7 +161,7 @@ class Catalog:
             supplier=supplier,
             distance_km=candidate.distance_km,
             modalities=candidate.modalities,
-            slots=tuple(slots),
+            slots=slots,
             score=candidate.score,
         )
 
@@ -175,14 +174,14 @@ class Catalog:
         now: datetime,
         local_hours: LocalHours | None = None,
         max_slots: int = 100,
-    ) -> tuple[Supplier, list[RenderedSlot]]:
+    ) -> tuple[Supplier, Sequence[RenderedSlot]]:
         """One supplier's bookable slots in a window, rendered for a user's zone."""
         supplier = self.supplier(supplier_id)
         return supplier, first_slots(
             supplier,
             window=window,
             now=now,
-            user_tz=zone(user_zone),
+            user_zone=user_zone,
             local_hours=local_hours,
             limit=max_slots,
         )

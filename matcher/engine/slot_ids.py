@@ -24,10 +24,11 @@ class SlotRef:
 
 def slot_id(*, supplier_id: str, slot: Slot) -> str:
     """A stable, opaque, URL-safe id for one supplier's slot."""
-    return _encode(supplier_id, to_micros(slot.start) // 1_000_000, slot.minutes)
+    return encode_slot_id(supplier_id, to_micros(slot.start) // 1_000_000, slot.minutes)
 
 
-def _encode(supplier_id: str, epoch: int, minutes: int) -> str:
+def encode_slot_id(supplier_id: str, epoch: int, minutes: int) -> str:
+    """The id of a supplier's slot starting at an epoch second and lasting some minutes."""
     return SLOT_ID_PREFIX + urlsafe.encode(f"{supplier_id}|{epoch}|{minutes}".encode())
 
 
@@ -45,6 +46,6 @@ def parse_slot_id(text: str) -> SlotRef | None:
         return None
     if not supplier_id or length <= 0 or not supported(start):
         return None
-    if _encode(supplier_id, seconds, length) != text:
+    if encode_slot_id(supplier_id, seconds, length) != text:
         return None  # another spelling (" 30", "1_800", stray characters) of a slot: not issued
     return SlotRef(supplier_id=supplier_id, start=start, minutes=length)

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from matcher.engine.zonetable import PERIOD, ZoneTable, read_tzif, zone_table
-from matcher.slots import instant_of
-from matcher.timezones import known_zones
+from matcher.geo.timezones import known_zones
+from matcher.geo.zonetable import PERIOD, ZoneTable, read_tzif, zone_table
+from tests.reference_slots import instant_of
 from tests.tzif_files import tzif
 
 ALL_ZONES = sorted(known_zones())

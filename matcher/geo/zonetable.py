@@ -26,7 +26,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from matcher.timezones import known_zones
+from matcher.geo.timezones import known_zones
 
 Seconds = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
