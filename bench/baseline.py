@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from matcher.engine.bookable import first_slots
+from matcher.engine.bookable import first_bookable
 from matcher.geo.geometry import EARTH_MEAN_RADIUS_KM
 from matcher.model import MatchQuery, Point, RenderedSlot, Supplier
 
@@ -40,8 +40,8 @@ class BruteForce:
         found = []
         for i in inside[np.argsort(km[inside], kind="stable")].tolist():
             s = self._suppliers[i]
-            rendered = first_slots(
-                s,
+            (rendered,) = first_bookable(
+                [s],
                 window=query.window,
                 now=now,
                 user_zone=query.user_zone,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
 
-from matcher.engine.bookable import first_slots, recheck
+from matcher.engine.bookable import first_bookable, recheck
 from matcher.engine.nearby import Nearby, having
 from matcher.engine.remote import RemoteRanker, daily_histogram
+from matcher.engine.rendering import RenderedColumns
 from matcher.engine.slot_ids import parse_slot_id
 from matcher.errors import Abandoned, NotFound
+from matcher.instants import to_micros
 from matcher.model import (
     WAKING_HOURS,
     Availability,
@@ -27,6 +29,11 @@ from matcher.model import (
     Supplier,
     Window,
 )
+
+#: Candidates whose slots are expanded together when a Match wants all of them (by earliest
+#: slot), and at least how many when it wants only a few more.
+CANDIDATE_BATCH = 64
+MIN_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -89,24 +96,44 @@ class Catalog:
         Nearby suppliers come by distance and remote-only ones by score, and slots are expanded
         only as far as the answer needs. Ordered by earliest slot, the remote-only suppliers
         considered are the best-scoring ``remote_pool(limit)``. ``wanted`` is asked before each
-        candidate: once the caller has gone, the work stops with Abandoned.
+        batch of candidates: once the caller has gone, the work stops with Abandoned.
         """
         seen: set[int] = set()
         nearby = self._nearby_candidates(query, seen=seen)
         remote = self._remote_candidates(query, exclude=seen)  # drawn only once nearby is done
-
-        def bookable(candidates: Iterable[Candidate]) -> Iterator[Match]:
-            for candidate in candidates:
-                if not wanted():
-                    raise Abandoned("the caller stopped waiting for this match")
-                found = self._with_slots(candidate, query=query, now=now)
-                if found is not None:
-                    yield found
-
         if query.order is Order.BY_DISTANCE:
-            return list(islice(bookable(chain(nearby, remote)), limit))
+            return self._bookable(
+                chain(nearby, remote), query=query, now=now, needed=limit, wanted=wanted
+            )
         pool = chain(nearby, islice(remote, remote_pool(limit)))
-        return sorted(bookable(pool), key=_earliest)[:limit]
+        found = self._bookable(pool, query=query, now=now, needed=None, wanted=wanted)
+        return sorted(found, key=_earliest)[:limit]
+
+    def _bookable(
+        self,
+        candidates: Iterator[Candidate],
+        *,
+        query: MatchQuery,
+        now: datetime,
+        needed: int | None,
+        wanted: Callable[[], bool],
+    ) -> list[Match]:
+        """The first ``needed`` candidates (all if None) that have slots, with them.
+
+        Candidates are taken in batches whose slots are expanded and rendered together: as
+        many as are still needed (a few more when few are), or ``CANDIDATE_BATCH`` at a time
+        when all are.
+        """
+        found: list[Match] = []
+        while needed is None or len(found) < needed:
+            if not wanted():
+                raise Abandoned("the caller stopped waiting for this match")
+            size = CANDIDATE_BATCH if needed is None else max(needed - len(found), MIN_BATCH)
+            batch = list(islice(candidates, size))
+            if not batch:
+                break
+            found.extend(self._with_slots(batch, query=query, now=now))
+        return found if needed is None else found[:needed]
 
     def _nearby_candidates(self, query: MatchQuery, *, seen: set[int]) -> Iterator[Candidate]:
         """Suppliers serving the user's point that pass the filters, nearest first; adds each
@@ -143,27 +170,30 @@ class Catalog:
             )
 
     def _with_slots(
-        self, candidate: Candidate, *, query: MatchQuery, now: datetime
-    ) -> Match | None:
-        """The candidate with its first slots in the window and the user's hours; None if none."""
-        supplier = self.suppliers[candidate.index]
-        slots = first_slots(
-            supplier,
+        self, candidates: Sequence[Candidate], *, query: MatchQuery, now: datetime
+    ) -> list[Match]:
+        """The candidates that have slots in the window and the user's hours, with their first
+        ones, in order."""
+        suppliers = [self.suppliers[c.index] for c in candidates]
+        found = first_bookable(
+            suppliers,
             window=query.window,
             now=now,
             user_zone=query.user_zone,
             local_hours=query.local_hours,
             limit=query.max_slots,
         )
-        if not slots:
-            return None
-        return Match(
-            supplier=supplier,
-            distance_km=candidate.distance_km,
-            modalities=candidate.modalities,
-            slots=slots,
-            score=candidate.score,
-        )
+        return [
+            Match(
+                supplier=supplier,
+                distance_km=candidate.distance_km,
+                modalities=candidate.modalities,
+                slots=slots,
+                score=candidate.score,
+            )
+            for candidate, supplier, slots in zip(candidates, suppliers, found, strict=True)
+            if len(slots)
+        ]
 
     def slots_for(
         self,
@@ -177,14 +207,15 @@ class Catalog:
     ) -> tuple[Supplier, Sequence[RenderedSlot]]:
         """One supplier's bookable slots in a window, rendered for a user's zone."""
         supplier = self.supplier(supplier_id)
-        return supplier, first_slots(
-            supplier,
+        (found,) = first_bookable(
+            [supplier],
             window=window,
             now=now,
             user_zone=user_zone,
             local_hours=local_hours,
             limit=max_slots,
         )
+        return supplier, found
 
     def check(self, slot_ids: Sequence[str], *, now: datetime) -> list[SlotCheck]:
         """Exactly one answer per slot id, in order."""
@@ -209,9 +240,11 @@ def _wanted(supplier: Supplier, query: MatchQuery) -> bool:
     return not (query.languages and query.languages.isdisjoint(supplier.languages))
 
 
-def _earliest(m: Match) -> tuple[datetime, float, str]:
+def _earliest(m: Match) -> tuple[int, float, str]:
     """The BY_EARLIEST_SLOT key: first slot, then distance, then id."""
-    return (m.slots[0].start, m.distance_km, m.supplier.id)
+    slots = m.slots
+    first = slots.first_start if isinstance(slots, RenderedColumns) else to_micros(slots[0].start)
+    return (first, m.distance_km, m.supplier.id)
 
 
 def remote_pool(limit: int | None) -> int | None:

@@ -220,14 +220,36 @@ class _Override:
 @dataclass(frozen=True, eq=False)
 class Plan:
     """What expanding one availability needs, worked out once: its weekly rules as a week of
-    wall starts, and its one-offs, bookings, closures and overrides as sorted arrays."""
+    wall starts (shared by every availability with those rules), and its one-offs, bookings
+    and closures sorted, as tuples to bisect and, on first use, as arrays."""
 
     week: _Week  # the weekly wall starts, one per minute and length
-    one_off: _Offered  # minute since 1970-01-01 00:00 wall time
-    booked_minute: Ints  # minute since 1970 of each booked wall start, ascending
-    booked_places: Ints
-    closed: Ints  # local dates as days since 1970, ascending
+    one_offs: tuple[tuple[int, int, int], ...]  # (minute since 1970, length, places), one each
+    one_off_minutes: tuple[int, ...]
+    booked: tuple[tuple[int, int], ...]  # (minute since 1970, places taken), ascending
+    booked_minutes: tuple[int, ...]
+    closed_days: tuple[int, ...]  # local dates as days since 1970, ascending
     overrides: tuple[_Override, ...]
+
+    @cached_property
+    def one_off(self) -> _Offered:
+        """The one-offs as arrays, minute since 1970-01-01 00:00 wall time."""
+        return _Offered.of(list(self.one_offs))
+
+    @cached_property
+    def booked_minute(self) -> Ints:
+        """Minute since 1970 of each booked wall start, ascending."""
+        return np.array(self.booked_minutes, dtype=np.int64)
+
+    @cached_property
+    def booked_places(self) -> Ints:
+        """Places taken at each of ``booked_minute``."""
+        return np.array([p for _, p in self.booked], dtype=np.int64)
+
+    @cached_property
+    def closed(self) -> Ints:
+        """``closed_days`` as an array."""
+        return np.array(self.closed_days, dtype=np.int64)
 
 
 class Plans:
@@ -263,21 +285,26 @@ plan_of = Plans(PLANS_KEPT)
 
 def _plan(availability: Availability) -> Plan:
     """Builds a plan (see ``plan_of``)."""
-    one_off = _Offered.of(
-        [(_wall_minute(o.start), o.minutes, o.spots) for o in availability.one_off]
-    )
-    taken: dict[int, int] = {}
-    for wall, places in availability.booked:
-        taken[_wall_minute(wall)] = taken.get(_wall_minute(wall), 0) + places
-    booked = sorted(taken.items())
+    one_offs: tuple[tuple[int, int, int], ...] = ()
+    if availability.one_off:
+        fewest: dict[tuple[int, int], int] = {}
+        for o in availability.one_off:
+            key = (_wall_minute(o.start), o.minutes)
+            fewest[key] = min(o.spots, fewest.get(key, o.spots))
+        one_offs = tuple(sorted((m, n, spots) for (m, n), spots in fewest.items()))
+    booked: tuple[tuple[int, int], ...] = ()
+    if availability.booked:
+        taken: dict[int, int] = {}
+        for wall, places in availability.booked:
+            taken[_wall_minute(wall)] = taken.get(_wall_minute(wall), 0) + places
+        booked = tuple(sorted(taken.items()))
     return Plan(
         week=_week(availability.weekly),
-        one_off=one_off,
-        booked_minute=np.array([m for m, _ in booked], dtype=np.int64),
-        booked_places=np.array([p for _, p in booked], dtype=np.int64),
-        closed=np.array(
-            sorted(d.toordinal() - EPOCH_ORDINAL for d in availability.closed), dtype=np.int64
-        ),
+        one_offs=one_offs,
+        one_off_minutes=tuple(m for m, _, _ in one_offs),
+        booked=booked,
+        booked_minutes=tuple(m for m, _ in booked),
+        closed_days=tuple(sorted(d.toordinal() - EPOCH_ORDINAL for d in availability.closed)),
         overrides=tuple(
             _Override(
                 start=to_micros(o.window.start),
@@ -325,6 +352,117 @@ def first_slots(
         if count >= limit:
             break
     return SlotArrays.joined(found)
+
+
+def steady_first_slots(
+    plans: Sequence[Plan],
+    *,
+    offsets: Sequence[int],
+    keep_starts: Sequence[int],
+    keep_end: int,
+    limit: int,
+    admit: Callable[[SlotArrays], Flags] | None = None,
+) -> tuple[SlotArrays, Ints]:
+    """``first_slots`` of many availabilities at once (cases), each in a zone that keeps one
+    UTC offset (``offsets``, seconds) through the window and a day or two around it, and
+    without real-time overrides: the common case. Case ``i``'s slots start in
+    ``[keep_starts[i], keep_end)`` (microseconds: the window from its notice on).
+
+    The answer: every case's slots one case after another, and the case each slot is of. Each
+    case's weekly slots are a run of its week's entries (found by bisecting), taken in one
+    gather for all cases; one-offs, closures and bookings inside the window are merged and
+    applied to all at once; the first ``limit`` of each case are kept last.
+    """
+    k = len(plans)
+    lows, highs, bases, sizes = [0] * k, [0] * k, [0] * k, [0] * k
+    weeks: dict[int, int] = {}  # id(week) -> where its entries start in the joined arrays
+    joined: list[_Offered] = []
+    total = 0
+    extra: list[tuple[int, _Offered]] = []  # (case, its one-offs in the window)
+    closed: list[tuple[int, int]] = []  # (case, closed local day in the window)
+    booked: list[tuple[int, int, int]] = []  # (case, booked wall minute, places)
+    capped = admit is None  # whether every case's weekly slots are cut to ``limit`` already
+    for i, plan in enumerate(plans):
+        shift = offsets[i] * MICROS  # wall minutes that start in keep, as a steady day maps
+        earliest = -((shift + keep_starts[i]) // -MINUTE_MICROS)
+        latest = -((shift + keep_end) // -MINUTE_MICROS)
+        week = plan.week
+        low, high = week.position(earliest), week.position(latest)
+        uncapped = admit is not None
+        if plan.one_off_minutes:
+            within = _within(plan.one_off_minutes, earliest, latest)
+            if within is not None:
+                extra.append((i, plan.one_off.take(within)))
+        if plan.closed_days:
+            within = _within(plan.closed_days, earliest // DAY_MINUTES, latest // DAY_MINUTES + 1)
+            if within is not None:
+                closed.extend((i, d) for d in plan.closed_days[within])
+                uncapped = True
+        if plan.booked:
+            within = _within(plan.booked_minutes, earliest, latest)
+            if within is not None:
+                booked.extend((i, m, p) for m, p in plan.booked[within])
+                uncapped = True
+        base = weeks.get(id(week))
+        if base is None:
+            base = weeks[id(week)] = total
+            joined.append(week.offered)
+            total += len(week.minutes)
+        lows[i], bases[i], sizes[i] = low, base, len(week.minutes)
+        highs[i] = max(low, high if uncapped else min(high, low + limit))
+        capped = capped and not uncapped
+    low_at = np.array(lows, dtype=np.int64)
+    counts = np.array(highs, dtype=np.int64) - low_at
+    owner = np.repeat(np.arange(k, dtype=np.int64), counts)
+    g = np.arange(len(owner), dtype=np.int64) + (low_at - (np.cumsum(counts) - counts))[owner]
+    week_number, at = np.divmod(g, np.maximum(np.array(sizes, dtype=np.int64), 1)[owner])
+    at += np.array(bases, dtype=np.int64)[owner]
+    if len(joined) == 1:
+        offered = joined[0]
+    else:
+        offered = _Offered(*(np.concatenate([getattr(w, f) for w in joined]) for f in _OFFERED))
+    minute = offered.minute[at] + (week_number * WEEK_MINUTES + _MONDAY)
+    length, spots = offered.length[at], offered.spots[at]
+    if extra:
+        owner = np.concatenate([owner, *(np.full(len(o.minute), i) for i, o in extra)])
+        minute = np.concatenate([minute, *(o.minute for _, o in extra)])
+        length = np.concatenate([length, *(o.length for _, o in extra)])
+        spots = np.concatenate([spots, *(o.spots for _, o in extra)])
+        order = np.lexsort((spots, length, minute, owner))
+        owner, minute, length, spots = owner[order], minute[order], length[order], spots[order]
+        new = _new_walls(minute, length)
+        new[1:] |= owner[1:] != owner[:-1]
+        owner, minute, length, spots = owner[new], minute[new], length[new], spots[new]
+    spots_open = spots
+    if closed or booked:
+        keep = np.ones(len(owner), dtype=bool)
+        if closed:
+            days = np.array(closed, dtype=np.int64)
+            keep &= ~_member(owner * _CASE_KEY + minute // DAY_MINUTES, days @ _KEY_PARTS)
+        if booked:
+            taken = np.array(booked, dtype=np.int64)
+            keys = taken[:, :2] @ _KEY_PARTS
+            at = np.minimum(keys.searchsorted(owner * _CASE_KEY + minute), len(keys) - 1)
+            spots_open = spots - np.where(keys[at] == owner * _CASE_KEY + minute, taken[at, 2], 0)
+            keep &= spots_open > 0
+        owner, minute, length = owner[keep], minute[keep], length[keep]
+        spots, spots_open = spots[keep], spots_open[keep]
+    start = minute * MINUTE_MICROS - np.array(offsets, dtype=np.int64)[owner] * MICROS
+    found = SlotArrays(start, start + length * MINUTE_MICROS, spots, spots_open)
+    if admit is not None:
+        admitted = admit(found)
+        found, owner = found.take(admitted), owner[admitted]
+    if not capped or extra:
+        first = owner.searchsorted(owner)  # where each slot's case starts
+        kept = np.arange(len(owner)) - first < limit
+        found, owner = found.take(kept), owner[kept]
+    return found, owner
+
+
+#: Keys of (case, day or minute) pairs, as case * _CASE_KEY + value: minutes since 1970 stay
+#: below 2**33 until the year 10,000.
+_CASE_KEY = 1 << 34
+_KEY_PARTS = np.array([_CASE_KEY, 1], dtype=np.int64)
 
 
 def iter_chunks(
@@ -375,11 +513,11 @@ def _steady_days(
     latest = min((last + 1) * DAY_MINUTES, -((shift + keep[1]) // -MINUTE_MICROS))
     week = plan.week
     found = week.slots(week.position(earliest), week.position(latest), offset=offset)
-    one_off = plan.one_off.take(slice(*plan.one_off.minute.searchsorted([earliest, latest])))
-    if len(one_off.minute):
-        found = _with_one_offs(found, one_off=one_off, shift=shift)
-    closed = _any_in(plan.closed, first, last + 1)
-    if closed or _any_in(plan.booked_minute, earliest, latest):
+    within = _within(plan.one_off_minutes, earliest, latest)
+    if within is not None:
+        found = _with_one_offs(found, one_off=plan.one_off.take(within), shift=shift)
+    closed = _within(plan.closed_days, first, last + 1) is not None
+    if closed or _within(plan.booked_minutes, earliest, latest) is not None:
         minute = (found.start + shift) // MINUTE_MICROS
         spots_open = found.spots_total - _taken(plan, minute)
         chosen = spots_open > 0  # a full slot is not offered
@@ -420,7 +558,7 @@ def _changing_days(
             *(np.concatenate([getattr(offered, f), getattr(one_off, f)]) for f in _OFFERED)
         )
     day = offered.minute // DAY_MINUTES
-    if len(plan.closed):
+    if plan.closed_days:
         open_day = ~_member(day, plan.closed)
         offered, day = offered.take(open_day), day[open_day]
     spots_open = offered.spots - _taken(plan, offered.minute)
@@ -452,9 +590,12 @@ def _new_walls(minute: Ints, length: Ints) -> Flags:
     return new
 
 
-def _any_in(ascending: Ints, lo: int, hi: int) -> bool:
-    """Whether an ascending array holds a value in [lo, hi)."""
-    return len(ascending) > 0 and ascending.searchsorted(lo) != ascending.searchsorted(hi)
+def _within(ascending: tuple[int, ...], lo: int, hi: int) -> slice | None:
+    """Where an ascending tuple holds values in [lo, hi), if it holds any."""
+    if not ascending or ascending[-1] < lo or ascending[0] >= hi:
+        return None
+    start, stop = bisect_left(ascending, lo), bisect_left(ascending, hi)
+    return slice(start, stop) if start < stop else None
 
 
 def _midnights(table: ZoneTable, *, first: int, last: int) -> tuple[Ints, Flags]:
@@ -478,7 +619,7 @@ def _member(values: Ints, sorted_set: Ints) -> Flags:
 
 def _taken(plan: Plan, minutes: Ints) -> Ints | int:
     """Places already booked at each wall start."""
-    if not len(plan.booked_minute):
+    if not plan.booked:
         return 0
     at = np.minimum(np.searchsorted(plan.booked_minute, minutes), len(plan.booked_minute) - 1)
     return np.where(plan.booked_minute[at] == minutes, plan.booked_places[at], 0)

@@ -1,40 +1,70 @@
 """Slots rendered for a user in bulk: ids, both sides' local times and how their zones differ.
 
-Both zones' offsets at every slot come from one searchsorted each; local times are put
-together from cached pieces (the date, the time of day, the offset suffix ``isoformat`` writes),
-which measured three times faster than numpy's ``datetime_as_string`` for the ten or so slots
-Match renders per supplier.
+Every slot of a Match (or a ListSlots) is rendered in one pass: both zones' offsets at each slot
+come from one searchsorted per zone, and the strings (``isoformat`` local times, slot ids) are
+made as rows of byte matrices (``matcher.engine.texts``), which a wire format takes as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
-from functools import lru_cache
 from typing import overload
 
-from matcher.engine.expansion import EPOCH_ORDINAL, MICROS, SlotArrays
-from matcher.engine.slot_ids import encode_slot_id
+import numpy as np
+
+from matcher.engine.expansion import MICROS, Ints, SlotArrays
+from matcher.engine.slot_ids import slot_ids
+from matcher.engine.texts import Texts, iso_local
 from matcher.geo.zonetable import DAY, Flags, ZoneTable
 from matcher.instants import from_micros
 from matcher.model import LocalHours, RenderedSlot
 
 
 @dataclass(frozen=True, eq=False)
-class RenderedColumns(Sequence[RenderedSlot]):
-    """Slots as a user sees them, field by field: ``RenderedSlot``'s fields as columns, and a
-    sequence of ``RenderedSlot`` made on demand for callers that want them one by one."""
+class Rendered:
+    """Slots as a user sees them, field by field: ``RenderedSlot``'s fields as columns."""
 
-    slot_ids: list[str]
-    slots: SlotArrays
-    user_local_start: list[str]
-    supplier_local_start: list[str]
-    offset_difference_minutes: list[int]
-    day_shift: list[int]
+    slots: SlotArrays  # start and end in microseconds since the epoch, places
+    slot_ids: Texts
+    user_local_start: Texts
+    supplier_local_start: Texts
+    offset_difference_minutes: Ints
+    day_shift: Ints
 
     def __len__(self) -> int:
-        return len(self.slot_ids)
+        return len(self.slots)
+
+    def take(self, chosen: slice) -> Rendered:
+        """The slots a slice picks."""
+        return Rendered(
+            slots=self.slots.take(chosen),
+            slot_ids=self.slot_ids.take(chosen),
+            user_local_start=self.user_local_start.take(chosen),
+            supplier_local_start=self.supplier_local_start.take(chosen),
+            offset_difference_minutes=self.offset_difference_minutes[chosen],
+            day_shift=self.day_shift[chosen],
+        )
+
+
+class RenderedColumns(Sequence[RenderedSlot]):
+    """One supplier's run of slots in a ``Rendered`` batch (``every[span]``), and a sequence
+    of ``RenderedSlot`` made on demand for callers that want them one by one."""
+
+    __slots__ = ("_rows", "every", "span")
+
+    def __init__(self, every: Rendered, span: slice) -> None:
+        self.every = every
+        self.span = span
+        self._rows: list[RenderedSlot] | None = None
+
+    @property
+    def columns(self) -> Rendered:
+        """This run's columns alone."""
+        return self.every.take(self.span)
+
+    def __len__(self) -> int:
+        return int(self.span.stop - self.span.start)
 
     @overload
     def __getitem__(self, k: int) -> RenderedSlot: ...
@@ -55,106 +85,93 @@ class RenderedColumns(Sequence[RenderedSlot]):
             return self.rows() == list(other)
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable lists inside
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like the list it stands for
+
+    def __repr__(self) -> str:
+        return f"RenderedColumns({self.rows()!r})"
+
+    @property
+    def first_start(self) -> int:
+        """The first slot's start, in microseconds since the epoch (there must be one)."""
+        return int(self.every.slots.start[self.span.start])
 
     def rows(self) -> list[RenderedSlot]:
         """As ``RenderedSlot`` values."""
-        s = self.slots
-        return [
-            RenderedSlot(
-                slot_id=slot_id,
-                start=from_micros(start),
-                end=from_micros(end),
-                user_local_start=user,
-                supplier_local_start=supplier,
-                offset_difference_minutes=difference,
-                day_shift=shift,
-                spots_total=total,
-                spots_open=spots_open,
-            )
-            for slot_id, start, end, user, supplier, difference, shift, total, spots_open in zip(
-                self.slot_ids,
-                s.start.tolist(),
-                s.end.tolist(),
-                self.user_local_start,
-                self.supplier_local_start,
-                self.offset_difference_minutes,
-                self.day_shift,
-                s.spots_total.tolist(),
-                s.spots_open.tolist(),
-                strict=True,
-            )
-        ]
+        if self._rows is None:
+            self._rows = _rows(self.columns)
+        return self._rows
+
+
+def _rows(c: Rendered) -> list[RenderedSlot]:
+    """Columns as ``RenderedSlot`` values."""
+    s = c.slots
+    return [
+        RenderedSlot(
+            slot_id=slot_id,
+            start=from_micros(start),
+            end=from_micros(end),
+            user_local_start=user,
+            supplier_local_start=supplier,
+            offset_difference_minutes=difference,
+            day_shift=shift,
+            spots_total=total,
+            spots_open=spots_open,
+        )
+        for slot_id, start, end, user, supplier, difference, shift, total, spots_open in zip(
+            c.slot_ids.strings(),
+            s.start.tolist(),
+            s.end.tolist(),
+            c.user_local_start.strings(),
+            c.supplier_local_start.strings(),
+            c.offset_difference_minutes.tolist(),
+            c.day_shift.tolist(),
+            s.spots_total.tolist(),
+            s.spots_open.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def render(
     slots: SlotArrays, *, supplier_id: str, supplier: ZoneTable, user: ZoneTable
 ) -> RenderedColumns:
-    """Renders slots for a user; each offset difference is the one at that slot's instant."""
-    if not len(slots):
-        return RenderedColumns([], slots, [], [], [], [])
+    """Renders one supplier's slots for a user; each offset difference is the one at that
+    slot's instant."""
     seconds = slots.start // MICROS
-    user_offsets = user.offset_at(seconds).tolist()
-    supplier_offsets = supplier.offset_at(seconds).tolist()
-    user_local, supplier_local, differences, shifts = [], [], [], []
-    for start, user_offset, supplier_offset in zip(
-        slots.start.tolist(), user_offsets, supplier_offsets, strict=True
-    ):
-        user_day, user_text = _local_iso(start, user_offset)
-        supplier_day, supplier_text = _local_iso(start, supplier_offset)
-        user_local.append(user_text)
-        supplier_local.append(supplier_text)
-        differences.append((supplier_offset - user_offset) // 60)
-        shifts.append(supplier_day - user_day)
-    return RenderedColumns(
-        slot_ids=slot_ids(slots, supplier_id=supplier_id),
+    every = render_many(
+        slots,
+        supplier_ids=Texts.of([supplier_id.encode()]).take(np.zeros(len(slots), dtype=np.intp)),
+        supplier_offsets=supplier.offset_at(seconds),
+        user=user,
+    )
+    return RenderedColumns(every, slice(0, len(slots)))
+
+
+def render_many(
+    slots: SlotArrays, *, supplier_ids: Texts, supplier_offsets: Ints, user: ZoneTable
+) -> Rendered:
+    """Renders slots of many suppliers for a user: each slot's supplier id and the supplier
+    zone's offset at its start (seconds) are given row by row."""
+    seconds, fraction = np.divmod(slots.start, MICROS)
+    user_offsets = user.offset_at(seconds)
+    user_local = seconds + user_offsets
+    supplier_local = seconds + supplier_offsets
+    return Rendered(
         slots=slots,
-        user_local_start=user_local,
-        supplier_local_start=supplier_local,
-        offset_difference_minutes=differences,
-        day_shift=shifts,
+        slot_ids=slot_ids(supplier_ids, seconds=seconds, minutes=slots.minutes),
+        user_local_start=iso_local(user_local, fraction, user_offsets),
+        supplier_local_start=iso_local(supplier_local, fraction, supplier_offsets),
+        offset_difference_minutes=(supplier_offsets - user_offsets) // 60,
+        day_shift=supplier_local // DAY - user_local // DAY,
     )
 
 
-def slot_ids(slots: SlotArrays, *, supplier_id: str) -> list[str]:
-    """``slot_ids.slot_id`` of each slot."""
+def split(every: Rendered, counts: Sequence[int]) -> list[RenderedColumns]:
+    """Consecutive runs of ``counts`` slots each."""
+    ends = np.cumsum(counts).tolist()
     return [
-        encode_slot_id(supplier_id, start, minutes)
-        for start, minutes in zip(
-            (slots.start // MICROS).tolist(), slots.minutes.tolist(), strict=True
-        )
+        RenderedColumns(every, slice(end - n, end)) for end, n in zip(ends, counts, strict=True)
     ]
-
-
-def _local_iso(start: int, offset: int) -> tuple[int, str]:
-    """The local date (days since 1970) and ``isoformat()`` of an instant (microseconds) at a
-    UTC offset (seconds), from cached date strings, times of day and offset suffixes."""
-    day, micros = divmod(start + offset * MICROS, DAY * MICROS)
-    seconds, fraction = divmod(micros, MICROS)
-    minute, second = divmod(seconds, 60)
-    clock = _CLOCKS[minute] if not second else f"{_CLOCKS[minute][:6]}{second:02d}"
-    if fraction:
-        clock = f"{clock}.{fraction:06d}"
-    return day, _date_text(day) + clock + _suffix(offset)
-
-
-_CLOCKS = [f"{m // 60:02d}:{m % 60:02d}:00" for m in range(DAY // 60)]
-
-
-@lru_cache(maxsize=1 << 14)
-def _date_text(day: int) -> str:
-    """A date (days since 1970) as ``isoformat`` starts a datetime: "YYYY-MM-DDT"."""
-    return f"{date.fromordinal(day + EPOCH_ORDINAL).isoformat()}T"
-
-
-@lru_cache(maxsize=256)
-def _suffix(offset: int) -> str:
-    """A UTC offset in seconds as ``isoformat`` writes it: ±HH:MM, with :SS when needed."""
-    sign = "-" if offset < 0 else "+"
-    hours, rest = divmod(abs(offset), 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{sign}{hours:02d}:{minutes:02d}"
-    return f"{text}:{seconds:02d}" if seconds else text
 
 
 def admitting(hours: LocalHours, *, user: ZoneTable) -> Callable[[SlotArrays], Flags]:

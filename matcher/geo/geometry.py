@@ -22,6 +22,8 @@ EARTH_MEAN_RADIUS_KM = 6371.0088
 CIRCLE_BATCH = 4096
 #: WGS84 geodesics stay within 0.994-1.005 of haversine on the mean sphere: bound them at 1%.
 HAVERSINE_SLACK = 0.01
+#: Geodesics computed in the first round of ``nearest_first``; each later round four times more.
+FIRST_GEODESICS = 32
 GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
@@ -135,25 +137,31 @@ def nearest_first(
     lats: npt.NDArray[np.float64],
     lngs: npt.NDArray[np.float64],
     ranks: npt.NDArray[np.int64],
-    chunk: int = 32,
+    rough: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[tuple[int, float]]:
-    """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank).
+    """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank);
+    ``rough``, if given, is each one's ``haversine_km``.
 
-    Geodesics cost about 1.5 µs each, so they are computed lazily in growing chunks taken in
-    haversine order; an index is yielded once no point still uncomputed can be as near.
+    Geodesics cost about 1.5 µs each, so they are computed lazily in growing rounds taken in
+    haversine order (each round found by a partition, not a sort of all); an index is yielded
+    once no point still uncomputed can be as near.
     """
-    rough = haversine_km(p, lats=lats, lngs=lngs)
-    order = np.argsort(rough, kind="stable")
+    if rough is None:
+        rough = haversine_km(p, lats=lats, lngs=lngs)
     pending: list[tuple[float, int, int]] = []
-    done = 0
-    while done < len(order):
-        batch = order[done : done + chunk]
+    remaining = np.arange(len(rough))
+    chunk = FIRST_GEODESICS
+    while len(remaining):
+        if chunk < len(remaining):
+            split = np.argpartition(rough[remaining], chunk)
+            batch, remaining = remaining[split[:chunk]], remaining[split[chunk:]]
+            bound = float(rough[remaining].min()) * (1 - HAVERSINE_SLACK)
+        else:
+            batch, remaining, bound = remaining, remaining[:0], math.inf
         exact = geodesic_km(p, lats=lats[batch], lngs=lngs[batch])
         for k, km, rank in zip(batch.tolist(), exact.tolist(), ranks[batch].tolist(), strict=True):
             heapq.heappush(pending, (km, rank, k))
-        done += len(batch)
         chunk *= 4
-        bound = rough[order[done]] * (1 - HAVERSINE_SLACK) if done < len(order) else math.inf
         while pending and pending[0][0] < bound:
             km, _, k = heapq.heappop(pending)
             yield k, km
