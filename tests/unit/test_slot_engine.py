@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matcher.engine.bookable import first_bookable
 from matcher.engine.expansion import (
     MICROS,
     Plans,
@@ -38,11 +39,14 @@ from matcher.model import (
     LocalHours,
     OneOff,
     Override,
+    Point,
     Slot,
+    Supplier,
     WeeklyRule,
     Window,
 )
 from tests.reference_slots import expand as reference_expand
+from tests.reference_slots import first_slots as reference_first_slots
 from tests.reference_slots import instant_of, iter_slots
 from tests.reference_slots import render as reference_render
 from tests.tzif_files import tzif
@@ -317,6 +321,105 @@ def test_the_first_slots_in_local_hours_are_the_references(
     assert as_tuples(everything.slots()) == as_tuples(
         reference_expand(availability, tz=tz, window=window, not_before=not_before)
     )
+
+
+# many suppliers at once, as Match asks
+
+
+@st.composite
+def suppliers_around(draw: st.DrawFn) -> tuple[list[Supplier], Window, datetime]:
+    """A window (often across some zone's change), a "now", and suppliers in random zones with
+    weekly rules, one-offs, closures, bookings and notice near the window, a few overridden."""
+    changing = draw(st.sampled_from(ALL_ZONES))
+    changes = changes_of(zone_table(changing))
+    if changes and draw(st.booleans()):
+        anchor = draw(st.sampled_from(changes))
+    else:
+        anchor = draw(st.integers(FIRST, LAST))
+    start = (anchor + draw(st.integers(-3 * DAY, DAY))) * MICROS + draw(st.sampled_from([0, 0, 7]))
+    window = Window(instant(start), instant(start + draw(st.integers(0, 8 * DAY)) * MICROS))
+    now = instant(start + draw(st.integers(-2 * DAY, DAY)) * MICROS)
+    suppliers = []
+    for k in range(draw(st.integers(1, 6))):
+        key = draw(st.sampled_from([changing, "UTC", "Europe/London", *ALL_ZONES[::40]]))
+        local = start // MICROS + int(zone_table(key).offset_at(np.array([start // MICROS]))[0])
+        rules = []
+        for _ in range(draw(st.integers(0, 3))):
+            length = draw(SLOT_MINUTES)
+            first = draw(st.integers(0, 1439))
+            end = 1440 if draw(st.booleans()) else draw(st.integers(first + 1, 1440))
+            days = draw(st.just(EVERY_DAY) | st.frozensets(st.integers(0, 6), min_size=1))
+            rules.append(WeeklyRule(days, first, end, length, spots=draw(st.integers(1, 3))))
+        near = st.integers(local - 2 * DAY, local + 6 * DAY).map(lambda w: wall(w // 60 * 60))
+        one_offs = tuple(
+            OneOff(start=draw(near), minutes=draw(SLOT_MINUTES), spots=draw(st.integers(1, 3)))
+            for _ in range(draw(st.integers(0, 3)))
+        )
+        offered = [o.start for o in one_offs] + [
+            wall((local // DAY + d) * DAY + r.start_minute * 60) for r in rules for d in (0, 1, 2)
+        ]
+        availability = Availability(
+            weekly=tuple(rules),
+            one_off=one_offs,
+            closed=frozenset(draw(near).date() for _ in range(draw(st.integers(0, 2)))),
+            booked=tuple(
+                (draw(st.sampled_from(offered)), draw(st.integers(1, 3)))
+                for _ in range(draw(st.integers(0, 3)) if offered else 0)
+            ),
+            min_notice=timedelta(minutes=draw(st.integers(0, 3000))),
+        )
+        if draw(st.integers(0, 5)) == 0:
+            at = instant(start + draw(st.integers(0, DAY)) * MICROS)
+            extra = Slot(at, at + timedelta(minutes=30))
+            cover = Window(at - timedelta(hours=2), at + timedelta(hours=2))
+            availability = replace(availability, overrides=(Override(cover, (extra,)),))
+        suppliers.append(
+            Supplier(
+                id=f"s-{k}",
+                name="",
+                specialties=(),
+                languages=(),
+                modalities=frozenset(),
+                timezone=key,
+                location=Point(0.0, 0.0),
+                availability=availability,
+            )
+        )
+    return suppliers, window, now
+
+
+@CHECK
+@given(
+    case=suppliers_around(),
+    user_key=st.sampled_from(ALL_ZONES),
+    limit=st.integers(1, 12),
+    hours=st.none() | st.tuples(st.integers(0, 1440), st.integers(0, 1440)),
+)
+def test_many_suppliers_at_once_get_what_each_gets_from_the_reference(
+    case: tuple[list[Supplier], Window, datetime],
+    user_key: str,
+    limit: int,
+    hours: tuple[int, int] | None,
+) -> None:
+    """What Match does: every candidate's first slots in the user's hours, expanded and
+    rendered together, are each the reference's, expanded and rendered one by one."""
+    suppliers, window, now = case
+    wanted = None if hours is None or hours[0] == hours[1] else LocalHours(*hours)
+    got = first_bookable(
+        suppliers, window=window, now=now, user_zone=user_key, local_hours=wanted, limit=limit
+    )
+    for supplier, found in zip(suppliers, got, strict=True):
+        expected = reference_first_slots(
+            supplier.availability,
+            supplier_id=supplier.id,
+            tz=ZoneInfo(supplier.timezone),
+            user_tz=ZoneInfo(user_key),
+            window=window,
+            not_before=now + supplier.availability.min_notice,
+            local_hours=wanted,
+            limit=limit,
+        )
+        assert found.rows() == expected
 
 
 # named cases
