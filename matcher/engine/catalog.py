@@ -34,6 +34,9 @@ from matcher.model import (
 #: slot), and at least how many when it wants only a few more.
 CANDIDATE_BATCH = 64
 MIN_BATCH = 4
+#: Remote candidates whose distances are measured together.
+REMOTE_PIECE = 32
+REMOTE_ONLY = frozenset({Modality.REMOTE})
 
 
 @dataclass(frozen=True)
@@ -152,22 +155,32 @@ class Catalog:
             yield Candidate(index=i, distance_km=distance, modalities=met)
 
     def _remote_candidates(self, query: MatchQuery, *, exclude: set[int]) -> Iterator[Candidate]:
-        """Remote suppliers not already nearby, best score first, distance measured lazily."""
+        """Remote suppliers not already nearby, best score first, distances measured a few
+        at a time as the caller reads."""
         if Modality.REMOTE not in query.modalities or not len(self._ranker.positions):
             return
-        for i, score in self._ranker.ranked(
+        ranking = self._ranker.ranking(
             user_zone=query.user_zone,
             hours=query.local_hours or WAKING_HOURS,
             at=query.window.start,
-        ):
-            if i in exclude or not _wanted(self.suppliers[i], query):
-                continue
-            yield Candidate(
-                index=i,
-                distance_km=self._nearby.distance_km(query.point, i),
-                modalities=frozenset({Modality.REMOTE}),
-                score=score,
-            )
+        )
+        for run in ranking.best_first():
+            for start in range(0, len(run), REMOTE_PIECE):
+                piece = run[start : start + REMOTE_PIECE]
+                kept = [
+                    (int(i), float(score))
+                    for i, score in zip(
+                        self._ranker.positions[piece].tolist(),
+                        ranking.scores[piece].tolist(),
+                        strict=True,
+                    )
+                    if i not in exclude and _wanted(self.suppliers[i], query)
+                ]
+                distances = self._nearby.distances_km(query.point, [i for i, _ in kept])
+                for (i, score), distance in zip(kept, distances, strict=True):
+                    yield Candidate(
+                        index=i, distance_km=distance, modalities=REMOTE_ONLY, score=score
+                    )
 
     def _with_slots(
         self, candidates: Sequence[Candidate], *, query: MatchQuery, now: datetime

@@ -11,7 +11,7 @@ from shapely.geometry import Polygon
 from matcher.engine.index import AreaIndex, PointGrid
 from matcher.geo.geometry import (
     HAVERSINE_SLACK,
-    geodesic_km_to,
+    geodesic_km,
     haversine_km,
     lng_variants,
     nearest_first,
@@ -79,12 +79,13 @@ class Nearby:
             elif near:
                 yield int(positions[k]), distance, IN_PERSON
 
-    def distance_km(self, p: Point | None, position: int) -> float:
-        """Geodesic km from the user to one supplier; 0 when the user gave only a country."""
+    def distances_km(self, p: Point | None, positions: Sequence[int]) -> list[float]:
+        """Geodesic km from the user to some suppliers; 0 when the user gave only a country."""
         if p is None:
-            return 0.0
-        there = Point(lat=float(self._lats[position]), lng=float(self._lngs[position]))
-        return geodesic_km_to(p, there)
+            return [0.0] * len(positions)
+        at = np.asarray(positions, dtype=np.int64)
+        found: list[float] = geodesic_km(p, lats=self._lats[at], lngs=self._lngs[at]).tolist()
+        return found
 
 
 def having(suppliers: Sequence[Supplier], modality: Modality) -> IntArray:

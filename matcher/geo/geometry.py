@@ -115,12 +115,6 @@ def geodesic_km(
     return np.asarray(metres, dtype=np.float64) / 1000.0
 
 
-def geodesic_km_to(p: Point, q: Point) -> float:
-    """The geodesic from one point to another: ``geodesic_km`` without its arrays' overhead."""
-    _, _, metres = WGS84.inv(p.lng, p.lat, q.lng, q.lat)
-    return float(metres) / 1000.0
-
-
 def haversine_km(
     p: Point, *, lats: npt.NDArray[np.float64], lngs: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
