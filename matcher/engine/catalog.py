@@ -8,8 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
 
+import numpy as np
+
 from matcher.engine.bookable import first_bookable, recheck
-from matcher.engine.nearby import Nearby, having
+from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, having
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.rendering import RenderedColumns
 from matcher.engine.slot_ids import parse_slot_id
@@ -37,6 +39,8 @@ MIN_BATCH = 4
 #: Remote candidates whose distances are measured together.
 REMOTE_PIECE = 32
 REMOTE_ONLY = frozenset({Modality.REMOTE})
+#: Each set of nearby modalities with remote care added.
+_WITH_REMOTE = {met: met | REMOTE_ONLY for met in (IN_PERSON, HOME_VISIT, BOTH)}
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Catalog:
         self._by_id = {s.id: i for i, s in enumerate(self.suppliers)}
         self._nearby = Nearby(self.suppliers)
         remote = having(self.suppliers, Modality.REMOTE).tolist()
+        self._offers_remote = np.zeros(len(self.suppliers), dtype=bool)
+        self._offers_remote[remote] = True
         self._ranker = RemoteRanker(
             remote,
             [self.suppliers[i].timezone for i in remote],
@@ -143,14 +149,15 @@ class Catalog:
         yielded supplier's position to ``seen``."""
         if query.point is None:
             return
+        remote_too = Modality.REMOTE in query.modalities
+        filtered = bool(query.specialties or query.languages)
         for i, distance, met in self._nearby.by_distance(
             query.point, radius_km=query.radius_km, modalities=query.modalities
         ):
-            supplier = self.suppliers[i]
-            if not _wanted(supplier, query):
+            if filtered and not _wanted(self.suppliers[i], query):
                 continue
-            if Modality.REMOTE in query.modalities and Modality.REMOTE in supplier.modalities:
-                met |= {Modality.REMOTE}
+            if remote_too and self._offers_remote[i]:
+                met = _WITH_REMOTE[met]
             seen.add(i)
             yield Candidate(index=i, distance_km=distance, modalities=met)
 

@@ -375,7 +375,7 @@ def steady_first_slots(
     """
     k = len(plans)
     lows, highs, bases, sizes = [0] * k, [0] * k, [0] * k, [0] * k
-    weeks: dict[int, int] = {}  # id(week) -> where its entries start in the joined arrays
+    bases_of: dict[int, int] = {}  # id(week) -> where its entries start in the joined arrays
     joined: list[_Offered] = []
     total = 0
     extra: list[tuple[int, _Offered]] = []  # (case, its one-offs in the window)
@@ -387,7 +387,11 @@ def steady_first_slots(
         earliest = -((shift + keep_starts[i]) // -MINUTE_MICROS)
         latest = -((shift + keep_end) // -MINUTE_MICROS)
         week = plan.week
-        low, high = week.position(earliest), week.position(latest)
+        minutes, n = week.minutes, len(week.minutes)  # ``week.position``, inlined: hot
+        weeks, within_week = divmod(earliest - _MONDAY, WEEK_MINUTES)
+        low = weeks * n + bisect_left(minutes, within_week)
+        weeks, within_week = divmod(latest - _MONDAY, WEEK_MINUTES)
+        high = weeks * n + bisect_left(minutes, within_week)
         uncapped = admit is not None
         if plan.one_off_minutes:
             within = _within(plan.one_off_minutes, earliest, latest)
@@ -403,12 +407,12 @@ def steady_first_slots(
             if within is not None:
                 booked.extend((i, m, p) for m, p in plan.booked[within])
                 uncapped = True
-        base = weeks.get(id(week))
+        base = bases_of.get(id(week))
         if base is None:
-            base = weeks[id(week)] = total
+            base = bases_of[id(week)] = total
             joined.append(week.offered)
-            total += len(week.minutes)
-        lows[i], bases[i], sizes[i] = low, base, len(week.minutes)
+            total += n
+        lows[i], bases[i], sizes[i] = low, base, n
         highs[i] = max(low, high if uncapped else min(high, low + limit))
         capped = capped and not uncapped
     low_at = np.array(lows, dtype=np.int64)

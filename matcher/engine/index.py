@@ -2,10 +2,9 @@
 
 ``PointGrid`` buckets points by a grid of lng/lat cells, sorted by cell: the points in a box are a
 few contiguous runs of the sorted arrays (one per row of cells), found by one searchsorted.
-``AreaIndex`` finds the polygons that cover a point: shapely's STRtree over their extents, then
-an even-odd crossing test over their edges, all candidates at once, from float32 copies of
-their vertices; a point within ``EDGE_MARGIN`` of an edge (where float32 could be wrong) is
-left to GEOS itself, so the answer is always ``shapely.covers``'s.
+``AreaIndex`` finds the polygons that cover a point: a grid of their extents, then two circles
+per polygon that settle most candidates, then GEOS for the rest, so the answer is always
+``shapely.covers``'s.
 
 Both replace R-trees from libspatialindex, whose queries needed a lock (concurrent reads of one
 index crash it, Toblerity/rtree #53) and cost several times more.
@@ -26,9 +25,16 @@ IntArray = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 #: Cell side of ``PointGrid``, in degrees: about 11 km of latitude.
 CELL_DEGREES = 0.1
-#: How near an edge (degrees) a point must be for the crossing test to defer to GEOS: float32
-#: vertices are within 8e-6 degrees of the true ones.
-EDGE_MARGIN = 1e-4
+#: Polygons whose circles are measured together while building an ``AreaIndex``.
+CIRCLE_BATCH = 8192
+#: Cell side of ``AreaIndex``'s grid of polygon extents, in degrees; a polygon meeting more
+#: cells than ``MAX_AREA_CELLS`` is checked on every query instead.
+AREA_CELL_DEGREES = 0.25
+MAX_AREA_CELLS = 64
+_AREA_COLUMNS = round(1080.0 / AREA_CELL_DEGREES) + 2  # longitudes -540 to 540: past ±180
+#: How far (degrees) a point must be inside a polygon's inner circle, or outside its outer one,
+#: for the circles alone to decide: many times the rounding of GEOS's distances.
+CIRCLE_MARGIN = 1e-7
 _COLUMNS = round(360.0 / CELL_DEGREES) + 2
 
 
@@ -101,18 +107,34 @@ def _first_of_each(numbers: IntArray) -> npt.NDArray[np.bool_]:
 
 class AreaIndex:
     """Polygons numbered 0..n-1 (holes allowed; longitudes may pass ±180); queries answer the
-    numbers of those covering a point."""
+    numbers of those covering a point.
+
+    A grid of ``AREA_CELL_DEGREES`` cells lists the polygons whose extent meets each cell (those
+    meeting more than ``MAX_AREA_CELLS`` are checked on every query instead). Each polygon
+    keeps a point inside it and two circles around that point: the largest inside the polygon
+    and the smallest holding it. A point well inside the first is covered, one well outside the
+    second is not; GEOS decides the points between the two (``intersects_xy``, which for a
+    point is ``covers``, on polygons left unprepared: nothing is cached per polygon).
+    """
 
     def __init__(self, areas: Sequence[Polygon]) -> None:
         self._areas = np.asarray(areas, dtype=object).reshape(-1)
-        self._tree = shapely.STRtree(self._areas)
-        self._tree.query(shapely.Point(0.0, 0.0))  # built now, never lazily by a query
-        rings = [_ring_coordinates(a) for a in self._areas.tolist()]
-        sizes = np.array([len(r) for r in rings], dtype=np.int64)
-        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        flat = np.concatenate(rings) if rings else np.empty((0, 2))
-        self._x = np.ascontiguousarray(flat[:, 0], dtype=np.float32)
-        self._y = np.ascontiguousarray(flat[:, 1], dtype=np.float32)
+        bounds = shapely.bounds(self._areas).reshape(-1, 4)
+        west, south, east, north = bounds.T
+        rows0, rows1 = _area_cells(south, 90.0), _area_cells(north, 90.0)
+        columns0, columns1 = _area_cells(west, 540.0), _area_cells(east, 540.0)
+        heights, widths = rows1 - rows0 + 1, columns1 - columns0 + 1
+        big = heights * widths > MAX_AREA_CELLS
+        self._everywhere = np.flatnonzero(big)
+        listed = np.flatnonzero(~big)
+        counts = (heights * widths)[listed]
+        owner = np.repeat(listed, counts)
+        k = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        row, column = np.divmod(k, widths[owner])
+        keys = (rows0[owner] + row) * _AREA_COLUMNS + columns0[owner] + column
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._listed = keys[order], owner[order].astype(np.int64)
+        self._cx, self._cy, self._inner, self._outer = _circles(self._areas)
 
     def __len__(self) -> int:
         return len(self._areas)
@@ -120,38 +142,56 @@ class AreaIndex:
     def covering(self, lngs: Sequence[float], lat: float) -> IntArray:
         """Sorted numbers of the polygons that cover (inside or on the edge) any of the points
         (lng, lat) for the given longitudes: one point under its names east and west of ±180."""
-        xs = np.asarray(lngs, dtype=np.float64)
-        which, near = self._tree.query(shapely.points(xs, np.full(len(xs), lat)))
-        if not len(near):
+        row = int(np.floor_divide(np.float64(lat) + 90.0, AREA_CELL_DEGREES))
+        found: list[IntArray] = []
+        tested: list[float] = []
+        for lng in lngs:
+            column = int(np.floor_divide(np.float64(lng) + 540.0, AREA_CELL_DEGREES))
+            if not 0 <= column < _AREA_COLUMNS:
+                continue
+            key = row * _AREA_COLUMNS + column
+            start, stop = self._keys.searchsorted([key, key + 1]).tolist()
+            if start < stop:
+                found.append(self._listed[start:stop])
+                tested.append(lng)
+            if len(self._everywhere):
+                found.append(self._everywhere)
+                tested.append(lng)
+        if not found:
             return np.empty(0, dtype=np.int64)
-        px = xs[which]  # the point's longitude tested against each candidate
-        starts, stops = self._starts[near], self._starts[near + 1] - 1  # edges: each vertex
-        counts = stops - starts  # and the next, within one polygon
-        pair = np.repeat(np.arange(len(near)), counts)
-        first = starts[pair] + np.arange(len(pair)) - (np.cumsum(counts) - counts)[pair]
-        x0, y0 = self._x[first].astype(np.float64), self._y[first].astype(np.float64)
-        x1, y1 = self._x[first + 1].astype(np.float64), self._y[first + 1].astype(np.float64)
-        x = px[pair]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            spans = (y0 <= lat) != (y1 <= lat)  # NaN vertices (between rings) span nothing
-            crosses = spans & (x < x0 + (lat - y0) * (x1 - x0) / (y1 - y0))
-            dx, dy = x1 - x0, y1 - y0
-            along = np.clip(((x - x0) * dx + (lat - y0) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
-            gap = np.hypot(x0 + along * dx - x, y0 + along * dy - lat)
-        inside = np.bincount(pair[crosses], minlength=len(near)) % 2 == 1
-        doubtful = np.zeros(len(near), dtype=bool)
-        doubtful[pair[gap < EDGE_MARGIN]] = True  # NaN gaps (between rings) never doubt
-        if doubtful.any():
-            asked = np.flatnonzero(doubtful)
-            inside[asked] = shapely.covers(
-                self._areas[near[asked]], shapely.points(px[asked], np.full(len(asked), lat))
-            )
-        return np.unique(near[inside]).astype(np.int64)
+        near = np.concatenate(found) if len(found) > 1 else found[0]
+        px = np.repeat(np.asarray(tested, dtype=np.float64), [len(f) for f in found])
+        reach = np.hypot(px - self._cx[near], lat - self._cy[near])
+        inside = reach < self._inner[near]
+        unsure = np.flatnonzero(~inside & (reach <= self._outer[near]))
+        if len(unsure):
+            inside[unsure] = shapely.intersects_xy(self._areas[near[unsure]], px[unsure], lat)
+        covered = near[inside].astype(np.int64)
+        return covered if len(found) == 1 else np.unique(covered)
 
 
-def _ring_coordinates(area: Polygon) -> Floats:
-    """A polygon's rings one after another, a NaN vertex between two rings."""
-    rings = [np.asarray(area.exterior.coords)]
-    for hole in area.interiors:
-        rings += [np.full((1, 2), np.nan), np.asarray(hole.coords)]
-    return np.concatenate(rings) if len(rings) > 1 else rings[0]
+def _area_cells(degrees: Floats, origin: float) -> IntArray:
+    """The row (origin 90) or column (origin 540) of cells of each coordinate."""
+    return np.floor_divide(degrees + origin, AREA_CELL_DEGREES).astype(np.int64)
+
+
+def _circles(areas: npt.NDArray[np.object_]) -> tuple[Floats, Floats, Floats, Floats]:
+    """For each polygon a point inside it (x, y), the radius of the largest circle around that
+    point inside the polygon, and of the smallest holding it, each with ``CIRCLE_MARGIN`` to
+    spare: made ``CIRCLE_BATCH`` polygons at a time, so that the boundaries and vertices made
+    on the way stay few."""
+    found = [np.empty(0)] * 4
+    parts = []
+    for start in range(0, len(areas), CIRCLE_BATCH):
+        batch = areas[start : start + CIRCLE_BATCH]
+        centres = shapely.point_on_surface(batch)
+        x, y = shapely.get_x(centres), shapely.get_y(centres)
+        inner = shapely.distance(centres, shapely.boundary(batch)) - CIRCLE_MARGIN
+        vertices, owner = shapely.get_coordinates(batch, return_index=True)
+        reach = np.hypot(vertices[:, 0] - x[owner], vertices[:, 1] - y[owner])
+        outer = np.full(len(batch), -np.inf)
+        np.maximum.at(outer, owner, reach)
+        parts.append((x, y, inner, outer + CIRCLE_MARGIN))
+    if parts:
+        found = [np.concatenate([p[k] for p in parts]) for k in range(4)]
+    return found[0], found[1], found[2], found[3]

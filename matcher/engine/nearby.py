@@ -35,6 +35,8 @@ class Nearby:
         self._id_ranks = _ranks([s.id for s in suppliers])
         self._in_person = having(suppliers, Modality.IN_PERSON)
         self._home_visit = having(suppliers, Modality.HOME_VISIT)
+        self._offers_in_person = np.zeros(len(suppliers), dtype=bool)
+        self._offers_in_person[self._in_person] = True
         self._points = PointGrid(self._lngs[self._in_person], self._lats[self._in_person])
         self._areas = AreaIndex([_area(suppliers[i]) for i in self._home_visit.tolist()])
 
@@ -48,8 +50,10 @@ class Nearby:
         """
         in_person = np.empty(0, dtype=np.int64)
         rough = np.empty(0)
-        if Modality.IN_PERSON in modalities:
-            hits, lngs, lats = self._points.within(search_boxes(p, radius_km=radius_km))
+        boxes = search_boxes(p, radius_km=radius_km)
+        asked_in_person = Modality.IN_PERSON in modalities
+        if asked_in_person:
+            hits, lngs, lats = self._points.within(boxes)
             km = haversine_km(p, lats=lats, lngs=lngs)
             close = km * (1 - HAVERSINE_SLACK) <= radius_km
             in_person, rough = self._in_person[hits[close]], km[close]
@@ -58,13 +62,18 @@ class Nearby:
             home = self._home_visit[self._areas.covering(lng_variants(p.lng), p.lat)]
         positions, serves = in_person, np.zeros(len(in_person), dtype=bool)
         if len(home):
-            serves = np.isin(in_person, home)
-            home = home[~np.isin(home, in_person)]  # those listed in person already are marked
-            positions = np.concatenate([in_person, home])
-            rough = np.concatenate(
-                [rough, haversine_km(p, lats=self._lats[home], lngs=self._lngs[home])]
-            )
-            serves = np.concatenate([serves, np.ones(len(home), dtype=bool)])
+            lats, lngs = self._lats[home], self._lngs[home]
+            km = haversine_km(p, lats=lats, lngs=lngs)
+            listed = np.zeros(len(home), dtype=bool)  # among ``in_person`` already, chosen as
+            if asked_in_person:  # they were: in person, in a box, near enough
+                for west, south, east, north in boxes:
+                    listed |= (west <= lngs) & (lngs <= east) & (south <= lats) & (lats <= north)
+                listed &= self._offers_in_person[home] & (km * (1 - HAVERSINE_SLACK) <= radius_km)
+            if listed.any():
+                serves = _member(in_person, np.sort(home[listed]))
+            positions = np.concatenate([in_person, home[~listed]])
+            rough = np.concatenate([rough, km[~listed]])
+            serves = np.concatenate([serves, np.ones(int((~listed).sum()), dtype=bool)])
         in_box = np.arange(len(positions)) < len(in_person)
         for k, distance in nearest_first(
             p,
@@ -86,6 +95,12 @@ class Nearby:
         at = np.asarray(positions, dtype=np.int64)
         found: list[float] = geodesic_km(p, lats=self._lats[at], lngs=self._lngs[at]).tolist()
         return found
+
+
+def _member(values: IntArray, ascending: IntArray) -> npt.NDArray[np.bool_]:
+    """Whether each value is in a non-empty ascending array."""
+    at = np.minimum(ascending.searchsorted(values), len(ascending) - 1)
+    return ascending[at] == values  # type: ignore[no-any-return]
 
 
 def having(suppliers: Sequence[Supplier], modality: Modality) -> IntArray:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Polygon
 
-from matcher.engine.index import EDGE_MARGIN, AreaIndex, PointGrid
+from matcher.engine.index import AreaIndex, PointGrid
 from matcher.geo.geometry import Box, circle, lng_variants, search_boxes
 from matcher.model import Point
 
@@ -130,7 +130,7 @@ def areas() -> AreaIndex:
         (0.5, 0.5, [0]),
         (0.0, 0.5, [0]),  # on an edge: covered
         (1.0, 1.0, [0]),  # on a vertex
-        (1.0 + EDGE_MARGIN / 2, 0.5, []),  # just outside, nearer than the margin
+        (1.0 + 1e-9, 0.5, []),  # just outside
         (3.0, 1.0, []),  # in the hole
         (2.5, 1.0, [1]),  # on the hole's edge
         (2.2, 1.0, [1]),
