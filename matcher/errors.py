@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,72 @@ class UpdateConflict(MatcherError):
 
 class Abandoned(MatcherError):
     """The caller stopped waiting (deadline passed or call cancelled), so the work stopped too."""
+
+
+# GeoIP: no message, repr or chained exception of these holds the address looked up.
+
+#: The special-purpose range a refused address lies in, most specific first.
+AddressRange = Literal[
+    "unspecified",
+    "loopback",
+    "link-local",
+    "multicast",
+    "private",
+    "shared",
+    "documentation",
+    "reserved",
+    "special-purpose",
+]
+
+
+class GeoipError(MatcherError):
+    """The root of the GeoIP errors; no message of theirs holds the address looked up."""
+
+
+class MalformedAddress(GeoipError, ValueError):
+    """Text that is not one IPv4 or IPv6 address; ``reason`` says why without quoting it."""
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NotPublicAddress(GeoipError):
+    """An address no host on the public internet has; ``kind`` names its special range."""
+
+    def __init__(self, *, kind: AddressRange) -> None:
+        self.kind: AddressRange = kind
+        super().__init__(f"is not a public address ({kind})")
+
+
+class NotInDatabase(GeoipError):
+    """A public address the database places in no city and no country."""
+
+    def __init__(self) -> None:
+        super().__init__("the GeoIP database does not locate this address")
+
+
+class GeoipDatabaseError(GeoipError):
+    """A database file that cannot be opened or read; the file serving before goes on serving."""
+
+    def __init__(self, *, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"GeoIP database {path}: {reason}")
+
+
+class GeoipNotConfigured(GeoipError):
+    """An IP address to locate, or a database to reload, on a server started without one."""
+
+    def __init__(self, *, how: str) -> None:
+        self.how = how
+        super().__init__(f"this server has no GeoIP database: start it with {how}")
+
+
+class GeoipReloadRefused(FailedPrecondition):
+    """A GeoIP database file a reload could not open or use; the one before goes on serving."""
+
+    def __init__(self, *, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"GeoIP database {path}: {reason}; the database loaded before serves on")

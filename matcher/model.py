@@ -192,12 +192,45 @@ class ZoneState:
     abbreviation: str
 
 
+class LocationKind(enum.Enum):
+    """What a user's location was resolved from."""
+
+    POINT = "point"
+    GEOHASH = "geohash"
+    COUNTRY = "country"
+    IP_CITY = "ip_city"  # an IP address placed closely enough to stand for a point
+    IP_COUNTRY = "ip_country"  # an IP address placed too coarsely: it acts as a country
+
+
+class ZoneBasis(enum.Enum):
+    """How the user's zone was chosen."""
+
+    POINT = "point"  # the zone at the coarse point
+    COUNTRY = "country"  # the country's legal time, by the country rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationSource:
+    """How a user was placed, as a response tells the caller; never the address itself.
+
+    ``accuracy_km`` is how far from the place the user may be, where a GeoIP database says
+    (or the server assumes); None otherwise. ``country_code`` is the country a country
+    location or a database names, upper case.
+    """
+
+    kind: LocationKind
+    zone_basis: ZoneBasis = ZoneBasis.POINT
+    accuracy_km: float | None = None
+    country_code: str | None = None
+
+
 @dataclass(frozen=True)
 class UserLocation:
-    """Where a user is, as coarsely as the service ever holds it, and the user's zone."""
+    """Where a user is, as coarsely as the service ever holds it, the user's zone, and how."""
 
     point: Point | None  # None for a country: only its zone is known
     zone: str
+    source: LocationSource
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from matcher.errors import InvalidArgument
+from matcher.errors import GeoipNotConfigured, InvalidArgument, MalformedAddress, NotPublicAddress
+from matcher.geo.geoip import GeoipResolver, IpCountry
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -20,24 +21,31 @@ from matcher.model import (
     SLOT_MINUTES,
     SLOT_MINUTES_RULE,
     LocalHours,
+    LocationKind,
+    LocationSource,
     Modality,
     Override,
     Slot,
     Update,
     UserLocation,
     Window,
+    ZoneBasis,
     minute_of_day,
 )
-from matcher.settings import Limits
+from matcher.settings import Limits, how_to_set
 
 
 @dataclass(frozen=True, kw_only=True)
 class LocationInput:
-    """Where the caller says the user is: at most one of a point, a geohash or a country."""
+    """Where the caller says the user is: at most one of a point, a geohash, a country or an IP.
+
+    The IP address is left out of the repr, so no log line or error that shows an input shows it.
+    """
 
     lat_lng: tuple[float, float] | None = None
     geohash: str | None = None
     country_code: str | None = None
+    ip_address: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,21 +73,111 @@ class SlotInput:
 
 
 def locate(
-    location: LocationInput, *, resolver: TimezoneResolver, limits: Limits, field: str
+    location: LocationInput,
+    *,
+    resolver: TimezoneResolver,
+    limits: Limits,
+    field: str,
+    geoip: GeoipResolver | None = None,
+    radius_km: float | None = None,
 ) -> UserLocation:
-    """Resolves exactly one form of location, coarsened before anything else sees it."""
+    """Resolves exactly one form of location, coarsened before anything else sees it.
+
+    ``radius_km`` is the search radius an IP address's accuracy is weighed against (unset: the
+    default radius); ``geoip`` places IP addresses, if the server has a database.
+    """
     if location.lat_lng is not None:
         lat, lng = location.lat_lng
         raw = point(lat=lat, lng=lng, field=f"{field}.point")
+        kind = LocationKind.POINT
     elif location.geohash is not None:
         raw = decode_geohash(location.geohash, field=f"{field}.geohash")
+        kind = LocationKind.GEOHASH
     elif location.country_code is not None:
         zone = country_zone(location.country_code, field=f"{field}.country_code")
-        return UserLocation(point=None, zone=zone)
+        source = LocationSource(
+            kind=LocationKind.COUNTRY,
+            zone_basis=ZoneBasis.COUNTRY,
+            country_code=location.country_code.upper(),
+        )
+        return UserLocation(point=None, zone=zone, source=source)
+    elif location.ip_address is not None:
+        return ip_located(
+            location.ip_address,
+            geoip=geoip,
+            resolver=resolver,
+            limits=limits,
+            radius_km=radius_km or limits.default_radius_km,
+            field=f"{field}.ip_address",
+        )
     else:
-        raise missing(field=field, what="a point, a geohash or a country_code")
+        raise missing(field=field, what="a point, a geohash, a country_code or an ip_address")
     coarse = coarsen(raw, cell_km=limits.cell_km)
-    return UserLocation(point=coarse, zone=resolver.zone_at(coarse))
+    return UserLocation(
+        point=coarse, zone=resolver.zone_at(coarse), source=LocationSource(kind=kind)
+    )
+
+
+def ip_located(
+    address: str,
+    *,
+    geoip: GeoipResolver | None,
+    resolver: TimezoneResolver,
+    limits: Limits,
+    radius_km: float,
+    field: str,
+) -> UserLocation:
+    """The place a GeoIP database gives a public address, coarse at once; the address is dropped.
+
+    A city point is snapped to the grid before anything else sees it. When its accuracy is
+    coarser than ``radius_km``, or the database knows only the country, the user acts as a
+    country does (no point): the zone is the country's by the country rule; where that rule
+    gives none but the database gave a point, the zone at the coarse point (the response says
+    so); with neither, INVALID_ARGUMENT asks for a finer location.
+    """
+    if geoip is None:
+        raise GeoipNotConfigured(how=how_to_set("geoip_db"))
+    try:
+        place = geoip.locate(address=address)
+    except MalformedAddress as exc:
+        raise InvalidArgument.of(field, exc.reason) from None
+    except NotPublicAddress as exc:
+        raise InvalidArgument.of(field, str(exc)) from None
+    country = place.country_code
+    legal = None if country is None else _legal_zone(country)
+    if isinstance(place, IpCountry):
+        if legal is None:
+            raise InvalidArgument.of(
+                field,
+                f"locates the user only to the country {country}, which has no one legal "
+                "time; send a point or a geohash",
+            )
+        source = LocationSource(
+            kind=LocationKind.IP_COUNTRY, zone_basis=ZoneBasis.COUNTRY, country_code=country
+        )
+        return UserLocation(point=None, zone=legal, source=source)
+    coarse = coarsen(place.point, cell_km=limits.cell_km)
+    if place.accuracy_km <= radius_km:
+        source = LocationSource(
+            kind=LocationKind.IP_CITY, accuracy_km=place.accuracy_km, country_code=country
+        )
+        return UserLocation(point=coarse, zone=resolver.zone_at(coarse), source=source)
+    source = LocationSource(
+        kind=LocationKind.IP_COUNTRY,
+        zone_basis=ZoneBasis.POINT if legal is None else ZoneBasis.COUNTRY,
+        accuracy_km=place.accuracy_km,
+        country_code=country,
+    )
+    zone = resolver.zone_at(coarse) if legal is None else legal
+    return UserLocation(point=None, zone=zone, source=source)
+
+
+def _legal_zone(code: str) -> str | None:
+    """The zone the country rule (the one country_code follows) gives a country, or None."""
+    try:
+        return country_zone(code, field="country_code")
+    except InvalidArgument:
+        return None
 
 
 def timezone(name: str, *, field: str) -> str:
@@ -166,11 +264,17 @@ def _minute(text: str, *, field: str) -> int:
 
 
 def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str) -> None:
-    """A country locates only remote care: anything else needs a point."""
-    if user.point is None and Modality.REMOTE not in modalities:
-        raise InvalidArgument.of(
-            field, "a country locates only REMOTE care; send a point or a geohash"
-        )
+    """A country, or an IP address placed as coarsely, locates only remote care."""
+    if user.point is not None or Modality.REMOTE in modalities:
+        return
+    accuracy = user.source.accuracy_km
+    if user.source.kind is not LocationKind.IP_COUNTRY:
+        why = "a country locates"
+    elif accuracy is None:
+        why = "an IP address placed only in a country locates"
+    else:
+        why = f"an IP address placed only within {accuracy:g} km, more than the radius, locates"
+    raise InvalidArgument.of(field, f"{why} only REMOTE care; send a point or a geohash")
 
 
 def missing(*, field: str, what: str) -> InvalidArgument:

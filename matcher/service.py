@@ -13,8 +13,11 @@ from datetime import datetime
 
 from matcher import queries
 from matcher.engine.catalog import Catalog
+from matcher.errors import GeoipDatabaseError, GeoipNotConfigured, GeoipReloadRefused
+from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
+    LocationSource,
     Match,
     MatchQuery,
     Modality,
@@ -30,7 +33,7 @@ from matcher.model import (
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
-from matcher.settings import Limits
+from matcher.settings import Limits, how_to_set
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +102,15 @@ class SlotList:
     zone: ZoneState
     slots: Sequence[RenderedSlot]
     window: Window
+    source: LocationSource | None = None  # how the user was placed; None for a zone id
+
+
+@dataclass(frozen=True)
+class ServingStatus:
+    """What an operator asks is serving: the feed (and its last refusal), the GeoIP database."""
+
+    feed: FeedStatus
+    geoip: DatabaseInfo | None
 
 
 @dataclass(frozen=True)
@@ -120,9 +132,11 @@ class Matching:
         tokens: PageTokens,
         limits: Limits,
         clock: Callable[[], datetime],
+        geoip: GeoipResolver | None = None,
     ) -> None:
         self._catalog = catalog
         self._resolver = resolver
+        self._geoip = geoip
         self._tokens = tokens
         self._limits = limits
         self._clock = clock
@@ -138,14 +152,15 @@ class Matching:
         ``wanted`` tells whether the caller is still waiting; once not, the work stops.
         """
         limits, now = self._limits, self._clock()
-        user = self._locate(request.location)
+        radius_km = queries.radius(request.radius_km, limits=limits, field="radius_km")
+        user = self._locate(request.location, radius_km=radius_km)
         modalities = request.modalities or frozenset(Modality)
         page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
         query = MatchQuery(
             point=user.point,
             user_zone=user.zone,
             window=queries.window(request.window, now=now, limits=limits, field="window"),
-            radius_km=queries.radius(request.radius_km, limits=limits, field="radius_km"),
+            radius_km=radius_km,
             specialties=frozenset(request.specialties),
             languages=frozenset(request.languages),
             modalities=modalities,
@@ -184,7 +199,7 @@ class Matching:
         """One supplier's bookable slots in a window, in the user's time."""
         limits, now = self._limits, self._clock()
         supplier_id = queries.required(request.supplier_id, field="supplier_id")
-        user_zone = self._user_zone(request)
+        user_zone, source = self._user_zone(request)
         window = queries.window(request.window, now=now, limits=limits, field="window")
         supplier, found = self._catalog().slots_for(
             supplier_id,
@@ -195,7 +210,11 @@ class Matching:
             max_slots=queries.listed_slots(request.max_slots, limits=limits, field="max_slots"),
         )
         return SlotList(
-            supplier=supplier, zone=state_at(user_zone, at=now), slots=found, window=window
+            supplier=supplier,
+            zone=state_at(user_zone, at=now),
+            slots=found,
+            window=window,
+            source=source,
         )
 
     def check_slots(self, slot_ids: Sequence[str]) -> list[SlotCheck]:
@@ -203,37 +222,65 @@ class Matching:
         queries.slot_ids(slot_ids, most=self._limits.max_slot_checks, field="slot_ids")
         return self._catalog().check(slot_ids, now=self._clock())
 
-    def _locate(self, location: LocationInput) -> UserLocation:
+    def _locate(self, location: LocationInput, *, radius_km: float | None = None) -> UserLocation:
+        """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``."""
         return queries.locate(
-            location, resolver=self._resolver, limits=self._limits, field="location"
+            location,
+            resolver=self._resolver,
+            limits=self._limits,
+            field="location",
+            geoip=self._geoip,
+            radius_km=radius_km,
         )
 
-    def _user_zone(self, request: ListSlotsInput) -> str:
-        """The zone to render in: given outright, or resolved from a location."""
+    def _user_zone(self, request: ListSlotsInput) -> tuple[str, LocationSource | None]:
+        """The zone to render in, given outright or resolved from a location (and how, then)."""
         if request.timezone is not None:
-            return queries.timezone(request.timezone, field="timezone")
+            return queries.timezone(request.timezone, field="timezone"), None
         if request.location is not None:
-            return self._locate(request.location).zone
+            user = self._locate(request.location)
+            return user.zone, user.source
         raise queries.missing(field="user", what="a location or a timezone")
 
 
 class Administration:
-    """The operator's use cases: reloading the feed, reading its status, real-time updates."""
+    """The operator's use cases: reloading the feed or the GeoIP database, status, updates."""
 
     def __init__(
-        self, *, holder: CatalogHolder, limits: Limits, clock: Callable[[], datetime]
+        self,
+        *,
+        holder: CatalogHolder,
+        limits: Limits,
+        clock: Callable[[], datetime],
+        geoip: GeoipResolver | None = None,
     ) -> None:
         self._holder = holder
         self._limits = limits
         self._clock = clock
+        self._geoip = geoip
 
     def reload(self) -> Snapshot:
         """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
         return self._holder.reload()
 
-    def status(self) -> FeedStatus:
-        """What is serving, and the last refused reload since."""
-        return self._holder.status()
+    def status(self) -> ServingStatus:
+        """The feed serving and the last refused reload since; the GeoIP database serving."""
+        return ServingStatus(
+            feed=self._holder.status(), geoip=None if self._geoip is None else self._geoip.info
+        )
+
+    def reload_geoip(self) -> DatabaseInfo:
+        """Re-opens the GeoIP database file and swaps it in whole.
+
+        Raises GeoipNotConfigured without one, and GeoipReloadRefused (the file serving before
+        goes on serving) for a file that cannot be opened or is not a City or Country database.
+        """
+        if self._geoip is None:
+            raise GeoipNotConfigured(how=how_to_set("geoip_db"))
+        try:
+            return self._geoip.reload()
+        except GeoipDatabaseError as exc:
+            raise GeoipReloadRefused(path=exc.path, reason=exc.reason) from None
 
     def update(self, request: UpdateInput) -> UpdateOutcome:
         """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""

@@ -9,8 +9,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from matcher.errors import FeedError, InvalidArgument
 from matcher.feeds import Feed
+from matcher.geo.geoip import DatabaseInfo
 from matcher.instants import EPOCH
 from matcher.model import (
+    LocationKind,
+    LocationSource,
     Match,
     Modality,
     Order,
@@ -20,6 +23,7 @@ from matcher.model import (
     SlotStatus,
     Supplier,
     Window,
+    ZoneBasis,
     ZoneState,
 )
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
@@ -28,11 +32,12 @@ from matcher.service import (
     MatchInput,
     MatchPage,
     ResolvedZone,
+    ServingStatus,
     SlotList,
     UpdateInput,
     UpdateOutcome,
 )
-from matcher.serving.holder import FeedStatus, Refusal, Snapshot
+from matcher.serving.holder import Refusal, Snapshot
 from matcher_api.v1 import feed_admin_pb2 as admin_pb
 from matcher_api.v1 import matcher_pb2 as pb
 
@@ -47,6 +52,8 @@ ORDER_FROM_PB: dict[int, Order] = {
     pb.ORDER_BY_DISTANCE: Order.BY_DISTANCE,
     pb.ORDER_BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
 }
+LOCATION_KIND_TO_PB: dict[LocationKind, str] = {k: f"LOCATION_KIND_{k.name}" for k in LocationKind}
+ZONE_BASIS_TO_PB: dict[ZoneBasis, str] = {b: f"ZONE_BASIS_{b.name}" for b in ZoneBasis}
 #: Each domain slot status by its wire name, which carries the enum's prefix.
 SLOT_STATUS_TO_PB: dict[SlotStatus, str] = {s: f"SLOT_STATUS_{s.name}" for s in SlotStatus}
 #: Problems a feed status lists; its counts always cover them all.
@@ -65,6 +72,8 @@ def location(message: pb.Location) -> LocationInput:
         return LocationInput(geohash=message.geohash)
     if kind == "country_code":
         return LocationInput(country_code=message.country_code)
+    if kind == "ip_address":
+        return LocationInput(ip_address=message.ip_address)
     return LocationInput()
 
 
@@ -226,9 +235,21 @@ def match(m: Match) -> pb.SupplierMatch:
     )
 
 
+def location_source(source: LocationSource) -> pb.LocationSource:
+    """How the user was placed, as a message."""
+    return pb.LocationSource(
+        kind=LOCATION_KIND_TO_PB[source.kind],
+        zone_basis=ZONE_BASIS_TO_PB[source.zone_basis],
+        accuracy_km=source.accuracy_km or 0.0,
+        country_code=source.country_code or "",
+    )
+
+
 def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
     """A resolved zone as a response."""
-    response = pb.ResolveTimezoneResponse(timezone=zone_state(answer.zone))
+    response = pb.ResolveTimezoneResponse(
+        timezone=zone_state(answer.zone), location_source=location_source(answer.user.source)
+    )
     if answer.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(answer.user.point))
     return response
@@ -241,6 +262,7 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
         matches=[match(m) for m in page.matches],
         window=time_window(page.window),
         next_page_token=page.next_page_token,
+        location_source=location_source(page.user.source),
     )
     if page.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(page.user.point))
@@ -249,12 +271,15 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
 
 def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
     """A supplier's slots as a response."""
-    return pb.ListSlotsResponse(
+    response = pb.ListSlotsResponse(
         supplier=supplier(answer.supplier),
         user_timezone=zone_state(answer.zone),
         slots=[slot(s) for s in answer.slots],
         window=time_window(answer.window),
     )
+    if answer.source is not None:
+        response.location_source.CopyFrom(location_source(answer.source))
+    return response
 
 
 def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
@@ -316,11 +341,24 @@ def refusal(refused: Refusal) -> admin_pb.Refusal:
     )
 
 
-def feed_status(status: FeedStatus) -> admin_pb.GetFeedStatusResponse:
+def serving_status(status: ServingStatus) -> admin_pb.GetFeedStatusResponse:
     """What is serving, and the last refusal, as a message."""
+    feed = status.feed
     message = admin_pb.GetFeedStatusResponse(
-        serving=loaded_feed(status.serving), max_rejected_share=status.max_rejected_share
+        serving=loaded_feed(feed.serving), max_rejected_share=feed.max_rejected_share
     )
-    if status.last_refusal is not None:
-        message.last_refusal.CopyFrom(refusal(status.last_refusal))
+    if feed.last_refusal is not None:
+        message.last_refusal.CopyFrom(refusal(feed.last_refusal))
+    if status.geoip is not None:
+        message.geoip_database.CopyFrom(geoip_database(status.geoip))
     return message
+
+
+def geoip_database(info: DatabaseInfo) -> admin_pb.GeoipDatabase:
+    """A GeoIP database's metadata as a message."""
+    return admin_pb.GeoipDatabase(
+        path=info.path,
+        database_type=info.database_type,
+        ip_version=info.ip_version,
+        built_at=timestamp(info.built),
+    )

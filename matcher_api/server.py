@@ -14,7 +14,8 @@ from pathlib import Path
 import grpc
 
 from matcher.auth import Keyring, load_keys, parse_keys
-from matcher.errors import FeedRejected
+from matcher.errors import FeedRejected, GeoipDatabaseError
+from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver
 from matcher.instants import utc_now
 from matcher.paging import PageTokens
@@ -67,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     jsonlog.configure(level)
     try:
         edge = edge_from(settings)
+        geoip = open_geoip(settings)
         holder = CatalogHolder(
             settings.feed or SAMPLE_FEED,
             max_rejected_share=settings.max_rejected_share,
             journal=Journal(settings.journal) if settings.journal else None,
         )
-    except (FeedRejected, ValueError, OSError, sqlite3.Error) as exc:
+    except (FeedRejected, GeoipDatabaseError, ValueError, OSError, sqlite3.Error) as exc:
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
     matching = Matching(
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens=page_tokens(settings),
         limits=settings.limits,
         clock=utc_now,
+        geoip=geoip,
     )
     if settings.workers > 1:
         return serve_forked(settings, matching=matching, edge=edge, suppliers=len(holder.current()))
@@ -91,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             max_workers=settings.max_workers,
             reflect=settings.reflection,
             edge=edge,
-            administration=Administration(holder=holder, limits=settings.limits, clock=utc_now),
+            administration=Administration(
+                holder=holder, limits=settings.limits, clock=utc_now, geoip=geoip
+            ),
         )
     except RuntimeError as exc:  # the address cannot be bound
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
@@ -101,12 +106,49 @@ def main(argv: list[str] | None = None) -> int:
     log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
-    signal.signal(
-        signal.SIGHUP,
-        lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
-    )
+    signal.signal(signal.SIGHUP, lambda *_: hang_up(holder, geoip))
     server.wait_for_termination()
     return 0
+
+
+def open_geoip(settings: Settings) -> GeoipResolver | None:
+    """The configured GeoIP database, opened and checked, or None when there is none."""
+    if settings.geoip_db is None:
+        return None
+    geoip = GeoipResolver(
+        path=settings.geoip_db, unstated_accuracy_km=settings.geoip_unstated_accuracy_km
+    )
+    log_geoip(geoip.info, verb="opened")
+    return geoip
+
+
+def log_geoip(info: DatabaseInfo, *, verb: str) -> None:
+    """One line saying which GeoIP database serves now."""
+    log.info(
+        "%s GeoIP database %s (%s, IPv%d, built %s)",
+        verb,
+        info.path,
+        info.database_type,
+        info.ip_version,
+        info.built.date().isoformat(),
+    )
+
+
+def hang_up(holder: CatalogHolder, geoip: GeoipResolver | None) -> None:
+    """SIGHUP: reloads the feed and the GeoIP database on threads of their own, independently."""
+    threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start()
+    if geoip is not None:
+        threading.Thread(target=reload_geoip_and_log, args=(geoip,), daemon=True).start()
+
+
+def reload_geoip_and_log(geoip: GeoipResolver) -> None:
+    """Reloads the GeoIP database and logs the outcome rather than raising: no caller waits."""
+    try:
+        info = geoip.reload()
+    except GeoipDatabaseError as exc:
+        log.error("GeoIP reload refused, still serving the database before: %s", exc)
+        return
+    log_geoip(info, verb="reloaded")
 
 
 def warn_if_open(edge: Edge, *, address: str) -> None:

@@ -17,8 +17,12 @@ from matcher.errors import (
     Abandoned,
     FailedPrecondition,
     FeedRejected,
+    GeoipDatabaseError,
+    GeoipNotConfigured,
+    GeoipReloadRefused,
     InvalidArgument,
     NotFound,
+    NotInDatabase,
     UpdateConflict,
 )
 
@@ -29,6 +33,16 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 MAX_TEXT = 300
 #: Violations a refused feed carries in its status: with clipped texts, well inside the cap.
 MAX_FEED_VIOLATIONS = 10
+#: google.rpc.ErrorInfo.domain of every reason below.
+ERROR_DOMAIN = "matcher.v1"
+#: An IP address the GeoIP database places nowhere. NOT_FOUND, not INVALID_ARGUMENT: the
+#: address is well formed and public, and the same request may succeed once the database
+#: knows it; not FAILED_PRECONDITION: nothing the operator configures would change it.
+IP_ADDRESS_NOT_LOCATED = "IP_ADDRESS_NOT_LOCATED"
+#: An ip_address location, or a GeoIP reload, on a server started without a database.
+GEOIP_NOT_CONFIGURED = "GEOIP_NOT_CONFIGURED"
+#: A GeoIP reload whose file cannot be opened or used; the database before serves on.
+GEOIP_DATABASE_REFUSED = "GEOIP_DATABASE_REFUSED"
 
 
 def clip(text: str) -> str:
@@ -58,6 +72,46 @@ def bad_request(error: InvalidArgument) -> status_pb2.Status:
         code_pb2.INVALID_ARGUMENT,
         str(error),
         error_details_pb2.BadRequest(field_violations=violations),
+    )
+
+
+def error_info(reason: str) -> error_details_pb2.ErrorInfo:
+    """A google.rpc.ErrorInfo a client can switch on: a stable reason in this service's domain."""
+    return error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)
+
+
+def not_located(error: NotInDatabase) -> status_pb2.Status:
+    """NOT_FOUND for an address the database places nowhere; neither quotes the address."""
+    return rich(
+        code_pb2.NOT_FOUND,
+        f"{error}; send a point, a geohash or a country_code",
+        error_info(IP_ADDRESS_NOT_LOCATED),
+    )
+
+
+def geoip_unconfigured(error: GeoipNotConfigured) -> status_pb2.Status:
+    """FAILED_PRECONDITION saying how the operator gives the server a GeoIP database."""
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type="GEOIP_DATABASE", subject="geoip_db", description=str(error)
+    )
+    return rich(
+        code_pb2.FAILED_PRECONDITION,
+        str(error),
+        error_details_pb2.PreconditionFailure(violations=[violation]),
+        error_info(GEOIP_NOT_CONFIGURED),
+    )
+
+
+def geoip_refused(error: GeoipReloadRefused) -> status_pb2.Status:
+    """FAILED_PRECONDITION for a GeoIP file a reload could not use: the operator's to fix."""
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type="GEOIP_DATABASE", subject=clip(error.path), description=clip(error.reason)
+    )
+    return rich(
+        code_pb2.FAILED_PRECONDITION,
+        str(error),
+        error_details_pb2.PreconditionFailure(violations=[violation]),
+        error_info(GEOIP_DATABASE_REFUSED),
     )
 
 
@@ -107,8 +161,19 @@ def translated(handler: Handler) -> Handler:
             abort(context, bad_request(exc))
         except NotFound as exc:
             abort(context, not_found(exc))
+        except NotInDatabase as exc:
+            abort(context, not_located(exc))
+        except GeoipNotConfigured as exc:
+            abort(context, geoip_unconfigured(exc))
+        except (
+            GeoipDatabaseError
+        ) as exc:  # a lookup failed: the operator's problem, not the caller's
+            log.error("GeoIP lookup failed in %s: %s: %s", handler.__name__, exc.path, exc.reason)
+            abort(context, rich(code_pb2.INTERNAL, "internal error"))
         except FeedRejected as exc:
             abort(context, refused(exc))
+        except GeoipReloadRefused as exc:
+            abort(context, geoip_refused(exc))
         except FailedPrecondition as exc:
             abort(context, rich(code_pb2.FAILED_PRECONDITION, str(exc)))
         except UpdateConflict as exc:

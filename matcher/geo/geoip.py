@@ -20,20 +20,26 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Final, Literal
+from typing import Final
 
 import maxminddb
 from maxminddb.reader import Reader
 from maxminddb.types import Record
 
-from matcher.errors import InvalidArgument, MatcherError
+from matcher.errors import (
+    AddressRange,
+    GeoipDatabaseError,
+    InvalidArgument,
+    MalformedAddress,
+    NotInDatabase,
+    NotPublicAddress,
+)
 from matcher.geo.geometry import point
 from matcher.model import Point
+from matcher.settings import Settings
 
-#: The accuracy taken when a database states none (DB-IP lite): city level, the radius of a large
-#: metropolitan area. MaxMind states its radius at 67% confidence; a file without one earns no
-#: better, so at the default 25 km Match radius such a place acts as its country.
-UNSTATED_ACCURACY_KM: Final = 50.0
+#: The accuracy taken when a database states none (DB-IP lite); settings.py says why 50 km.
+UNSTATED_ACCURACY_KM: Final = float(Settings.geoip_unstated_accuracy_km)
 #: The longest text an address has: eight hextets with the last two as dotted IPv4.
 MAX_ADDRESS_CHARS: Final = 45
 #: The C extension's memory map: about 1 µs a lookup, against 20 µs for pure-Python MODE_MMAP.
@@ -51,19 +57,6 @@ EMPTY: Final = "is empty"
 TOO_LONG: Final = f"is longer than {MAX_ADDRESS_CHARS} characters, the longest an address is"
 HAS_ZONE: Final = "has a zone index (%...), which no public address has"
 NOT_AN_ADDRESS: Final = "is not an IPv4 or IPv6 address"
-
-#: The special-purpose range an address is refused for, most specific first.
-Kind = Literal[
-    "unspecified",
-    "loopback",
-    "link-local",
-    "multicast",
-    "private",
-    "shared",
-    "documentation",
-    "reserved",
-    "special-purpose",
-]
 
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
@@ -93,42 +86,6 @@ _NOT_GLOBAL: Final[tuple[Network, ...]] = (
     IPv4Network("198.18.0.0/15"),  # benchmarking
     IPv6Network("2001::/23"),  # IETF protocol assignments: benchmarking, ORCHID, ...
 )
-
-
-class GeoipError(MatcherError):
-    """The root of the GeoIP errors; no message of theirs holds the address looked up."""
-
-
-class MalformedAddress(GeoipError, ValueError):
-    """Text that is not one IPv4 or IPv6 address; ``reason`` says why without quoting it."""
-
-    def __init__(self, *, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-class NotPublicAddress(GeoipError):
-    """An address no host on the public internet has; ``kind`` names its special range."""
-
-    def __init__(self, *, kind: Kind) -> None:
-        self.kind: Kind = kind
-        super().__init__(f"is not a public address ({kind})")
-
-
-class NotInDatabase(GeoipError):
-    """A public address the database places in no city and no country."""
-
-    def __init__(self) -> None:
-        super().__init__("the GeoIP database does not locate this address")
-
-
-class GeoipDatabaseError(GeoipError):
-    """A database file that cannot be opened or read; the file serving before goes on serving."""
-
-    def __init__(self, *, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"GeoIP database {path}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +224,7 @@ def _unwrapped(address: Address) -> Address:
     return address
 
 
-def _special_kind(address: Address) -> Kind | None:
+def _special_kind(address: Address) -> AddressRange | None:
     """The special-purpose range an address lies in, or None for a public address."""
     if address.is_unspecified:
         return "unspecified"
