@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from matcher.errors import GeoipNotConfigured, InvalidArgument, MalformedAddress, NotPublicAddress
-from matcher.geo.geoip import GeoipResolver, IpCountry
+from matcher.geo.geoip import GeoipResolver, IpCountry, IpLocation, public_address
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -135,14 +135,7 @@ def ip_located(
     gives none but the database gave a point, the zone at the coarse point (the response says
     so); with neither, INVALID_ARGUMENT asks for a finer location.
     """
-    if geoip is None:
-        raise GeoipNotConfigured(how=how_to_set("geoip_db"))
-    try:
-        place = geoip.locate(address=address)
-    except MalformedAddress as exc:
-        raise InvalidArgument.of(field, exc.reason) from None
-    except NotPublicAddress as exc:
-        raise InvalidArgument.of(field, str(exc)) from None
+    place = _placed(address, geoip=geoip, field=field)
     country = place.country_code
     legal = None if country is None else _legal_zone(country)
     if isinstance(place, IpCountry):
@@ -170,6 +163,19 @@ def ip_located(
     )
     zone = resolver.zone_at(coarse) if legal is None else legal
     return UserLocation(point=None, zone=zone, source=source)
+
+
+def _placed(address: str, *, geoip: GeoipResolver | None, field: str) -> IpLocation:
+    """The database's place for an address; a bad one is refused first, database or not."""
+    try:
+        if geoip is None:
+            public_address(address=address)
+            raise GeoipNotConfigured(how=how_to_set("geoip_db"))
+        return geoip.locate(address=address)
+    except MalformedAddress as exc:
+        raise InvalidArgument.of(field, exc.reason) from None
+    except NotPublicAddress as exc:
+        raise InvalidArgument.of(field, str(exc)) from None
 
 
 def _legal_zone(code: str) -> str | None:

@@ -54,6 +54,10 @@ WIDE_US = Block(
     city(lat=37.751, lng=-97.822, country="US", radius_km=1000),
 )
 JAPAN = Block(("126.0.0.0/8", "2400:4000::/22"), country_only("JP"))
+#: A country with several zones and none that holds nearly all its people, and no point.
+US_ONLY = Block(("12.0.0.0/8",), country_only("US"))
+#: A wide place and no country (Cape Town, 300 km): its zone can come only from its point.
+NO_COUNTRY = Block(("41.0.0.0/16",), city(lat=-33.92, lng=18.42, country=None, radius_km=300))
 #: DB-IP City Lite: a point and a country, no accuracy radius.
 BERLIN_DBIP = Block(("5.44.0.0/16",), city(lat=52.52, lng=13.405, country="DE", radius_km=None))
 #: A point out of range: the record still names its country.
@@ -84,7 +88,19 @@ DECOYS = Block(
     ),
     NULL_ISLAND,
 )
-BLOCKS = (LONDON, KATHMANDU, WIDE_US, JAPAN, BERLIN_DBIP, BAD_POINT, NOWHERE, UNKNOWN, DECOYS)
+BLOCKS = (
+    LONDON,
+    KATHMANDU,
+    WIDE_US,
+    JAPAN,
+    US_ONLY,
+    NO_COUNTRY,
+    BERLIN_DBIP,
+    BAD_POINT,
+    NOWHERE,
+    UNKNOWN,
+    DECOYS,
+)
 
 
 class _Writer(MMDBWriter):
