@@ -7,6 +7,7 @@ the matching; paging lives here, bound to the query and never to a wire format.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,6 +35,8 @@ from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
 from matcher.settings import Limits, how_to_set
+
+log = logging.getLogger("matcher.service")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,8 +226,11 @@ class Matching:
         return self._catalog().check(slot_ids, now=self._clock())
 
     def _locate(self, location: LocationInput, *, radius_km: float | None = None) -> UserLocation:
-        """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``."""
-        return queries.locate(
+        """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``.
+
+        At DEBUG, logs how the location was resolved: never where, nor what was sent.
+        """
+        user = queries.locate(
             location,
             resolver=self._resolver,
             limits=self._limits,
@@ -232,6 +238,16 @@ class Matching:
             geoip=self._geoip,
             radius_km=radius_km,
         )
+        if log.isEnabledFor(logging.DEBUG):
+            source = user.source
+            accuracy = "unknown" if source.accuracy_km is None else f"{source.accuracy_km:g}"
+            log.debug(
+                "location resolved: %s, zone by %s, accuracy %s km",
+                source.kind.value,
+                source.zone_basis.value,
+                accuracy,
+            )
+        return user
 
     def _user_zone(self, request: ListSlotsInput) -> tuple[str, LocationSource | None]:
         """The zone to render in, given outright or resolved from a location (and how, then)."""
