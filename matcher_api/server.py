@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         geoip=geoip,
     )
     if settings.workers > 1:
-        return serve_forked(settings, matching=matching, edge=edge, suppliers=len(holder.current()))
+        return serve_forked(
+            settings, matching=matching, edge=edge, suppliers=len(holder.current()), geoip=geoip
+        )
     try:
         server, port = create_server(
             settings.address,
@@ -165,11 +167,19 @@ def drain(server: grpc.Server, *, grace_seconds: float) -> None:
     server.stop(grace=grace_seconds)
 
 
-def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, suppliers: int) -> int:
+def serve_forked(
+    settings: Settings,
+    *,
+    matching: Matching,
+    edge: Edge,
+    suppliers: int,
+    geoip: GeoipResolver | None,
+) -> int:
     """Serves from ``settings.workers`` processes sharing the port, until SIGINT or SIGTERM.
 
-    Each worker holds its own copy of the catalogue, so FeedAdminService and SIGHUP reloads are off:
-    a new feed means a restart.
+    Each worker holds its own copy of the catalogue, so FeedAdminService and feed reloads are
+    off: a new feed means a restart. SIGHUP reaches every worker, which reloads its own GeoIP
+    database.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":
         print("matcher: cannot start: --workers above 1 needs a fixed port", file=sys.stderr)
@@ -182,6 +192,7 @@ def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, supplier
         max_workers=settings.max_workers,
         reflect=settings.reflection,
         grace_seconds=settings.grace_seconds,
+        on_hangup=None if geoip is None else lambda: reload_geoip_and_log(geoip),
     )
     warn_if_open(edge, address=settings.address)
     log.info("serving %d suppliers on %s from %d processes", suppliers, settings.address, len(pids))

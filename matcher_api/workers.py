@@ -12,6 +12,8 @@ import gc
 import logging
 import os
 import signal
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from matcher.service import Matching
@@ -30,8 +32,12 @@ def fork_workers(
     reflect: bool,
     grace_seconds: float,
     edge: Edge | None = None,
+    on_hangup: Callable[[], None] | None = None,
 ) -> list[int]:
-    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids."""
+    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
+
+    ``on_hangup`` is what each worker runs, on a thread, when SIGHUP reaches it.
+    """
     shared = replace(edge or Edge(), reuse_port=True)
     gc.freeze()
     pids = []
@@ -47,6 +53,7 @@ def fork_workers(
                     max_workers=max_workers,
                     reflect=reflect,
                     grace_seconds=grace_seconds,
+                    on_hangup=on_hangup,
                 )
             except Exception:
                 log.exception("worker %d failed", os.getpid())
@@ -64,8 +71,16 @@ def serve_worker(
     max_workers: int,
     reflect: bool,
     grace_seconds: float,
+    on_hangup: Callable[[], None] | None = None,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
+    if on_hangup is None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    else:
+        hangup = on_hangup
+        signal.signal(
+            signal.SIGHUP, lambda *_: threading.Thread(target=hangup, daemon=True).start()
+        )
     server, _ = create_server(
         address, matching=matching, max_workers=max_workers, reflect=reflect, edge=edge
     )
@@ -77,11 +92,11 @@ def serve_worker(
 
 
 def supervise(pids: list[int]) -> int:
-    """Passes SIGINT and SIGTERM on and waits for every worker; one failing stops the rest.
+    """Passes SIGINT, SIGTERM and SIGHUP on and waits for every worker; one failing stops the rest.
 
     Returns the first non-zero exit code, or 0.
     """
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda sig, _: stop(pids, sig))
     running, first = set(pids), 0
     while running:
@@ -95,7 +110,7 @@ def supervise(pids: list[int]) -> int:
 
 
 def stop(pids: list[int], signum: int = signal.SIGTERM) -> None:
-    """Asks every worker still running to drain and exit."""
+    """Asks every worker still running to drain and exit (or, with SIGHUP, to reload)."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):  # already gone
             os.kill(pid, signum)
