@@ -10,6 +10,7 @@ has found an address that reached the database when it should have been refused 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ BAD_POINT = Block(("24.48.0.0/12",), city(lat=95.0, lng=-75.0, country="CA", rad
 #: Records that place nothing: a continent only, and DB-IP's ZZ for "no country".
 NOWHERE = Block(("185.0.0.0/16",), {"continent": {"code": "EU"}})
 UNKNOWN = Block(("196.0.0.0/16",), {"country": {"iso_code": "ZZ"}})
+#: London's networks placed in Berlin: the database a reload test swaps in.
+BERLIN_AT_LONDON = Block(LONDON.networks, city(lat=52.52, lng=13.405, country="DE", radius_km=20))
 NULL_ISLAND = city(lat=0.0, lng=0.0, country=None, radius_km=1)
 DECOYS = Block(
     (
@@ -141,3 +144,10 @@ def write_db(
                 writer.insert_network(IPSet([network.ipv6(ipv4_compatible=False)]), block.record)
     writer.to_db_file(str(path))
     return path
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Renames a complete new file over a served one, as geoipupdate does; never writes into it."""
+    staged = path.with_suffix(".staged")
+    staged.write_bytes(content)
+    os.replace(staged, path)

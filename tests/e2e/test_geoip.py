@@ -6,11 +6,9 @@ The database is the suite's own (tests/geoip_db.py), written fresh for each run.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,10 @@ from tests.e2e.conftest import (
     field_violations,
     grpcurl,
     serving,
+    wait_until,
 )
 from tests.feed_files import tagged, write_feed
-from tests.geoip_db import LONDON, Block, city, write_db
+from tests.geoip_db import BERLIN_AT_LONDON, replace_file, write_db
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +35,6 @@ ADMIN = "matcher.v1.FeedAdminService"
 INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION = 3, 5, 9
 LONDON_IP = "81.2.69.160"
 WIDE_US_IP = "23.40.0.1"
-BERLIN_AT_LONDON = Block(LONDON.networks, city(lat=52.52, lng=13.405, country="DE", radius_km=20))
 
 
 def located(address: str, ip: str, method: str = "Match", **fields: Any) -> dict[str, Any]:
@@ -51,21 +49,6 @@ def error_reasons(status: dict[str, Any]) -> list[str]:
         for d in status.get("details", [])
         if d.get("@type") == "type.googleapis.com/google.rpc.ErrorInfo"
     ]
-
-
-def wait_until(condition: Callable[[], bool], *, what: str) -> None:
-    """Polls until ``condition()`` holds; fails after a generous deadline."""
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def swap(path: Path, content: bytes) -> None:
-    """Renames a complete new file over the served one, as geoipupdate does."""
-    staged = path.with_suffix(".staged")
-    staged.write_bytes(content)
-    os.replace(staged, path)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +168,7 @@ def test_grpcurl_reloads_the_database_and_the_status_shows_it(
     reloadable: RunningServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "city.mmdb"
-    swap(db, write_db(tmp_path / "berlin.mmdb", blocks=(BERLIN_AT_LONDON,)).read_bytes())
+    replace_file(db, write_db(tmp_path / "berlin.mmdb", blocks=(BERLIN_AT_LONDON,)).read_bytes())
     assert zone_of_london_ip(reloadable.address) == "Europe/London"  # until reloaded
     done = grpcurl(reloadable.address, f"{ADMIN}/ReloadGeoipDatabase")
     assert done.returncode == 0, done.stderr
@@ -202,7 +185,7 @@ def test_sighup_reloads_the_database_though_the_feed_is_refused(
     broken = tagged("v2")
     broken[3]["location"]["lat"] = 200
     write_feed(reloadable.feed, broken)
-    swap(
+    replace_file(
         tmp_path / "city.mmdb",
         write_db(tmp_path / "b.mmdb", blocks=(BERLIN_AT_LONDON,)).read_bytes(),
     )
@@ -217,7 +200,7 @@ def test_sighup_reloads_the_feed_though_the_database_is_refused(
     reloadable: RunningServer, tmp_path: Path
 ) -> None:
     write_feed(reloadable.feed, tagged("v2", generated_at="2026-11-23T00:00:00Z"))
-    swap(tmp_path / "city.mmdb", b"truncated")
+    replace_file(tmp_path / "city.mmdb", b"truncated")
     reloadable.process.send_signal(signal.SIGHUP)
     wait_until(
         lambda: feed_generated_at(reloadable.address) == "2026-11-23T00:00:00Z", what="feed reload"

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, SERVER, TINY_FEED, grpcurl, launch, wait_until_serving
-from tests.geoip_db import LONDON, Block, city, write_db
+from tests.e2e.conftest import (
+    ROOT,
+    SERVER,
+    TINY_FEED,
+    grpcurl,
+    launch,
+    wait_until,
+    wait_until_serving,
+)
+from tests.geoip_db import BERLIN_AT_LONDON, replace_file, write_db
 
 pytestmark = pytest.mark.e2e
 
@@ -61,17 +67,16 @@ def test_workers_need_a_fixed_port():
 def test_sighup_reaches_every_worker_which_reloads_its_geoip_database(tmp_path):
     """The feed cannot reload under --workers; the GeoIP database can, in each process."""
     db = write_db(tmp_path / "city.mmdb")
-    berlin = Block(LONDON.networks, city(lat=52.52, lng=13.405, country="DE", radius_km=20))
     server = launch(TINY_FEED, "--workers", "2", "--geoip-db", str(db))
     try:
         wait_until_serving(server)
-        staged = write_db(tmp_path / "staged.mmdb", blocks=(berlin,))
-        os.replace(staged, db)
+        berlin = write_db(tmp_path / "berlin.mmdb", blocks=(BERLIN_AT_LONDON,))
+        replace_file(db, berlin.read_bytes())
         server.process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 60
-        while server.stderr_text().count("reloaded GeoIP database") < 2:
-            assert time.monotonic() < deadline, server.stderr_text()
-            time.sleep(0.1)
+        wait_until(
+            lambda: server.stderr_text().count("reloaded GeoIP database") == 2,
+            what="both workers' reloads",
+        )
         for _ in range(6):  # new connections, spread over both workers
             done = grpcurl(
                 server.address,

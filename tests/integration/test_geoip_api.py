@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,14 @@ from matcher_api.v1 import feed_admin_pb2_grpc as admin_grpc
 from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 from tests.conftest import NOW, TINY_FEED, matching_over
-from tests.geoip_db import BUILD_EPOCH, LONDON, TEST_TYPE, Block, city, write_db
+from tests.geoip_db import (
+    BERLIN_AT_LONDON,
+    BUILD_EPOCH,
+    LONDON,
+    TEST_TYPE,
+    replace_file,
+    write_db,
+)
 from tests.integration.helpers import bad_fields
 
 LONDON_IP = "81.2.69.1"
@@ -41,8 +47,6 @@ SPELLINGS = {
     "10.1.2.3": ("10.1.2.3",),
     "2400:1a00::5": ("2400:1a00::5", "2400:1a00:0:0:0:0:0:5"),
 }
-#: London's networks placed in Berlin: the database a reload swaps in.
-BERLIN_AT_LONDON = Block(LONDON.networks, city(lat=52.52, lng=13.405, country="DE", radius_km=20))
 
 
 @dataclass
@@ -74,13 +78,6 @@ def serving(resolver: TimezoneResolver, db: Path | None) -> Iterator[Served]:
             )
     finally:
         server.stop(grace=None)
-
-
-def swap(path: Path, target: Path) -> None:
-    """Renames a complete file over the served one, as geoipupdate does."""
-    staged = path.with_suffix(".staged")
-    staged.write_bytes(target.read_bytes())
-    os.replace(staged, path)
 
 
 @pytest.fixture
@@ -271,7 +268,7 @@ def test_reload_swaps_the_database_and_the_status_shows_it(tmp_path: Path, serve
     newer = write_db(
         tmp_path / "newer.mmdb", blocks=(BERLIN_AT_LONDON,), build_epoch=BUILD_EPOCH + 7
     )
-    swap(served.db, newer)
+    replace_file(served.db, newer.read_bytes())
     before = served.matcher.ResolveTimezone(pb.ResolveTimezoneRequest(location=ip(LONDON_IP)))
     assert before.timezone.zone == "Europe/London"  # the open file serves until a reload
     reloaded = served.admin.ReloadGeoipDatabase(admin_pb.ReloadGeoipDatabaseRequest(), timeout=10)
@@ -282,9 +279,7 @@ def test_reload_swaps_the_database_and_the_status_shows_it(tmp_path: Path, serve
 
 def test_a_bad_file_is_refused_and_the_database_before_serves_on(served: Served) -> None:
     assert served.db is not None
-    staged = served.db.with_suffix(".staged")
-    staged.write_bytes(b"not a database")
-    os.replace(staged, served.db)
+    replace_file(served.db, b"not a database")
     refused = failure(served.admin.ReloadGeoipDatabase, admin_pb.ReloadGeoipDatabaseRequest())
     assert refused.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "is not a MaxMind DB file" in (refused.details() or "")
@@ -324,7 +319,7 @@ def test_reloads_under_concurrent_calls_each_see_one_whole_database(
     with ThreadPoolExecutor(max_workers=3) as pool:
         callers = [pool.submit(call) for _ in range(3)]
         for turn in range(20):
-            swap(served.db, berlin if turn % 2 == 0 else london)
+            replace_file(served.db, (berlin if turn % 2 == 0 else london).read_bytes())
             served.admin.ReloadGeoipDatabase(admin_pb.ReloadGeoipDatabaseRequest(), timeout=10)
         done.set()
         seen = set().union(*(f.result() for f in callers))
