@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from matcher.errors import GeoipNotConfigured, InvalidArgument, MalformedAddress, NotPublicAddress
-from matcher.geo.geoip import GeoipResolver, IpCountry, IpLocation, public_address
+from matcher.geo.geoip import GeoipResolver, IpCity, IpCountry, IpLocation, public_address
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -136,32 +136,31 @@ def ip_located(
     so); with neither, INVALID_ARGUMENT asks for a finer location.
     """
     place = _placed(address, geoip=geoip, field=field)
-    country = place.country_code
-    legal = None if country is None else _legal_zone(country)
-    if isinstance(place, IpCountry):
-        if legal is None:
-            raise InvalidArgument.of(
-                field,
-                f"locates the user only to the country {country}, which has no one legal "
-                "time; send a point or a geohash",
-            )
+    coarse = None if isinstance(place, IpCountry) else coarsen(place.point, cell_km=limits.cell_km)
+    if isinstance(place, IpCity) and coarse is not None and place.accuracy_km <= radius_km:
         source = LocationSource(
-            kind=LocationKind.IP_COUNTRY, zone_basis=ZoneBasis.COUNTRY, country_code=country
-        )
-        return UserLocation(point=None, zone=legal, source=source)
-    coarse = coarsen(place.point, cell_km=limits.cell_km)
-    if place.accuracy_km <= radius_km:
-        source = LocationSource(
-            kind=LocationKind.IP_CITY, accuracy_km=place.accuracy_km, country_code=country
+            kind=LocationKind.IP_CITY,
+            accuracy_km=place.accuracy_km,
+            country_code=place.country_code,
         )
         return UserLocation(point=coarse, zone=resolver.zone_at(coarse), source=source)
+    country = place.country_code
+    zone = None if country is None else _legal_zone(country)
+    basis = ZoneBasis.COUNTRY
+    if zone is None and coarse is not None:
+        zone, basis = resolver.zone_at(coarse), ZoneBasis.POINT
+    if zone is None:
+        raise InvalidArgument.of(
+            field,
+            f"locates the user only to the country {country}, which has no one legal time; "
+            "send a point or a geohash",
+        )
     source = LocationSource(
         kind=LocationKind.IP_COUNTRY,
-        zone_basis=ZoneBasis.POINT if legal is None else ZoneBasis.COUNTRY,
-        accuracy_km=place.accuracy_km,
+        zone_basis=basis,
+        accuracy_km=place.accuracy_km if isinstance(place, IpCity) else None,
         country_code=country,
     )
-    zone = resolver.zone_at(coarse) if legal is None else legal
     return UserLocation(point=None, zone=zone, source=source)
 
 
