@@ -165,9 +165,8 @@ def translated(handler: Handler) -> Handler:
             abort(context, not_located(exc))
         except GeoipNotConfigured as exc:
             abort(context, geoip_unconfigured(exc))
-        except (
-            GeoipDatabaseError
-        ) as exc:  # a lookup failed: the operator's problem, not the caller's
+        except GeoipDatabaseError as exc:
+            # a lookup failed on a corrupt file: the operator's to fix; never the address
             log.error("GeoIP lookup failed in %s: %s: %s", handler.__name__, exc.path, exc.reason)
             abort(context, rich(code_pb2.INTERNAL, "internal error"))
         except FeedRejected as exc:
