@@ -24,11 +24,21 @@ from matcher.serving.journal import Journal
 from matcher.settings import Settings, parse_settings
 from matcher_api import jsonlog
 from matcher_api.app import create_server
-from matcher_api.edge import Edge, tls
+from matcher_api.edge import Edge, connection_options, tls
 from matcher_api.workers import fork_workers, supervise
 
-SAMPLE_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
+DESCRIPTION = """\
+Serves the matcher gRPC API (matcher.v1.MatcherService, FeedAdmin, health, reflection) from a
+supplier feed loaded at start-up. Health answers NOT_SERVING until the feed is loaded."""
+#: The sample feed: inside the installed wheel (setup.py puts it there), else in the checkout.
+BUNDLED_FEED = Path(__file__).resolve().parent / "sample" / "suppliers.jsonl"
+CHECKOUT_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
 log = logging.getLogger("matcher.server")
+
+
+def sample_feed() -> Path:
+    """The feed served when --feed is unset: fake suppliers, for trying the service out."""
+    return BUNDLED_FEED if BUNDLED_FEED.is_file() else CHECKOUT_FEED
 
 
 def edge_from(settings: Settings) -> Edge:
@@ -48,6 +58,7 @@ def edge_from(settings: Settings) -> Edge:
         credentials=credentials,
         keyring=Keyring([*keys, *parse_keys(inline, source="MATCHER_AUTH_KEYS")]),
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        connection=connection_options(settings),
     )
 
 
@@ -59,7 +70,7 @@ def page_tokens(settings: Settings) -> PageTokens:
 
 def main(argv: list[str] | None = None) -> int:
     """Loads the feed, serves until SIGINT or SIGTERM (draining in-flight calls); SIGHUP reloads."""
-    settings = parse_settings(argv, env=os.environ, description=(__doc__ or "").split(":")[0])
+    settings = parse_settings(argv, env=os.environ, description=DESCRIPTION)
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):  # e.g. "verbose"; lower-case names ("info") are accepted
         print(f"matcher: cannot start: unknown log level {settings.log_level!r}", file=sys.stderr)
@@ -68,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         edge = edge_from(settings)
         holder = CatalogHolder(
-            settings.feed or SAMPLE_FEED,
+            settings.feed or sample_feed(),
             max_rejected_share=settings.max_rejected_share,
             journal=Journal(settings.journal) if settings.journal else None,
         )
@@ -98,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server.start()
     warn_if_open(edge, address=settings.address)
+    warn_if_sample(settings)
     log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
@@ -115,6 +127,12 @@ def warn_if_open(edge: Edge, *, address: str) -> None:
         log.warning("PLAINTEXT gRPC on %s: no TLS, for local development only", address)
     if not edge.keyring.enabled:
         log.warning("AUTHENTICATION OFF: no caller keys configured, for local development only")
+
+
+def warn_if_sample(settings: Settings) -> None:
+    """Says loudly when no feed was given and the bundled sample's fake suppliers are served."""
+    if settings.feed is None:
+        log.warning("SAMPLE FEED: no --feed given, serving made-up suppliers: %s", sample_feed())
 
 
 def drain(server: grpc.Server, *, grace_seconds: float) -> None:
