@@ -22,9 +22,10 @@ from matcher.service import Administration, Matching
 from matcher.serving.holder import CatalogHolder, reload_and_log
 from matcher.serving.journal import Journal
 from matcher.settings import Settings, parse_settings
-from matcher_api import jsonlog
+from matcher_api import jsonlog, observability
 from matcher_api.app import create_server
 from matcher_api.edge import Edge, connection_options, tls
+from matcher_api.health import Health
 from matcher_api.workers import fork_workers, supervise
 
 DESCRIPTION = """\
@@ -82,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             settings.feed or sample_feed(),
             max_rejected_share=settings.max_rejected_share,
             journal=Journal(settings.journal) if settings.journal else None,
+            load=settings.workers > 1,  # one process loads later, answering health meanwhile
         )
     except (FeedRejected, ValueError, OSError, sqlite3.Error) as exc:
-        print(f"matcher: cannot start: {exc}", file=sys.stderr)
-        return 2
+        return cannot_start(exc)
     matching = Matching(
         catalog=holder.current,
         resolver=TimezoneResolver(),
@@ -95,6 +96,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     if settings.workers > 1:
         return serve_forked(settings, matching=matching, edge=edge, suppliers=len(holder.current()))
+    return serve(settings, matching=matching, edge=edge, holder=holder)
+
+
+def cannot_start(problem: Exception | str) -> int:
+    """Says why the server cannot start, on stderr; the exit status 2."""
+    print(f"matcher: cannot start: {problem}", file=sys.stderr)
+    return 2
+
+
+def serve(settings: Settings, *, matching: Matching, edge: Edge, holder: CatalogHolder) -> int:
+    """Binds and answers health (NOT_SERVING), loads the feed, then serves until stopped."""
+    health = Health()
+    try:
+        observed = observability.start(settings)
+    except (OSError, ValueError) as exc:  # the metrics address cannot be bound
+        return cannot_start(f"metrics address {settings.metrics_address}: {exc}")
     try:
         server, port = create_server(
             settings.address,
@@ -103,13 +120,29 @@ def main(argv: list[str] | None = None) -> int:
             reflect=settings.reflection,
             edge=edge,
             administration=Administration(holder=holder, limits=settings.limits, clock=utc_now),
+            health=health,
         )
     except RuntimeError as exc:  # the address cannot be bound
-        print(f"matcher: cannot start: {exc}", file=sys.stderr)
-        return 2
+        observed.close()
+        return cannot_start(exc)
     server.start()
     warn_if_open(edge, address=settings.address)
     warn_if_sample(settings)
+    log.info("listening on port %d, NOT_SERVING until %s is loaded", port, holder.path)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_loading)
+    try:
+        holder.reload()
+    except FeedRejected as exc:
+        server.stop(0)
+        observed.close()
+        return cannot_start(exc)
+    except SystemExit:
+        log.info("stopped while loading the feed")
+        server.stop(0)
+        observed.close()
+        return 0
+    health.serving()
     log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
@@ -118,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
     )
     server.wait_for_termination()
+    observed.close()
     return 0
+
+
+def _stop_loading(signum: int, frame: object) -> None:
+    """SIGTERM or SIGINT before the feed is loaded: nothing to drain, so stop the load at once."""
+    raise SystemExit(0)
 
 
 def warn_if_open(edge: Edge, *, address: str) -> None:
@@ -148,8 +187,7 @@ def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, supplier
     a new feed means a restart.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":
-        print("matcher: cannot start: --workers above 1 needs a fixed port", file=sys.stderr)
-        return 2
+        return cannot_start("--workers above 1 needs a fixed port")
     pids = fork_workers(
         settings.address,
         matching=matching,
@@ -158,10 +196,21 @@ def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, supplier
         max_workers=settings.max_workers,
         reflect=settings.reflection,
         grace_seconds=settings.grace_seconds,
+        observe=lambda index: observability.start(
+            settings, metrics_address=worker_metrics_address(settings.metrics_address, index)
+        ),
     )
     warn_if_open(edge, address=settings.address)
     log.info("serving %d suppliers on %s from %d processes", suppliers, settings.address, len(pids))
     return supervise(pids)
+
+
+def worker_metrics_address(address: str, index: int) -> str:
+    """Worker ``index`` (from 0) of ``--workers`` serves its metrics on the port plus its index."""
+    if not address:
+        return ""
+    host, port = observability.host_port(address)
+    return f"[{host}]:{port + index}" if ":" in host else f"{host}:{port + index}"
 
 
 if __name__ == "__main__":
