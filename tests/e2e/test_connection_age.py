@@ -64,7 +64,9 @@ def test_connections_are_recycled_after_their_max_age_and_no_call_fails():
         calls = 0
         deadline = time.monotonic() + CALLING_S
         while time.monotonic() < deadline:
-            assert stub.GetSupplier(request, timeout=10).id == "london-gp"  # raises if it fails
+            assert (
+                stub.GetSupplier(request, timeout=10).supplier.id == "london-gp"
+            )  # raises if it fails
             calls += 1
             time.sleep(0.02)
         requests.put(LIST)

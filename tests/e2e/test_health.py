@@ -66,7 +66,7 @@ def test_health_is_not_serving_while_the_feed_loads_and_serving_once_it_is(loadi
 
         shutil.copyfileobj(TINY_FEED.open("rb"), pipe.open("wb"))  # the load can finish now
         assert next(watch).status == SERVING
-        assert matcher.GetSupplier(request, timeout=5).id == "london-gp"
+        assert matcher.GetSupplier(request, timeout=5).supplier.id == "london-gp"
         watch.cancel()
     assert server.stop() == 0
     said = server.stderr_text()
