@@ -82,3 +82,23 @@ def test_sigterm_while_the_feed_loads_stops_at_once_with_status_0(loading):
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=PATIENCE_S) == 0
     assert "stopped while loading the feed" in server.stderr_text()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #11 (helper 'hardening') turns health NOT_SERVING the moment SIGTERM arrives;"
+    " when that lands this passes: remove this mark",
+)
+def test_one_health_stream_sees_not_serving_serving_then_not_serving_at_sigterm(loading):
+    server, pipe = loading
+    with connected(server.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+        seen = [next(watch).status]
+        shutil.copyfileobj(TINY_FEED.open("rb"), pipe.open("wb"))
+        seen.append(next(watch).status)
+        server.process.send_signal(signal.SIGTERM)
+        seen.append(next(watch).status)  # told at once, while calls in flight drain
+        assert seen == [NOT_SERVING, SERVING, NOT_SERVING]
+    assert server.process.wait(timeout=PATIENCE_S) == 0
