@@ -7,6 +7,7 @@ the test scrapes until the calls it made are all counted, within a generous pati
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import time
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from matcher_api.app import ADMIN_SERVICE_NAME
 from tests.e2e.conftest import (
+    ROOT,
     SERVICE,
     TINY_FEED,
     RunningServer,
@@ -32,6 +34,7 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 PATIENCE_S = 30.0
+DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
 DURATION = "grpc_server_call_duration_seconds"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -116,6 +119,9 @@ def test_calls_their_status_codes_and_latency_and_the_feed_show_in_the_scrape(ob
     generated = datetime(2026, 11, 20, tzinfo=UTC).timestamp()  # tests/data/tiny.jsonl's header
     assert value(samples, "matcher_feed_generated_timestamp_seconds") == generated
     assert value(samples, "matcher_feed_age_seconds") >= time.time() - generated - 60
+    names = {name for name, _ in samples}
+    charted = re.findall(r"\b((?:grpc_server|matcher|process)_[a-z_]+)", DASHBOARD.read_text())
+    assert set(charted) <= names, set(charted) - names  # the dashboard charts what is there
 
 
 def test_a_reload_and_an_update_move_the_feed_and_update_metrics(observed):
