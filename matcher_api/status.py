@@ -23,6 +23,7 @@ from matcher.errors import (
     InvalidArgument,
     NotFound,
     NotInDatabase,
+    Unavailable,
     UpdateConflict,
 )
 
@@ -177,6 +178,8 @@ def translated(handler: Handler) -> Handler:
             abort(context, rich(code_pb2.FAILED_PRECONDITION, str(exc)))
         except UpdateConflict as exc:
             abort(context, rich(code_pb2.ALREADY_EXISTS, str(exc)))
+        except Unavailable as exc:
+            abort(context, rich(code_pb2.UNAVAILABLE, str(exc)))
         except Abandoned as exc:  # nobody is listening; the status is for the access log
             abort(context, rich(code_pb2.CANCELLED, str(exc)))
         except Exception:
