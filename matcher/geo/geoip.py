@@ -26,6 +26,7 @@ import maxminddb
 from maxminddb.reader import Reader
 from maxminddb.types import Record
 
+from matcher import metrics
 from matcher.errors import (
     AddressRange,
     GeoipDatabaseError,
@@ -147,7 +148,7 @@ class GeoipResolver:
         self._path = os.fspath(path)
         self._unstated_km = unstated_accuracy_km
         self._reloading = threading.Lock()
-        self._loaded = _open(self._path)
+        self._loaded = _counted_open(self._path)
 
     @property
     def info(self) -> DatabaseInfo:
@@ -161,7 +162,7 @@ class GeoipResolver:
         is missing or is not a City or Country MaxMind DB file.
         """
         with self._reloading:
-            self._loaded = _open(self._path)
+            self._loaded = _counted_open(self._path)
             return self._loaded.info
 
     def locate(self, *, address: str) -> IpLocation:
@@ -172,9 +173,15 @@ class GeoipResolver:
         """
         target = public_address(address=address)
         loaded = self._loaded  # read once: a concurrent reload cannot mix two files
-        if target.version > loaded.info.ip_version:
-            raise NotInDatabase()  # an IPv6 address and an IPv4-only file
-        return _place(_record(loaded, target), unstated_km=self._unstated_km)
+        try:
+            if target.version > loaded.info.ip_version:
+                raise NotInDatabase()  # an IPv6 address and an IPv4-only file
+            place = _place(_record(loaded, target), unstated_km=self._unstated_km)
+        except NotInDatabase:
+            metrics.geoip_looked_up(found="none")
+            raise
+        metrics.geoip_looked_up(found="city" if isinstance(place, IpCity) else "country")
+        return place
 
 
 def public_address(*, address: str) -> Address:
@@ -305,6 +312,17 @@ def _number(value: Record | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def _counted_open(path: str) -> _Loaded:
+    """``_open``, its outcome counted in the service's metrics."""
+    try:
+        loaded = _open(path)
+    except GeoipDatabaseError:
+        metrics.geoip_loaded(built=None)
+        raise
+    metrics.geoip_loaded(built=loaded.info.built)
+    return loaded
 
 
 def _open(path: str) -> _Loaded:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+from pathlib import Path
 
-from matcher.errors import GeoipNotConfigured, InvalidArgument, NotInDatabase
+import pytest
+from prometheus_client import REGISTRY
+
+from matcher.errors import (
+    GeoipDatabaseError,
+    GeoipNotConfigured,
+    InvalidArgument,
+    NotInDatabase,
+    NotPublicAddress,
+)
 from matcher.geo.geoip import GeoipResolver
 from matcher.geo.geometry import coarsen
 from matcher.geo.timezones import TimezoneResolver
 from matcher.model import LocationKind, LocationSource, Modality, Point, UserLocation, ZoneBasis
 from matcher.queries import LocationInput, locate, reachable
 from matcher.settings import Limits
-from tests.geoip_db import write_db
+from tests.geoip_db import BUILD_EPOCH, replace_file, write_db
 
 LIMITS = Limits()
 LONDON = Point(lat=51.5074, lng=-0.1278)
@@ -262,3 +272,34 @@ def test_every_location_says_what_it_came_from(
 def test_a_missing_location_names_every_choice(resolver: TimezoneResolver) -> None:
     with pytest.raises(InvalidArgument, match="a country_code or an ip_address"):
         locate(LocationInput(), resolver=resolver, limits=LIMITS, field="location")
+
+
+def test_opens_and_lookups_are_counted_in_the_metrics(tmp_path: Path) -> None:
+    """Counts of what the database gave, never of which address: no label holds one."""
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    lookups = "matcher_geoip_lookups_total"
+    before = {found: sample(lookups, found=found) for found in ("city", "country", "none")}
+    loaded, refused = (
+        sample("matcher_geoip_loads_total", outcome=outcome) for outcome in ("loaded", "refused")
+    )
+    path = write_db(tmp_path / "city.mmdb", build_epoch=BUILD_EPOCH + 60)
+    geoip = GeoipResolver(path=path)
+    assert sample("matcher_geoip_loads_total", outcome="loaded") == loaded + 1
+    assert sample("matcher_geoip_built_timestamp_seconds") == BUILD_EPOCH + 60
+    assert sample("matcher_geoip_age_seconds") > 0
+    for address in ("81.2.69.1", "2400:1a00::5", "126.1.2.3", "8.8.8.8", "10.0.0.1"):
+        with contextlib.suppress(NotInDatabase, NotPublicAddress):
+            geoip.locate(address=address)
+    after = {found: sample(lookups, found=found) for found in before}
+    assert after == {
+        "city": before["city"] + 2,
+        "country": before["country"] + 1,
+        "none": before["none"] + 1,  # the private address never reached the database
+    }
+    replace_file(path, b"not a database")
+    with pytest.raises(GeoipDatabaseError):
+        geoip.reload()
+    assert sample("matcher_geoip_loads_total", outcome="refused") == refused + 1
