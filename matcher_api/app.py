@@ -6,11 +6,11 @@ from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
 from matcher_api.edge import Edge
+from matcher_api.reflection import add_reflection
 from matcher_api.servicer import MatcherServicer
 from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher_api.v1 import matcher_pb2 as pb
@@ -47,8 +47,7 @@ def create_server(
     for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if reflect:
-        names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        add_reflection(server, services=(*services, health.SERVICE_NAME))
     port = edge.bind(server, address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
