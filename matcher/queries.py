@@ -121,15 +121,22 @@ def instant(value: datetime, *, field: str) -> datetime:
 
 
 def count(value: int, *, default: int, most: int, field: str) -> int:
-    """A page size or slot count: 0 means the default; otherwise within [1, most]."""
+    """A slot count: 0 means the default; otherwise within [1, most]."""
     if value < 0 or value > most:
         raise InvalidArgument.of(field, f"must be between 0 (the default, {default}) and {most}")
     return value or default
 
 
+def clamped(value: int, *, default: int, most: int, field: str) -> int:
+    """A page size as AIP-158 reads it: 0 means the default, above the maximum the maximum."""
+    if value < 0:
+        raise InvalidArgument.of(field, f"must not be negative (0 means the default, {default})")
+    return min(value or default, most)
+
+
 def page_size(value: int, *, limits: Limits, field: str) -> int:
     """Matches per page."""
-    return count(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
+    return clamped(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
 
 
 def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
@@ -138,8 +145,8 @@ def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
 
 
 def listed_slots(value: int, *, limits: Limits, field: str) -> int:
-    """Slots one ListSlots returns."""
-    return count(
+    """Slots per ListSlots page."""
+    return clamped(
         value, default=limits.default_listed_slots, most=limits.max_listed_slots, field=field
     )
 

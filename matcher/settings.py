@@ -76,11 +76,15 @@ class Limits:
         31, "longest window of a request or a real-time update", parse=positive(int)
     )
     default_page_size: int = setting(20, "Match page size when unset", parse=positive(int))
-    max_page_size: int = setting(100, "largest Match page size", parse=positive(int))
+    max_page_size: int = setting(
+        100, "largest Match page size; a larger one is clamped to it", parse=positive(int)
+    )
     default_slots: int = setting(10, "slots per matched supplier when unset", parse=positive(int))
     max_slots: int = setting(100, "most slots per matched supplier", parse=positive(int))
-    default_listed_slots: int = setting(100, "ListSlots slots when unset", parse=positive(int))
-    max_listed_slots: int = setting(1000, "most slots ListSlots returns", parse=positive(int))
+    default_listed_slots: int = setting(100, "ListSlots page size when unset", parse=positive(int))
+    max_listed_slots: int = setting(
+        1000, "largest ListSlots page size; a larger one is clamped to it", parse=positive(int)
+    )
     max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
     max_update_id_length: int = setting(
         128, "longest update_id of a real-time update", parse=positive(int)

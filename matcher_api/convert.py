@@ -137,7 +137,9 @@ def list_slots_input(request: pb.ListSlotsRequest) -> ListSlotsInput:
         timezone=request.timezone if kind == "timezone" else None,
         window=window(request.window, field="window"),
         local_hours=hours(request),
-        max_slots=request.max_slots,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        by_user_day=request.group_by_user_day,
     )
 
 
@@ -209,6 +211,8 @@ def slot(r: RenderedSlot) -> pb.Slot:
         end=timestamp(r.end),
         user_local_start=r.user_local_start,
         supplier_local_start=r.supplier_local_start,
+        user_local_end=r.user_local_end,
+        supplier_local_end=r.supplier_local_end,
         offset_difference_minutes=r.offset_difference_minutes,
         day_shift=r.day_shift,
         spots_total=r.spots_total,
@@ -248,13 +252,21 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
 
 
 def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
-    """A supplier's slots as a response."""
-    return pb.ListSlotsResponse(
+    """A page of a supplier's slots as a response: flat, or by the user's day if asked."""
+    response = pb.ListSlotsResponse(
         supplier=supplier(answer.supplier),
         user_timezone=zone_state(answer.zone),
-        slots=[slot(s) for s in answer.slots],
         window=time_window(answer.window),
+        next_page_token=answer.next_page_token,
     )
+    if answer.days is None:
+        response.slots.extend(slot(s) for s in answer.slots)
+    else:
+        response.days.extend(
+            pb.SlotDay(date=d.day.isoformat(), slots=[slot(s) for s in d.slots])
+            for d in answer.days
+        )
+    return response
 
 
 def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
