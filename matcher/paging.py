@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from matcher import urlsafe
-from matcher.errors import InvalidArgument
+from matcher.errors import InvalidArgument, Reason
 from matcher.instants import from_micros, to_micros
 from matcher.model import Window
 
@@ -66,11 +66,19 @@ class PageTokens:
                 raise ValueError("signature")
             offset, start, end, issued_for, issued_at, after = json.loads(body)
         except (ValueError, TypeError, binascii.Error):
-            raise InvalidArgument.of(field, "is not a page token this service issued") from None
+            raise InvalidArgument.of(
+                field, "is not a page token this service issued", reason=Reason.PAGE_TOKEN_INVALID
+            ) from None
         if issued_for != query:
-            raise InvalidArgument.of(field, "belongs to a different query; start again without it")
+            raise InvalidArgument.of(
+                field,
+                "belongs to a different query; start again without it",
+                reason=Reason.PAGE_TOKEN_INVALID,
+            )
         if now - from_micros(issued_at) > self._ttl:
-            raise InvalidArgument.of(field, "has expired; start again without it")
+            raise InvalidArgument.of(
+                field, "has expired; start again without it", reason=Reason.PAGE_TOKEN_EXPIRED
+            )
         return Cursor(
             offset=int(offset),
             window=Window(start=from_micros(start), end=from_micros(end)),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from matcher.errors import InvalidArgument
+from matcher.errors import InvalidArgument, Reason
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -176,13 +176,15 @@ def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str
     """A country locates only remote care: anything else needs a point."""
     if user.point is None and Modality.REMOTE not in modalities:
         raise InvalidArgument.of(
-            field, "a country locates only REMOTE care; send a point or a geohash"
+            field,
+            "a country locates only REMOTE care; send a point or a geohash",
+            reason=Reason.LOCATION_TOO_COARSE,
         )
 
 
 def missing(*, field: str, what: str) -> InvalidArgument:
     """The error for a choice the caller left unmade."""
-    return InvalidArgument.of(field, f"is required: {what}")
+    return InvalidArgument.of(field, f"is required: {what}", reason=Reason.FIELD_REQUIRED)
 
 
 def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
@@ -196,7 +198,7 @@ def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
 def required(value: str, *, field: str) -> str:
     """A string the caller must send."""
     if not value:
-        raise InvalidArgument.of(field, "is required")
+        raise InvalidArgument.of(field, "is required", reason=Reason.FIELD_REQUIRED)
     return value
 
 
@@ -216,7 +218,7 @@ def update(
         )
     required(supplier_id, field="supplier_id")
     if requested.start is None or requested.end is None:
-        raise InvalidArgument.of("window", "needs a start and an end")
+        raise InvalidArgument.of("window", "needs a start and an end", reason=Reason.FIELD_REQUIRED)
     span = bounded(
         instant(requested.start, field="window.start"),
         instant(requested.end, field="window.end"),

@@ -144,6 +144,9 @@ class Settings:
     max_concurrent_rpcs: int = setting(
         64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
     )
+    busy_retry_seconds: float = setting(
+        1.0, "the retry delay a RESOURCE_EXHAUSTED refusal suggests", parse=positive(float)
+    )
     grace_seconds: float = setting(
         5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)
     )

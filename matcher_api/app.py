@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from concurrent import futures
-
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
-from matcher_api.edge import Edge
+from matcher_api.edge import CountingPool, Edge
 from matcher_api.reflection import add_reflection
 from matcher_api.servicer import MatcherServicer
 from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
@@ -34,7 +32,7 @@ def create_server(
     With ``administration``, the server also offers FeedAdminService.
     """
     edge = edge or Edge()
-    server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server = edge.server(CountingPool(max_workers=max_workers))
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if administration is not None:

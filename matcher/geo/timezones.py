@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import pytz
 from timezonefinder import TimezoneFinder
 
-from matcher.errors import InvalidArgument
+from matcher.errors import InvalidArgument, Reason
 from matcher.model import Point, ZoneState
 
 
@@ -91,5 +91,7 @@ def country_zone(code: str, *, field: str) -> str:
         raise InvalidArgument.of(
             field,
             f"{code.upper()} spans {len(zones)} timezones; send a point or a geohash instead",
+            reason=Reason.LOCATION_TOO_COARSE,
+            metadata={"country_code": code.upper()},
         )
     return str(zones[0])

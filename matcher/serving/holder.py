@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from matcher.engine.catalog import Catalog
-from matcher.errors import FailedPrecondition, FeedError, FeedRejected, NotFound
+from matcher.errors import FailedPrecondition, FeedError, FeedRejected, NotFound, Reason
 from matcher.feeds import Feed, load_feed
 from matcher.instants import utc_now
 from matcher.model import Availability, Update
@@ -161,7 +161,10 @@ class CatalogHolder:
         supplier and FailedPrecondition when no journal is configured.
         """
         if self._journal is None:
-            raise FailedPrecondition("real-time updates need a journal: start with --journal")
+            raise FailedPrecondition(
+                "real-time updates need a journal: start with --journal",
+                reason=Reason.UPDATES_DISABLED,
+            )
         with self._changing:
             self._snapshot.catalog.supplier(change.supplier_id)
             recorded = self._journal.record(change)
