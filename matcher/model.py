@@ -195,11 +195,21 @@ class ZoneState:
 
 
 @dataclass(frozen=True)
+class CountryZone:
+    """The zone a country code stands for: its most populous legal time's most populous zone."""
+
+    country_code: str  # ISO 3166-1 alpha-2, upper case
+    zone: str
+    population_share: float  # of the country's people, those keeping this zone's legal time
+
+
+@dataclass(frozen=True)
 class UserLocation:
     """Where a user is, as coarsely as the service ever holds it, and the user's zone."""
 
     point: Point | None  # None for a country: only its zone is known
     zone: str
+    country: CountryZone | None = None  # set when the zone came from a country code
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -74,8 +74,12 @@ def locate(
     elif location.geohash is not None:
         raw = decode_geohash(location.geohash, field=f"{field}.geohash")
     elif location.country_code is not None:
-        zone = country_zone(location.country_code, field=f"{field}.country_code")
-        return UserLocation(point=None, zone=zone)
+        country = country_zone(
+            location.country_code,
+            min_share=limits.country_min_population_share,
+            field=f"{field}.country_code",
+        )
+        return UserLocation(point=None, zone=country.zone, country=country)
     else:
         raise missing(field=field, what="a point, a geohash or a country_code")
     coarse = coarsen(raw, cell_km=limits.cell_km)

@@ -109,6 +109,7 @@ class SlotList:
     window: Window
     next_page_token: str = ""
     days: Sequence[SlotDay] | None = None
+    user: UserLocation | None = None  # where the zone came from; None when given outright
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,8 @@ class Matching:
         """
         limits, now = self._limits, self._clock()
         supplier_id = queries.required(request.supplier_id, field="supplier_id")
-        user_zone = self._user_zone(request)
+        user = self._user(request)
+        user_zone = user.zone if isinstance(user, UserLocation) else user
         window = queries.window(request.window, now=now, limits=limits, field="window")
         hours = queries.local_hours(request.local_hours, field="local_hours")
         size = queries.listed_slots(request.page_size, limits=limits, field="page_size")
@@ -230,6 +232,7 @@ class Matching:
             window=window,
             next_page_token=following,
             days=by_user_day(page) if request.by_user_day else None,
+            user=user if isinstance(user, UserLocation) else None,
         )
 
     def check_slots(self, slot_ids: Sequence[str]) -> list[SlotCheck]:
@@ -242,12 +245,12 @@ class Matching:
             location, resolver=self._resolver, limits=self._limits, field="location"
         )
 
-    def _user_zone(self, request: ListSlotsInput) -> str:
-        """The zone to render in: given outright, or resolved from a location."""
+    def _user(self, request: ListSlotsInput) -> UserLocation | str:
+        """Whom to render for: a zone given outright, or a location and the zone it resolves to."""
         if request.timezone is not None:
             return queries.timezone(request.timezone, field="timezone")
         if request.location is not None:
-            return self._locate(request.location).zone
+            return self._locate(request.location)
         raise queries.missing(field="user", what="a location or a timezone")
 
 

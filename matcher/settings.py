@@ -86,6 +86,12 @@ class Limits:
         1000, "largest ListSlots page size; a larger one is clamped to it", parse=positive(int)
     )
     max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
+    country_min_population_share: float = setting(
+        0.9,
+        "share of a country's people (0 to 1) that must keep one legal time for its code to"
+        " locate a user",
+        parse=share,
+    )
     max_update_id_length: int = setting(
         128, "longest update_id of a real-time update", parse=positive(int)
     )

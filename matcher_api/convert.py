@@ -19,6 +19,7 @@ from matcher.model import (
     SlotCheck,
     SlotStatus,
     Supplier,
+    UserLocation,
     Window,
     ZoneState,
 )
@@ -230,9 +231,24 @@ def match(m: Match) -> pb.SupplierMatch:
     )
 
 
+def zone_origin(user: UserLocation | None) -> pb.ZoneOrigin:
+    """Where a user's zone came from: a point, a country (and its share), or given outright."""
+    if user is None:
+        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
+    if user.country is None:
+        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_POINT)
+    return pb.ZoneOrigin(
+        source=pb.ZONE_SOURCE_COUNTRY,
+        country_code=user.country.country_code,
+        population_share=user.country.population_share,
+    )
+
+
 def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
     """A resolved zone as a response."""
-    response = pb.ResolveTimezoneResponse(timezone=zone_state(answer.zone))
+    response = pb.ResolveTimezoneResponse(
+        timezone=zone_state(answer.zone), zone_origin=zone_origin(answer.user)
+    )
     if answer.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(answer.user.point))
     return response
@@ -245,6 +261,7 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
         matches=[match(m) for m in page.matches],
         window=time_window(page.window),
         next_page_token=page.next_page_token,
+        zone_origin=zone_origin(page.user),
     )
     if page.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(page.user.point))
@@ -258,6 +275,7 @@ def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
         user_timezone=zone_state(answer.zone),
         window=time_window(answer.window),
         next_page_token=answer.next_page_token,
+        zone_origin=zone_origin(answer.user),
     )
     if answer.days is None:
         response.slots.extend(slot(s) for s in answer.slots)

@@ -211,3 +211,26 @@ def test_list_slots_pages_by_the_users_day_with_both_local_ends(stub):
     assert seen == [s.slot_id for s in flat.slots]
     assert len(seen) > 40
     assert not flat.days
+
+
+def test_each_answer_says_where_the_users_zone_came_from(stub):
+    brazil = stub.ResolveTimezone(
+        pb.ResolveTimezoneRequest(location=pb.Location(country_code="br")), timeout=10
+    )
+    assert brazil.timezone.zone == "America/Sao_Paulo"
+    assert brazil.zone_origin.source == pb.ZONE_SOURCE_COUNTRY
+    assert brazil.zone_origin.country_code == "BR"
+    assert 0.9 <= brazil.zone_origin.population_share <= 1.0
+    assert not brazil.HasField("coarse_location")
+    near = match(stub, LOS_ANGELES)
+    assert near.zone_origin == pb.ZoneOrigin(source=pb.ZONE_SOURCE_POINT)
+    listed = stub.ListSlots(
+        pb.ListSlotsRequest(supplier_id="london-gp", timezone="Asia/Kathmandu"), timeout=10
+    )
+    assert listed.zone_origin == pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
+    by_country = stub.ListSlots(
+        pb.ListSlotsRequest(supplier_id="london-gp", location=pb.Location(country_code="JP")),
+        timeout=10,
+    )
+    assert by_country.zone_origin.source == pb.ZONE_SOURCE_COUNTRY
+    assert by_country.user_timezone.zone == "Asia/Tokyo"
