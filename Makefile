@@ -12,6 +12,8 @@ FEED   ?= data/suppliers.jsonl
 # npm ci writes node_modules/.package-lock.json: it stands for the whole install
 NODE   := node_modules/.package-lock.json
 BUF    := node_modules/.bin/buf
+# the Node client example, which the e2e tests run against a server
+NODE_EXAMPLE := examples/node/node_modules/.package-lock.json
 
 .PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs proto-lint
 
@@ -42,6 +44,10 @@ $(NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(NODE_EXAMPLE): examples/node/package.json examples/node/package-lock.json
+	npm ci --prefix examples/node --no-audit --no-fund --loglevel=error
+	touch $@
+
 # buf.yaml: STANDARD lint rules and comments on everything.
 proto-lint: $(NODE)
 	$(BUF) lint
@@ -54,13 +60,13 @@ lint: setup proto-lint
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api devtools
+	$(BIN)/mypy matcher matcher_api devtools examples/python
 
 check: lint typecheck
 
-test: setup system proto-lint
+test: setup system proto-lint $(NODE_EXAMPLE)
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api devtools
+	$(BIN)/mypy matcher matcher_api devtools examples/python
 	$(BIN)/pytest -q
 
 bench: setup system
@@ -75,4 +81,4 @@ dev-certs: setup
 	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) node_modules matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules examples/node/node_modules matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache
