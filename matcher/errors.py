@@ -27,6 +27,7 @@ class Reason(enum.StrEnum):
     TOKEN_INVALID = "TOKEN_INVALID"  # send a valid bearer token
     SCOPE_MISSING = "SCOPE_MISSING"  # use a token with the scope ErrorInfo names
     TOO_MANY_CALLS = "TOO_MANY_CALLS"  # retry after RetryInfo's delay
+    FEED_LOADING = "FEED_LOADING"  # retry after RetryInfo's delay
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # retry after RetryInfo's delay
     CALL_ABANDONED = "CALL_ABANDONED"  # none: the caller had already gone
     INTERNAL_ERROR = "INTERNAL_ERROR"  # report it: a bug
@@ -158,9 +159,14 @@ class Overloaded(RetryLater):
 
 
 class Unavailable(RetryLater):
-    """The service cannot serve for a while, whoever asks (UNAVAILABLE)."""
+    """The service cannot serve for a while, whoever asks (UNAVAILABLE): its feed is still
+    loading, say; the caller may retry."""
 
     def __init__(
-        self, message: str, *, retry_after: timedelta, reason: Reason = Reason.SERVICE_UNAVAILABLE
+        self,
+        message: str,
+        *,
+        retry_after: timedelta = timedelta(seconds=1),
+        reason: Reason = Reason.SERVICE_UNAVAILABLE,
     ) -> None:
         super().__init__(message, retry_after=retry_after, reason=reason)
