@@ -63,9 +63,11 @@ $(NODE_EXAMPLE): examples/node/package.json examples/node/package-lock.json
 	npm ci --prefix examples/node --no-audit --no-fund --loglevel=error
 	touch $@
 
-# buf.yaml: STANDARD lint rules and comments on everything.
+# buf.yaml: STANDARD lint rules and comments on everything; then no change may break a client
+# of v1 as released (proto/v1-baseline.binpb, an image `buf build` made when v1 was settled).
 proto-lint: $(NODE)
 	$(BUF) lint
+	$(BUF) breaking --against proto/v1-baseline.binpb
 
 run: setup
 	$(BIN)/matcher-server --address $(ADDRESS) --feed $(FEED)
