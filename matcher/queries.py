@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from matcher.errors import GeoipNotConfigured, InvalidArgument, MalformedAddress, NotPublicAddress
+from matcher.errors import (
+    GeoipNotConfigured,
+    InvalidArgument,
+    MalformedAddress,
+    NotPublicAddress,
+    Reason,
+)
 from matcher.geo.geoip import GeoipResolver, IpCity, IpCountry, IpLocation, public_address
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
@@ -20,16 +26,15 @@ from matcher.model import (
     HHMM_RULE,
     SLOT_MINUTES,
     SLOT_MINUTES_RULE,
+    CountryZone,
+    IpPlacement,
     LocalHours,
-    LocationKind,
-    LocationSource,
     Modality,
     Override,
     Slot,
     Update,
     UserLocation,
     Window,
-    ZoneBasis,
     minute_of_day,
 )
 from matcher.settings import Limits, how_to_set
@@ -89,18 +94,15 @@ def locate(
     if location.lat_lng is not None:
         lat, lng = location.lat_lng
         raw = point(lat=lat, lng=lng, field=f"{field}.point")
-        kind = LocationKind.POINT
     elif location.geohash is not None:
         raw = decode_geohash(location.geohash, field=f"{field}.geohash")
-        kind = LocationKind.GEOHASH
     elif location.country_code is not None:
-        zone = country_zone(location.country_code, field=f"{field}.country_code")
-        source = LocationSource(
-            kind=LocationKind.COUNTRY,
-            zone_basis=ZoneBasis.COUNTRY,
-            country_code=location.country_code.upper(),
+        country = country_zone(
+            location.country_code,
+            min_share=limits.country_min_population_share,
+            field=f"{field}.country_code",
         )
-        return UserLocation(point=None, zone=zone, source=source)
+        return UserLocation(point=None, zone=country.zone, country=country)
     elif location.ip_address is not None:
         return ip_located(
             location.ip_address,
@@ -113,9 +115,7 @@ def locate(
     else:
         raise missing(field=field, what="a point, a geohash, a country_code or an ip_address")
     coarse = coarsen(raw, cell_km=limits.cell_km)
-    return UserLocation(
-        point=coarse, zone=resolver.zone_at(coarse), source=LocationSource(kind=kind)
-    )
+    return UserLocation(point=coarse, zone=resolver.zone_at(coarse))
 
 
 def ip_located(
@@ -131,37 +131,29 @@ def ip_located(
 
     A city point is snapped to the grid before anything else sees it. When its accuracy is
     coarser than ``radius_km``, or the database knows only the country, the user acts as a
-    country does (no point): the zone is the country's by the country rule; where that rule
-    gives none but the database gave a point, the zone at the coarse point (the response says
-    so); with neither, INVALID_ARGUMENT asks for a finer location.
+    country does (no point): the zone is the country's, by the country_code rule; where that
+    rule gives none but the database gave a point, the zone at the coarse point (the response
+    says so); with neither, INVALID_ARGUMENT asks for a finer location.
     """
     place = _placed(address, geoip=geoip, field=field)
     coarse = None if isinstance(place, IpCountry) else coarsen(place.point, cell_km=limits.cell_km)
-    if isinstance(place, IpCity) and coarse is not None and place.accuracy_km <= radius_km:
-        source = LocationSource(
-            kind=LocationKind.IP_CITY,
-            accuracy_km=place.accuracy_km,
-            country_code=place.country_code,
-        )
-        return UserLocation(point=coarse, zone=resolver.zone_at(coarse), source=source)
-    country = place.country_code
-    zone = None if country is None else _legal_zone(country)
-    basis = ZoneBasis.COUNTRY
-    if zone is None and coarse is not None:
-        zone, basis = resolver.zone_at(coarse), ZoneBasis.POINT
-    if zone is None:
-        raise InvalidArgument.of(
-            field,
-            f"locates the user only to the country {country}, which has no one legal time; "
-            "send a point or a geohash",
-        )
-    source = LocationSource(
-        kind=LocationKind.IP_COUNTRY,
-        zone_basis=basis,
-        accuracy_km=place.accuracy_km if isinstance(place, IpCity) else None,
-        country_code=country,
+    accuracy = place.accuracy_km if isinstance(place, IpCity) else None
+    placed = IpPlacement(accuracy_km=accuracy, country_code=place.country_code)
+    if coarse is not None and accuracy is not None and accuracy <= radius_km:
+        return UserLocation(point=coarse, zone=resolver.zone_at(coarse), ip=placed)
+    code = place.country_code
+    country = None if code is None else _country(code, limits=limits)
+    if country is not None:
+        return UserLocation(point=None, zone=country.zone, country=country, ip=placed)
+    if coarse is not None:
+        return UserLocation(point=None, zone=resolver.zone_at(coarse), ip=placed)
+    raise InvalidArgument.of(
+        field,
+        f"locates the user only to the country {code}, which has no one legal time; "
+        "send a point or a geohash",
+        reason=Reason.LOCATION_TOO_COARSE,
+        metadata={"country_code": str(code)},
     )
-    return UserLocation(point=None, zone=zone, source=source)
 
 
 def _placed(address: str, *, geoip: GeoipResolver | None, field: str) -> IpLocation:
@@ -174,13 +166,15 @@ def _placed(address: str, *, geoip: GeoipResolver | None, field: str) -> IpLocat
     except MalformedAddress as exc:
         raise InvalidArgument.of(field, exc.reason) from None
     except NotPublicAddress as exc:
-        raise InvalidArgument.of(field, str(exc)) from None
+        raise InvalidArgument.of(field, str(exc), reason=Reason.IP_ADDRESS_NOT_PUBLIC) from None
 
 
-def _legal_zone(code: str) -> str | None:
-    """The zone the country rule (the one country_code follows) gives a country, or None."""
+def _country(code: str, *, limits: Limits) -> CountryZone | None:
+    """The zone the country_code rule gives a country, or None where it gives none."""
     try:
-        return country_zone(code, field="country_code")
+        return country_zone(
+            code, min_share=limits.country_min_population_share, field="country_code"
+        )
     except InvalidArgument:
         return None
 
@@ -224,15 +218,22 @@ def instant(value: datetime, *, field: str) -> datetime:
 
 
 def count(value: int, *, default: int, most: int, field: str) -> int:
-    """A page size or slot count: 0 means the default; otherwise within [1, most]."""
+    """A slot count: 0 means the default; otherwise within [1, most]."""
     if value < 0 or value > most:
         raise InvalidArgument.of(field, f"must be between 0 (the default, {default}) and {most}")
     return value or default
 
 
+def clamped(value: int, *, default: int, most: int, field: str) -> int:
+    """A page size as AIP-158 reads it: 0 means the default, above the maximum the maximum."""
+    if value < 0:
+        raise InvalidArgument.of(field, f"must not be negative (0 means the default, {default})")
+    return min(value or default, most)
+
+
 def page_size(value: int, *, limits: Limits, field: str) -> int:
     """Matches per page."""
-    return count(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
+    return clamped(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
 
 
 def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
@@ -241,8 +242,8 @@ def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
 
 
 def listed_slots(value: int, *, limits: Limits, field: str) -> int:
-    """Slots one ListSlots returns."""
-    return count(
+    """Slots per ListSlots page."""
+    return clamped(
         value, default=limits.default_listed_slots, most=limits.max_listed_slots, field=field
     )
 
@@ -272,19 +273,23 @@ def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str
     """A country, or an IP address placed as coarsely, locates only remote care."""
     if user.point is not None or Modality.REMOTE in modalities:
         return
-    accuracy = user.source.accuracy_km
-    if user.source.kind is not LocationKind.IP_COUNTRY:
+    accuracy = None if user.ip is None else user.ip.accuracy_km
+    if user.ip is None:
         why = "a country locates"
     elif accuracy is None:
         why = "an IP address placed only in a country locates"
     else:
         why = f"an IP address placed only within {accuracy:g} km, more than the radius, locates"
-    raise InvalidArgument.of(field, f"{why} only REMOTE care; send a point or a geohash")
+    raise InvalidArgument.of(
+        field,
+        f"{why} only REMOTE care; send a point or a geohash",
+        reason=Reason.LOCATION_TOO_COARSE,
+    )
 
 
 def missing(*, field: str, what: str) -> InvalidArgument:
     """The error for a choice the caller left unmade."""
-    return InvalidArgument.of(field, f"is required: {what}")
+    return InvalidArgument.of(field, f"is required: {what}", reason=Reason.FIELD_REQUIRED)
 
 
 def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
@@ -298,7 +303,7 @@ def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
 def required(value: str, *, field: str) -> str:
     """A string the caller must send."""
     if not value:
-        raise InvalidArgument.of(field, "is required")
+        raise InvalidArgument.of(field, "is required", reason=Reason.FIELD_REQUIRED)
     return value
 
 
@@ -318,7 +323,7 @@ def update(
         )
     required(supplier_id, field="supplier_id")
     if requested.start is None or requested.end is None:
-        raise InvalidArgument.of("window", "needs a start and an end")
+        raise InvalidArgument.of("window", "needs a start and an end", reason=Reason.FIELD_REQUIRED)
     span = bounded(
         instant(requested.start, field="window.start"),
         instant(requested.end, field="window.end"),

@@ -12,8 +12,6 @@ from matcher.feeds import Feed
 from matcher.geo.geoip import DatabaseInfo
 from matcher.instants import EPOCH
 from matcher.model import (
-    LocationKind,
-    LocationSource,
     Match,
     Modality,
     Order,
@@ -22,8 +20,9 @@ from matcher.model import (
     SlotCheck,
     SlotStatus,
     Supplier,
+    UserLocation,
     Window,
-    ZoneBasis,
+    ZoneSource,
     ZoneState,
 )
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
@@ -52,8 +51,8 @@ ORDER_FROM_PB: dict[int, Order] = {
     pb.ORDER_BY_DISTANCE: Order.BY_DISTANCE,
     pb.ORDER_BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
 }
-LOCATION_KIND_TO_PB: dict[LocationKind, str] = {k: f"LOCATION_KIND_{k.name}" for k in LocationKind}
-ZONE_BASIS_TO_PB: dict[ZoneBasis, str] = {b: f"ZONE_BASIS_{b.name}" for b in ZoneBasis}
+#: Each domain zone source by its wire name, which carries the enum's prefix.
+ZONE_SOURCE_TO_PB: dict[ZoneSource, str] = {z: f"ZONE_SOURCE_{z.name}" for z in ZoneSource}
 #: Each domain slot status by its wire name, which carries the enum's prefix.
 SLOT_STATUS_TO_PB: dict[SlotStatus, str] = {s: f"SLOT_STATUS_{s.name}" for s in SlotStatus}
 #: Problems a feed status lists; its counts always cover them all.
@@ -146,7 +145,9 @@ def list_slots_input(request: pb.ListSlotsRequest) -> ListSlotsInput:
         timezone=request.timezone if kind == "timezone" else None,
         window=window(request.window, field="window"),
         local_hours=hours(request),
-        max_slots=request.max_slots,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        by_user_day=request.group_by_user_day,
     )
 
 
@@ -218,6 +219,8 @@ def slot(r: RenderedSlot) -> pb.Slot:
         end=timestamp(r.end),
         user_local_start=r.user_local_start,
         supplier_local_start=r.supplier_local_start,
+        user_local_end=r.user_local_end,
+        supplier_local_end=r.supplier_local_end,
         offset_difference_minutes=r.offset_difference_minutes,
         day_shift=r.day_shift,
         spots_total=r.spots_total,
@@ -235,20 +238,25 @@ def match(m: Match) -> pb.SupplierMatch:
     )
 
 
-def location_source(source: LocationSource) -> pb.LocationSource:
-    """How the user was placed, as a message."""
-    return pb.LocationSource(
-        kind=LOCATION_KIND_TO_PB[source.kind],
-        zone_basis=ZONE_BASIS_TO_PB[source.zone_basis],
-        accuracy_km=source.accuracy_km or 0.0,
-        country_code=source.country_code or "",
-    )
+def zone_origin(user: UserLocation | None) -> pb.ZoneOrigin:
+    """Where a user's zone came from (a point, a country and its share, an IP address and how
+    accurately placed), or that it was given outright."""
+    if user is None:
+        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
+    origin = pb.ZoneOrigin(source=ZONE_SOURCE_TO_PB[user.zone_source])
+    if user.country is not None:
+        origin.country_code = user.country.country_code
+        origin.population_share = user.country.population_share
+    if user.ip is not None:
+        origin.country_code = user.ip.country_code or ""
+        origin.accuracy_km = user.ip.accuracy_km or 0.0
+    return origin
 
 
 def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
     """A resolved zone as a response."""
     response = pb.ResolveTimezoneResponse(
-        timezone=zone_state(answer.zone), location_source=location_source(answer.user.source)
+        timezone=zone_state(answer.zone), zone_origin=zone_origin(answer.user)
     )
     if answer.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(answer.user.point))
@@ -262,7 +270,7 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
         matches=[match(m) for m in page.matches],
         window=time_window(page.window),
         next_page_token=page.next_page_token,
-        location_source=location_source(page.user.source),
+        zone_origin=zone_origin(page.user),
     )
     if page.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(page.user.point))
@@ -270,15 +278,21 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
 
 
 def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
-    """A supplier's slots as a response."""
+    """A page of a supplier's slots as a response: flat, or by the user's day if asked."""
     response = pb.ListSlotsResponse(
         supplier=supplier(answer.supplier),
         user_timezone=zone_state(answer.zone),
-        slots=[slot(s) for s in answer.slots],
         window=time_window(answer.window),
+        next_page_token=answer.next_page_token,
+        zone_origin=zone_origin(answer.user),
     )
-    if answer.source is not None:
-        response.location_source.CopyFrom(location_source(answer.source))
+    if answer.days is None:
+        response.slots.extend(slot(s) for s in answer.slots)
+    else:
+        response.days.extend(
+            pb.SlotDay(date=d.day.isoformat(), slots=[slot(s) for s in d.slots])
+            for d in answer.days
+        )
     return response
 
 

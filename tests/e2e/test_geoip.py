@@ -61,11 +61,11 @@ def geo_address(geoip_db: Path) -> Iterator[str]:
 def test_an_ip_in_a_known_city_gets_its_zone_and_nearby_suppliers(geo_address: str) -> None:
     response = located(geo_address, LONDON_IP)
     assert response["user_timezone"]["zone"] == "Europe/London"
-    assert response["location_source"] == {
-        "kind": "LOCATION_KIND_IP_CITY",
-        "zone_basis": "ZONE_BASIS_POINT",
-        "accuracy_km": 10,
+    assert response["zone_origin"] == {
+        "source": "ZONE_SOURCE_IP_CITY",
         "country_code": "GB",
+        "population_share": 0,
+        "accuracy_km": 10,
     }
     assert abs(response["coarse_location"]["lat"] - 51.5074) < 0.01
     nearby = {m["supplier"]["id"]: m["matched_modalities"] for m in response["matches"]}
@@ -76,11 +76,11 @@ def test_an_ip_with_a_1000_km_accuracy_acts_like_a_country(geo_address: str) -> 
     response = located(geo_address, WIDE_US_IP, radius_km=500)
     assert response.get("coarse_location") is None  # unset: -emit-defaults prints null
     assert response["user_timezone"]["zone"] == "America/Chicago"
-    assert response["location_source"] == {
-        "kind": "LOCATION_KIND_IP_COUNTRY",
-        "zone_basis": "ZONE_BASIS_POINT",
-        "accuracy_km": 1000,
+    assert response["zone_origin"] == {
+        "source": "ZONE_SOURCE_IP_AREA",
         "country_code": "US",
+        "population_share": 0,
+        "accuracy_km": 1000,
     }
     assert response["matches"]
     assert all(m["matched_modalities"] == ["MODALITY_REMOTE"] for m in response["matches"])
@@ -89,7 +89,7 @@ def test_an_ip_with_a_1000_km_accuracy_acts_like_a_country(geo_address: str) -> 
 def test_resolve_timezone_by_an_ipv6_address(geo_address: str) -> None:
     response = located(geo_address, "2400:1a00::5", "ResolveTimezone")
     assert response["timezone"]["zone"] == "Asia/Kathmandu"
-    assert response["location_source"]["kind"] == "LOCATION_KIND_IP_CITY"
+    assert response["zone_origin"]["source"] == "ZONE_SOURCE_IP_CITY"
 
 
 @pytest.mark.parametrize("ip", ["192.168.1.1", "::ffff:10.0.0.1", "127.0.0.1", "81.2.69"])
@@ -106,6 +106,7 @@ def test_a_private_or_malformed_address_is_refused(geo_address: str, ip: str) ->
 def test_a_private_address_is_named_not_public(geo_address: str) -> None:
     status = call_error(geo_address, "Match", {"location": {"ip_address": "192.168.1.1"}})
     assert "location.ip_address: is not a public address (private)" in status["message"]
+    assert error_reasons(status) == ["IP_ADDRESS_NOT_PUBLIC"]
 
 
 def test_an_address_the_database_does_not_place_is_not_found(geo_address: str) -> None:

@@ -191,8 +191,8 @@ def test_the_server_output_never_holds_locations_tokens_peers_or_names(exchange,
 def test_the_session_located_users_by_ip_and_refused_bad_addresses(exchange):
     _, results, _ = exchange
     outcomes = [(r.returncode, r.stdout + r.stderr) for r in results[: len(IPS_SENT) * 3]]
-    assert any(code == 0 and "LOCATION_KIND_IP_CITY" in text for code, text in outcomes)
-    assert any(code == 0 and "LOCATION_KIND_IP_COUNTRY" in text for code, text in outcomes)
+    assert any(code == 0 and "ZONE_SOURCE_IP_CITY" in text for code, text in outcomes)
+    assert any(code == 0 and "ZONE_SOURCE_IP_AREA" in text for code, text in outcomes)
     assert any("location.ip_address" in text for _, text in outcomes)  # private, malformed
     assert any("NotFound" in text and "does not locate" in text for _, text in outcomes)
 

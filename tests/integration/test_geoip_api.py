@@ -103,14 +103,13 @@ def failure(call, request) -> grpc.RpcError:
 
 
 def details(error: grpc.RpcError) -> dict[str, object]:
-    """The status's details by type: ErrorInfo, PreconditionFailure, BadRequest."""
+    """The status's details by type: ErrorInfo, BadRequest."""
     status = rpc_status.from_call(error)
     assert status is not None
     found: dict[str, object] = {}
     for packed in status.details:
         for kind in (
             error_details_pb2.ErrorInfo,
-            error_details_pb2.PreconditionFailure,
             error_details_pb2.BadRequest,
         ):
             if packed.Is(kind.DESCRIPTOR):
@@ -131,11 +130,8 @@ def test_an_address_in_a_known_city_gets_its_zone_and_nearby_suppliers(served: S
     assert response.user_timezone.zone == "Europe/London"
     assert response.HasField("coarse_location")
     assert abs(response.coarse_location.lat - 51.5074) < 0.01
-    assert response.location_source == pb.LocationSource(
-        kind=pb.LOCATION_KIND_IP_CITY,
-        zone_basis=pb.ZONE_BASIS_POINT,
-        accuracy_km=10.0,
-        country_code="GB",
+    assert response.zone_origin == pb.ZoneOrigin(
+        source=pb.ZONE_SOURCE_IP_CITY, accuracy_km=10.0, country_code="GB"
     )
     nearby = {m.supplier.id: list(m.matched_modalities) for m in response.matches}
     assert pb.MODALITY_IN_PERSON in nearby["london-gp"]
@@ -147,11 +143,8 @@ def test_an_address_placed_within_1000_km_acts_as_a_country(served: Served) -> N
     )
     assert not response.HasField("coarse_location")
     assert response.user_timezone.zone == "America/Chicago"
-    assert response.location_source == pb.LocationSource(
-        kind=pb.LOCATION_KIND_IP_COUNTRY,
-        zone_basis=pb.ZONE_BASIS_POINT,
-        accuracy_km=1000.0,
-        country_code="US",
+    assert response.zone_origin == pb.ZoneOrigin(
+        source=pb.ZONE_SOURCE_IP_AREA, accuracy_km=1000.0, country_code="US"
     )
     assert response.matches
     assert all(list(m.matched_modalities) == [pb.MODALITY_REMOTE] for m in response.matches)
@@ -161,13 +154,15 @@ def test_an_address_placed_within_1000_km_acts_as_a_country(served: Served) -> N
     )
     assert bad_fields(refused) == ["location"]
     assert "within 1000 km" in (refused.details() or "")
+    assert details(refused)["ErrorInfo"].reason == "LOCATION_TOO_COARSE"
 
 
 def test_the_match_radius_decides_city_or_country(served: Served) -> None:
     """London is placed within 10 km: a 5 km search treats it as the country."""
     narrow = served.matcher.Match(pb.MatchRequest(location=ip(LONDON_IP), radius_km=5), timeout=10)
-    assert narrow.location_source.kind == pb.LOCATION_KIND_IP_COUNTRY
-    assert narrow.location_source.zone_basis == pb.ZONE_BASIS_COUNTRY
+    assert narrow.zone_origin.source == pb.ZONE_SOURCE_IP_COUNTRY
+    assert (narrow.zone_origin.country_code, narrow.zone_origin.accuracy_km) == ("GB", 10.0)
+    assert 0.9 <= narrow.zone_origin.population_share <= 1.0
     assert not narrow.HasField("coarse_location")
 
 
@@ -176,32 +171,17 @@ def test_resolve_timezone_and_list_slots_say_how_the_user_was_placed(served: Ser
         pb.ResolveTimezoneRequest(location=ip("2400:1a00::5")), timeout=10
     )
     assert resolved.timezone.zone == "Asia/Kathmandu"
-    assert resolved.location_source.kind == pb.LOCATION_KIND_IP_CITY
+    assert resolved.zone_origin.source == pb.ZONE_SOURCE_IP_CITY
     listed = served.matcher.ListSlots(
         pb.ListSlotsRequest(supplier_id="kathmandu-derm", location=ip("126.1.2.3")), timeout=10
     )
     assert listed.user_timezone.zone == "Asia/Tokyo"
-    assert listed.location_source == pb.LocationSource(
-        kind=pb.LOCATION_KIND_IP_COUNTRY, zone_basis=pb.ZONE_BASIS_COUNTRY, country_code="JP"
-    )
+    assert listed.zone_origin.source == pb.ZONE_SOURCE_IP_COUNTRY
+    assert (listed.zone_origin.country_code, listed.zone_origin.accuracy_km) == ("JP", 0.0)
     by_zone = served.matcher.ListSlots(
         pb.ListSlotsRequest(supplier_id="kathmandu-derm", timezone="Asia/Tokyo"), timeout=10
     )
-    assert not by_zone.HasField("location_source")
-
-
-def test_every_located_response_says_what_it_came_from(stub) -> None:
-    for location, kind in (
-        (pb.Location(point=pb.LatLng(lat=51.5, lng=-0.12)), pb.LOCATION_KIND_POINT),
-        (pb.Location(geohash="gcpvj0"), pb.LOCATION_KIND_GEOHASH),
-        (pb.Location(country_code="NP"), pb.LOCATION_KIND_COUNTRY),
-    ):
-        answer = stub.ResolveTimezone(pb.ResolveTimezoneRequest(location=location), timeout=10)
-        assert answer.location_source.kind == kind
-    country = stub.Match(pb.MatchRequest(location=pb.Location(country_code="np")), timeout=10)
-    assert country.location_source == pb.LocationSource(
-        kind=pb.LOCATION_KIND_COUNTRY, zone_basis=pb.ZONE_BASIS_COUNTRY, country_code="NP"
-    )
+    assert by_zone.zone_origin == pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
 
 
 @pytest.mark.parametrize("address", ["10.1.2.3", "::ffff:10.1.2.3", "fe80::1", "81.2.69.256"])
@@ -210,6 +190,10 @@ def test_a_private_or_malformed_address_is_invalid_naming_the_field(
 ) -> None:
     refused = failure(served.matcher.Match, pb.MatchRequest(location=ip(address)))
     assert bad_fields(refused) == ["location.ip_address"]
+    malformed = address == "81.2.69.256"
+    assert details(refused)["ErrorInfo"].reason == (
+        "FIELD_INVALID" if malformed else "IP_ADDRESS_NOT_PUBLIC"
+    )
     assert address not in f"{refused.details()} {rpc_status.from_call(refused)}"
 
 
@@ -229,9 +213,7 @@ def test_without_a_database_an_address_is_a_failed_precondition(unconfigured: Se
     refused = failure(unconfigured.matcher.Match, pb.MatchRequest(location=ip(LONDON_IP)))
     assert refused.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "--geoip-db PATH or MATCHER_GEOIP_DB=PATH" in (refused.details() or "")
-    found = details(refused)
-    assert found["ErrorInfo"].reason == "GEOIP_NOT_CONFIGURED"
-    assert found["PreconditionFailure"].violations[0].type == "GEOIP_DATABASE"
+    assert details(refused)["ErrorInfo"].reason == "GEOIP_NOT_CONFIGURED"
     assert_unquoted(refused, LONDON_IP)
 
 
@@ -283,10 +265,11 @@ def test_a_bad_file_is_refused_and_the_database_before_serves_on(served: Served)
     refused = failure(served.admin.ReloadGeoipDatabase, admin_pb.ReloadGeoipDatabaseRequest())
     assert refused.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "is not a MaxMind DB file" in (refused.details() or "")
-    found = details(refused)
-    assert found["ErrorInfo"].reason == "GEOIP_DATABASE_REFUSED"
-    violation = found["PreconditionFailure"].violations[0]
-    assert violation.subject == str(served.db)
+    info = details(refused)["ErrorInfo"]
+    assert (info.reason, dict(info.metadata)) == (
+        "GEOIP_DATABASE_REFUSED",
+        {"path": str(served.db)},
+    )
     still = served.matcher.ResolveTimezone(pb.ResolveTimezoneRequest(location=ip(LONDON_IP)))
     assert still.timezone.zone == "Europe/London"
 

@@ -14,11 +14,12 @@ from matcher.errors import (
     InvalidArgument,
     NotInDatabase,
     NotPublicAddress,
+    Reason,
 )
 from matcher.geo.geoip import GeoipResolver
 from matcher.geo.geometry import coarsen
-from matcher.geo.timezones import TimezoneResolver
-from matcher.model import LocationKind, LocationSource, Modality, Point, UserLocation, ZoneBasis
+from matcher.geo.timezones import TimezoneResolver, country_zones
+from matcher.model import IpPlacement, Modality, Point, UserLocation, ZoneSource
 from matcher.queries import LocationInput, locate, reachable
 from matcher.settings import Limits
 from tests.geoip_db import BUILD_EPOCH, replace_file, write_db
@@ -58,16 +59,22 @@ def by_ip(
     )
 
 
-def city_source(accuracy_km: float, country: str | None) -> LocationSource:
-    return LocationSource(kind=LocationKind.IP_CITY, accuracy_km=accuracy_km, country_code=country)
-
-
 @pytest.mark.parametrize(
-    ("address", "where", "zone", "source"),
+    ("address", "where", "zone", "placed"),
     [
-        ("81.2.69.1", LONDON, "Europe/London", city_source(10.0, "GB")),
-        ("::ffff:81.2.69.1", LONDON, "Europe/London", city_source(10.0, "GB")),
-        ("2400:1a00::5", KATHMANDU, "Asia/Kathmandu", city_source(20.0, "NP")),
+        ("81.2.69.1", LONDON, "Europe/London", IpPlacement(accuracy_km=10.0, country_code="GB")),
+        (
+            "::ffff:81.2.69.1",
+            LONDON,
+            "Europe/London",
+            IpPlacement(accuracy_km=10.0, country_code="GB"),
+        ),
+        (
+            "2400:1a00::5",
+            KATHMANDU,
+            "Asia/Kathmandu",
+            IpPlacement(accuracy_km=20.0, country_code="NP"),
+        ),
     ],
 )
 def test_a_city_within_the_radius_acts_as_a_point_snapped_to_the_grid(
@@ -76,31 +83,27 @@ def test_a_city_within_the_radius_acts_as_a_point_snapped_to_the_grid(
     address: str,
     where: Point,
     zone: str,
-    source: LocationSource,
+    placed: IpPlacement,
 ) -> None:
     found = by_ip(address, geoip, resolver)
-    assert found == UserLocation(
-        point=coarsen(where, cell_km=LIMITS.cell_km), zone=zone, source=source
-    )
+    assert found == UserLocation(point=coarsen(where, cell_km=LIMITS.cell_km), zone=zone, ip=placed)
     assert found.point != where
+    assert found.zone_source is ZoneSource.IP_CITY
 
 
 def test_the_accuracy_is_weighed_against_the_search_radius(
     geoip: GeoipResolver, resolver: TimezoneResolver
 ) -> None:
     """London is placed within 10 km: a city for a 10 km radius, a country for a 9 km one."""
-    assert by_ip("81.2.69.1", geoip, resolver, radius_km=10.0).source.kind is LocationKind.IP_CITY
+    assert by_ip("81.2.69.1", geoip, resolver, radius_km=10.0).zone_source is ZoneSource.IP_CITY
     coarse = by_ip("81.2.69.1", geoip, resolver, radius_km=9.0)
     assert coarse == UserLocation(
         point=None,
         zone="Europe/London",
-        source=LocationSource(
-            kind=LocationKind.IP_COUNTRY,
-            zone_basis=ZoneBasis.COUNTRY,
-            accuracy_km=10.0,
-            country_code="GB",
-        ),
+        country=country_zones()["GB"],
+        ip=IpPlacement(accuracy_km=10.0, country_code="GB"),
     )
+    assert coarse.zone_source is ZoneSource.IP_COUNTRY
 
 
 def test_without_a_radius_the_default_radius_decides(
@@ -109,12 +112,10 @@ def test_without_a_radius_the_default_radius_decides(
     """DB-IP states no accuracy: the assumed 50 km is more than the default 25 km radius."""
     assert LIMITS.default_radius_km < 50.0
     found = by_ip("5.44.1.1", geoip, resolver)
-    assert (found.point, found.source.kind, found.source.accuracy_km) == (
-        None,
-        LocationKind.IP_COUNTRY,
-        50.0,
-    )
-    assert by_ip("5.44.1.1", geoip, resolver, radius_km=50.0).source.kind is LocationKind.IP_CITY
+    assert found.point is None and found.ip == IpPlacement(accuracy_km=50.0, country_code="DE")
+    assert found.zone_source is ZoneSource.IP_COUNTRY
+    wider = by_ip("5.44.1.1", geoip, resolver, radius_km=50.0)
+    assert wider.zone_source is ZoneSource.IP_CITY
 
 
 def test_a_country_with_one_legal_time_gives_that_zone(
@@ -124,38 +125,36 @@ def test_a_country_with_one_legal_time_gives_that_zone(
     assert found == UserLocation(
         point=None,
         zone="Asia/Tokyo",
-        source=LocationSource(
-            kind=LocationKind.IP_COUNTRY, zone_basis=ZoneBasis.COUNTRY, country_code="JP"
-        ),
+        country=country_zones()["JP"],
+        ip=IpPlacement(accuracy_km=None, country_code="JP"),
     )
+    assert found.zone_source is ZoneSource.IP_COUNTRY
 
 
-def test_a_wide_place_in_a_country_of_many_zones_takes_the_zone_at_its_point(
+def test_a_wide_place_in_a_country_of_many_legal_times_takes_the_zone_at_its_point(
     geoip: GeoipResolver, resolver: TimezoneResolver
 ) -> None:
-    """The US has no one legal time; the database's 1,000 km place is in Kansas: Chicago's."""
+    """No US legal time holds 90% of its people; the 1,000 km place is in Kansas: Chicago's."""
     found = by_ip("23.40.0.1", geoip, resolver, radius_km=500.0)
     assert found == UserLocation(
         point=None,
         zone=resolver.zone_at(coarsen(KANSAS, cell_km=LIMITS.cell_km)),
-        source=LocationSource(
-            kind=LocationKind.IP_COUNTRY,
-            zone_basis=ZoneBasis.POINT,
-            accuracy_km=1000.0,
-            country_code="US",
-        ),
+        ip=IpPlacement(accuracy_km=1000.0, country_code="US"),
     )
     assert found.zone == "America/Chicago"
+    assert found.zone_source is ZoneSource.IP_AREA
 
 
 def test_a_wide_place_without_a_country_takes_the_zone_at_its_point(
     geoip: GeoipResolver, resolver: TimezoneResolver
 ) -> None:
     found = by_ip("41.0.3.4", geoip, resolver)
-    assert found.point is None and found.zone == "Africa/Johannesburg"
-    assert found.source == LocationSource(
-        kind=LocationKind.IP_COUNTRY, zone_basis=ZoneBasis.POINT, accuracy_km=300.0
+    assert found == UserLocation(
+        point=None,
+        zone="Africa/Johannesburg",
+        ip=IpPlacement(accuracy_km=300.0, country_code=None),
     )
+    assert found.zone_source is ZoneSource.IP_AREA
 
 
 def test_only_a_country_of_many_zones_asks_for_a_finer_location(
@@ -167,6 +166,8 @@ def test_only_a_country_of_many_zones_asks_for_a_finer_location(
     assert violation.field == "location.ip_address"
     assert "only to the country US" in violation.description
     assert "send a point or a geohash" in violation.description
+    assert refused.value.error_reason is Reason.LOCATION_TOO_COARSE
+    assert refused.value.error_metadata == {"country_code": "US"}
 
 
 @pytest.mark.parametrize(
@@ -192,6 +193,10 @@ def test_a_bad_or_private_address_is_invalid_naming_the_field(
     assert violation.field == "location.ip_address"
     assert says in violation.description
     assert not address or address not in str(refused.value)
+    malformed = "not a public address" not in says
+    assert refused.value.error_reason is (
+        Reason.FIELD_INVALID if malformed else Reason.IP_ADDRESS_NOT_PUBLIC
+    )
 
 
 def test_an_address_the_database_does_not_place(
@@ -241,6 +246,7 @@ def test_a_coarse_address_locates_remote_care_only(
     reachable(wide, frozenset(Modality), field="location")
     with pytest.raises(InvalidArgument) as refused:
         reachable(wide, frozenset({Modality.IN_PERSON}), field="location")
+    assert refused.value.error_reason is Reason.LOCATION_TOO_COARSE
     assert refused.value.violations[0].description == (
         "an IP address placed only within 1000 km, more than the radius, locates only REMOTE "
         "care; send a point or a geohash"
@@ -253,20 +259,16 @@ def test_a_coarse_address_locates_remote_care_only(
 @pytest.mark.parametrize(
     ("where", "source"),
     [
-        (LocationInput(lat_lng=(51.5, -0.12)), LocationSource(kind=LocationKind.POINT)),
-        (LocationInput(geohash="gcpvj0"), LocationSource(kind=LocationKind.GEOHASH)),
-        (
-            LocationInput(country_code="np"),
-            LocationSource(
-                kind=LocationKind.COUNTRY, zone_basis=ZoneBasis.COUNTRY, country_code="NP"
-            ),
-        ),
+        (LocationInput(lat_lng=(51.5, -0.12)), ZoneSource.POINT),
+        (LocationInput(geohash="gcpvj0"), ZoneSource.POINT),
+        (LocationInput(country_code="np"), ZoneSource.COUNTRY),
     ],
 )
-def test_every_location_says_what_it_came_from(
-    resolver: TimezoneResolver, where: LocationInput, source: LocationSource
+def test_every_location_says_where_its_zone_came_from(
+    resolver: TimezoneResolver, where: LocationInput, source: ZoneSource
 ) -> None:
-    assert locate(where, resolver=resolver, limits=LIMITS, field="location").source == source
+    found = locate(where, resolver=resolver, limits=LIMITS, field="location")
+    assert (found.zone_source, found.ip) == (source, None)
 
 
 def test_a_missing_location_names_every_choice(resolver: TimezoneResolver) -> None:
