@@ -12,15 +12,19 @@ FEED   ?= data/suppliers.jsonl
 # npm ci writes node_modules/.package-lock.json: it stands for the whole install
 NODE   := node_modules/.package-lock.json
 BUF    := node_modules/.bin/buf
+# the Node client example, which the e2e tests run against a server
+NODE_EXAMPLE := examples/node/node_modules/.package-lock.json
 
-.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs proto-lint
+.PHONY: all setup system gen lock wheel run test lint typecheck check bench data clean dev-certs proto-lint
 
 all: test
 
-$(STAMP): pyproject.toml
+# Every package at the version the lock file pins (hashes checked), then this project, editable.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(STAMP) $(GEN)
@@ -37,14 +41,33 @@ $(GEN): $(PROTOS) $(STAMP) devtools/protogen.py
 
 gen: $(GEN)
 
+# The lock files, from pyproject.toml: requirements.lock (what the wheel runs on, installed by the
+# Dockerfile) and requirements-dev.lock (that plus the dev tools, installed by make). Run after
+# changing a dependency, and commit both.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.11 --python-platform linux \
+	--generate-hashes --custom-compile-command "make lock"
+lock: | $(STAMP)
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
+
+# The wheel, as the Dockerfile builds it: generated stubs and the sample feed inside.
+wheel: | $(STAMP)
+	PYTHON=$(PY) sh deploy/install.sh wheel . dist
+
 # Node tools, pinned by package-lock.json: buf.
 $(NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# buf.yaml: STANDARD lint rules and comments on everything.
+$(NODE_EXAMPLE): examples/node/package.json examples/node/package-lock.json
+	npm ci --prefix examples/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+# buf.yaml: STANDARD lint rules and comments on everything; then no change may break a client
+# of v1 as released (proto/v1-baseline.binpb, an image `buf build` made when v1 was settled).
 proto-lint: $(NODE)
 	$(BUF) lint
+	$(BUF) breaking --against proto/v1-baseline.binpb
 
 run: setup
 	$(BIN)/matcher-server --address $(ADDRESS) --feed $(FEED)
@@ -54,13 +77,13 @@ lint: setup proto-lint
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api devtools
+	$(BIN)/mypy matcher matcher_api devtools examples/python
 
 check: lint typecheck
 
-test: setup system proto-lint
+test: setup system proto-lint $(NODE_EXAMPLE)
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api devtools
+	$(BIN)/mypy matcher matcher_api devtools examples/python
 	$(BIN)/pytest -q
 
 bench: setup system
@@ -75,4 +98,4 @@ dev-certs: setup
 	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) node_modules matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules examples/node/node_modules matcher_api/v1 build dist .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,8 @@ of its response (or its status code and message), so "identical" means byte for 
 The calls, drawn from a seeded generator around the feed's own suppliers: Match with every
 order, modality set, filter, local hours (some across midnight), location form, radius, page
 size and slots per supplier, over default windows and windows across the DST changes of both
-hemispheres, then the next page of some; ListSlots likewise; CheckSlots of ids the answers
+hemispheres, then the next page of some; ListSlots likewise (some grouped by the user's day),
+then their next pages; CheckSlots of ids the answers
 gave, a few altered. A few suppliers carry real-time overrides. The clock is pinned and the
 page-token secret fixed, so tokens too are the same bytes on every run.
 """
@@ -165,7 +166,11 @@ def match_request(rng: random.Random, s: Supplier) -> pb.MatchRequest:
 
 def list_request(rng: random.Random, s: Supplier, zones: list[str]) -> pb.ListSlotsRequest:
     """A ListSlots of one supplier for a user somewhere, every optional field drawn."""
-    request = pb.ListSlotsRequest(supplier_id=s.id, max_slots=rng.choice((0, 0, 5, 50)))
+    request = pb.ListSlotsRequest(
+        supplier_id=s.id,
+        page_size=rng.choice((0, 0, 5, 50)),
+        group_by_user_day=rng.random() < 0.3,
+    )
     if rng.random() < 0.5:
         request.timezone = rng.choice(zones)
     else:
@@ -199,7 +204,12 @@ def calls(
                 yield ("Match", following), partial(stub.Match, following, timeout=60)
     for _ in range(args.lists):
         listing = list_request(rng, rng.choice(suppliers), zones)
-        yield ("ListSlots", listing), partial(stub.ListSlots, listing, timeout=60)
+        answer = yield ("ListSlots", listing), partial(stub.ListSlots, listing, timeout=60)
+        if isinstance(answer, pb.ListSlotsResponse) and answer.next_page_token:
+            following_list = pb.ListSlotsRequest()
+            following_list.CopyFrom(listing)
+            following_list.page_token = answer.next_page_token
+            yield ("ListSlots", following_list), partial(stub.ListSlots, following_list, timeout=60)
     for _ in range(60):
         ids = rng.sample(slot_ids, k=min(len(slot_ids), rng.randrange(1, 6)))
         if ids and rng.random() < 0.3:

@@ -89,17 +89,24 @@ def first_bookable(
             admit=admit,
         )
     owner = np.asarray(steady_of, dtype=np.int64)[case]
-    supplier_offsets = np.asarray(steady_offsets, dtype=np.int64)[case]
+    at_start = at_end = np.asarray(steady_offsets, dtype=np.int64)[case]  # one offset all along
     if parts:
         slots = SlotArrays.joined([slots, *(found for _, found, _ in parts)])
         owner = np.concatenate([owner, *(np.full(len(f), k) for k, f, _ in parts)])
-        supplier_offsets = np.concatenate(
-            [supplier_offsets, *(t.offset_at(f.start // MICROS) for _, f, t in parts)]
+        at_start = np.concatenate(
+            [at_start, *(t.offset_at(f.start // MICROS) for _, f, t in parts)]
         )
+        at_end = np.concatenate([at_end, *(t.offset_at(f.end // MICROS) for _, f, t in parts)])
         order = np.argsort(owner, kind="stable")
-        slots, owner, supplier_offsets = slots.take(order), owner[order], supplier_offsets[order]
-    ids = Texts.of([s.id.encode() for s in suppliers]).take(owner)
-    rendered = render_many(slots, supplier_ids=ids, supplier_offsets=supplier_offsets, user=user)
+        slots, owner = slots.take(order), owner[order]
+        at_start, at_end = at_start[order], at_end[order]
+    rendered = render_many(
+        slots,
+        supplier_ids=Texts.of([s.id.encode() for s in suppliers]).take(owner),
+        supplier_offsets=at_start,
+        supplier_end_offsets=at_end,
+        user=user,
+    )
     return split(rendered, np.bincount(owner, minlength=len(suppliers)).tolist())
 
 

@@ -29,6 +29,8 @@ class Rendered:
     slot_ids: Texts
     user_local_start: Texts
     supplier_local_start: Texts
+    user_local_end: Texts
+    supplier_local_end: Texts
     offset_difference_minutes: Ints
     day_shift: Ints
 
@@ -42,6 +44,8 @@ class Rendered:
             slot_ids=self.slot_ids.take(chosen),
             user_local_start=self.user_local_start.take(chosen),
             supplier_local_start=self.supplier_local_start.take(chosen),
+            user_local_end=self.user_local_end.take(chosen),
+            supplier_local_end=self.supplier_local_end.take(chosen),
             offset_difference_minutes=self.offset_difference_minutes[chosen],
             day_shift=self.day_shift[chosen],
         )
@@ -112,17 +116,33 @@ def _rows(c: Rendered) -> list[RenderedSlot]:
             end=from_micros(end),
             user_local_start=user,
             supplier_local_start=supplier,
+            user_local_end=user_end,
+            supplier_local_end=supplier_end,
             offset_difference_minutes=difference,
             day_shift=shift,
             spots_total=total,
             spots_open=spots_open,
         )
-        for slot_id, start, end, user, supplier, difference, shift, total, spots_open in zip(
+        for (
+            slot_id,
+            start,
+            end,
+            user,
+            supplier,
+            user_end,
+            supplier_end,
+            difference,
+            shift,
+            total,
+            spots_open,
+        ) in zip(
             c.slot_ids.strings(),
             s.start.tolist(),
             s.end.tolist(),
             c.user_local_start.strings(),
             c.supplier_local_start.strings(),
+            c.user_local_end.strings(),
+            c.supplier_local_end.strings(),
             c.offset_difference_minutes.tolist(),
             c.day_shift.tolist(),
             s.spots_total.tolist(),
@@ -137,23 +157,29 @@ def render(
 ) -> RenderedColumns:
     """Renders one supplier's slots for a user; each offset difference is the one at that
     slot's instant."""
-    seconds = slots.start // MICROS
     every = render_many(
         slots,
         supplier_ids=Texts.of([supplier_id.encode()]).take(np.zeros(len(slots), dtype=np.intp)),
-        supplier_offsets=supplier.offset_at(seconds),
+        supplier_offsets=supplier.offset_at(slots.start // MICROS),
+        supplier_end_offsets=supplier.offset_at(slots.end // MICROS),
         user=user,
     )
     return RenderedColumns(every, slice(0, len(slots)))
 
 
 def render_many(
-    slots: SlotArrays, *, supplier_ids: Texts, supplier_offsets: Ints, user: ZoneTable
+    slots: SlotArrays,
+    *,
+    supplier_ids: Texts,
+    supplier_offsets: Ints,
+    supplier_end_offsets: Ints,
+    user: ZoneTable,
 ) -> Rendered:
     """Renders slots of many suppliers for a user: each slot's supplier id and the supplier
-    zone's offset at its start (seconds) are given row by row."""
+    zone's offsets at its start and its end (seconds) are given row by row."""
     seconds, fraction = np.divmod(slots.start, MICROS)
-    user_offsets = user.offset_at(seconds)
+    ends, end_fraction = np.divmod(slots.end, MICROS)
+    user_offsets, user_end_offsets = user.offset_at(seconds), user.offset_at(ends)
     user_local = seconds + user_offsets
     supplier_local = seconds + supplier_offsets
     return Rendered(
@@ -161,6 +187,10 @@ def render_many(
         slot_ids=slot_ids(supplier_ids, seconds=seconds, minutes=slots.minutes),
         user_local_start=iso_local(user_local, fraction, user_offsets),
         supplier_local_start=iso_local(supplier_local, fraction, supplier_offsets),
+        user_local_end=iso_local(ends + user_end_offsets, end_fraction, user_end_offsets),
+        supplier_local_end=iso_local(
+            ends + supplier_end_offsets, end_fraction, supplier_end_offsets
+        ),
         offset_difference_minutes=(supplier_offsets - user_offsets) // 60,
         day_shift=supplier_local // DAY - user_local // DAY,
     )

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from matcher.settings import Limits, Settings, parse_settings, settings_parser
+from matcher.settings import (
+    Limits,
+    Settings,
+    env_name,
+    how_to_set,
+    parse_settings,
+    settings_parser,
+    version,
+)
 
 
 def test_no_flags_and_no_environment_give_the_defaults():
@@ -43,6 +51,7 @@ def test_paths_booleans_and_environment_only_settings():
         (["--max-rejected-share", "1.5"], {}),
         ([], {"MATCHER_WORKERS": "many"}),
         ([], {"MATCHER_GRACE_SECONDS": "nan"}),
+        (["--geoip-unstated-accuracy-km", "0"], {}),
     ],
 )
 def test_a_bad_value_stops_at_start(argv, env):
@@ -51,11 +60,38 @@ def test_a_bad_value_stops_at_start(argv, env):
     assert stopped.value.code == 2
 
 
-def test_every_limit_and_setting_but_the_secrets_is_a_flag_with_its_variable_in_the_help():
-    text = settings_parser(env={}).format_help()
+def test_every_flag_shows_its_variable_and_default_and_no_secret_is_a_flag():
+    text = " ".join(settings_parser(env={}).format_help().split())  # undo the line wrapping
     flagged = [f for kind in (Settings, Limits) for f in fields(kind) if f.name != "limits"]
     for f in flagged:
         if f.metadata["flag"]:
             assert "--" + f.name.replace("_", "-") in text
-    assert "MATCHER_AUTH_KEYS_FILE" in text
-    assert "MATCHER_PAGE_TOKEN_SECRET" not in text  # a secret never travels on a command line
+            assert f"[{env_name(f)}; default " in text, f.name
+    assert "[MATCHER_AUTH_KEYS_FILE; default unset]" in text
+    assert "[MATCHER_MAX_CONNECTION_AGE_SECONDS; default 300.0]" in text
+    assert "--page-token-secret" not in text  # a secret never travels on a command line
+    assert "MATCHER_PAGE_TOKEN_SECRET" in text  # but the help says which variable holds it
+
+
+def test_version_names_the_command_and_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        parse_settings(["--version"], env={})
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"matcher-server {version()}\n"
+    assert version()[0].isdigit()
+
+
+def test_the_geoip_database_is_a_flag_and_a_variable_and_unset_by_default():
+    assert Settings().geoip_db is None
+    assert Settings().geoip_unstated_accuracy_km == 50.0
+    env = {"MATCHER_GEOIP_DB": "/var/lib/GeoIP/GeoLite2-City.mmdb"}
+    assert parse_settings([], env=env).geoip_db == Path("/var/lib/GeoIP/GeoLite2-City.mmdb")
+    flagged = parse_settings(
+        ["--geoip-db", "x.mmdb", "--geoip-unstated-accuracy-km", "30"], env=env
+    )
+    assert (flagged.geoip_db, flagged.geoip_unstated_accuracy_km) == (Path("x.mmdb"), 30.0)
+
+
+def test_how_to_set_names_the_flag_and_the_variable():
+    assert how_to_set("geoip_db") == "--geoip-db PATH or MATCHER_GEOIP_DB=PATH"
+    assert how_to_set("page_token_secret", value="KEY") == "MATCHER_PAGE_TOKEN_SECRET=KEY"

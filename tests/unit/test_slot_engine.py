@@ -437,7 +437,7 @@ def test_new_york_spring_forward_and_fall_back_as_documented() -> None:
         supplier=table,
         user=table,
     )
-    assert shown.supplier_local_start == [
+    assert [s.supplier_local_start for s in shown] == [
         "2027-03-14T00:00:00-05:00",
         "2027-03-14T00:30:00-05:00",
         "2027-03-14T01:00:00-05:00",
@@ -451,8 +451,8 @@ def test_new_york_spring_forward_and_fall_back_as_documented() -> None:
         supplier_id="ny",
         supplier=table,
         user=table,
-    ).supplier_local_start
-    assert [w for w in walls if "T01:" in w] == [
+    )
+    assert [s.supplier_local_start for s in walls if "T01:" in s.supplier_local_start] == [
         "2027-11-07T01:00:00-04:00",
         "2027-11-07T01:30:00-04:00",
     ]
