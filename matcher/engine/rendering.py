@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 
 from matcher.engine.expansion import MICROS, Ints, SlotArrays
 from matcher.engine.slot_ids import slot_ids
@@ -37,8 +38,8 @@ class Rendered:
     def __len__(self) -> int:
         return len(self.slots)
 
-    def take(self, chosen: slice) -> Rendered:
-        """The slots a slice picks."""
+    def take(self, chosen: slice | npt.NDArray[np.int64]) -> Rendered:
+        """The slots a slice or an index picks."""
         return Rendered(
             slots=self.slots.take(chosen),
             slot_ids=self.slot_ids.take(chosen),
