@@ -37,7 +37,7 @@ class BruteForce:
         assert query.point is not None
         km = haversine_km(query.point, lats=self._lats, lngs=self._lngs)
         inside = np.flatnonzero(km <= query.radius_km)
-        found = []
+        found: list[tuple[Supplier, Sequence[RenderedSlot]]] = []
         for i in inside[np.argsort(km[inside], kind="stable")].tolist():
             s = self._suppliers[i]
             (rendered,) = first_bookable(

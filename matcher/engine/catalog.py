@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from itertools import chain, islice
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,11 +44,11 @@ REMOTE_ONLY = frozenset({Modality.REMOTE})
 _WITH_REMOTE = {met: met | REMOTE_ONLY for met in (IN_PERSON, HOME_VISIT, BOTH)}
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A supplier that passed the spatial and attribute filters, before its slots are known."""
+class Candidate(NamedTuple):
+    """A supplier that passed the spatial and attribute filters, before its slots are known
+    (a named tuple: a Match makes dozens, and a frozen dataclass costs several times more)."""
 
-    index: int
+    position: int
     distance_km: float
     modalities: frozenset[Modality]
     score: float = 0.0  # remote suppliers' estimated weekly slots in the user's hours
@@ -144,6 +145,11 @@ class Catalog:
             found.extend(self._with_slots(batch, query=query, now=now))
         return found if needed is None else found[:needed]
 
+    def nearest(self, query: MatchQuery, *, limit: int) -> list[Candidate]:
+        """The first ``limit`` suppliers serving the user's point in person or at home that
+        pass the filters, nearest first: the spatial step of ``match`` alone."""
+        return list(islice(self._nearby_candidates(query, seen=set()), limit))
+
     def _nearby_candidates(self, query: MatchQuery, *, seen: set[int]) -> Iterator[Candidate]:
         """Suppliers serving the user's point that pass the filters, nearest first; adds each
         yielded supplier's position to ``seen``."""
@@ -159,7 +165,7 @@ class Catalog:
             if remote_too and self._offers_remote[i]:
                 met = _WITH_REMOTE[met]
             seen.add(i)
-            yield Candidate(index=i, distance_km=distance, modalities=met)
+            yield Candidate(position=i, distance_km=distance, modalities=met)
 
     def _remote_candidates(self, query: MatchQuery, *, exclude: set[int]) -> Iterator[Candidate]:
         """Remote suppliers not already nearby, best score first, distances measured a few
@@ -171,14 +177,14 @@ class Catalog:
             hours=query.local_hours or WAKING_HOURS,
             at=query.window.start,
         )
-        for run in ranking.best_first():
+        for run, scores in ranking.best_first():
             for start in range(0, len(run), REMOTE_PIECE):
-                piece = run[start : start + REMOTE_PIECE]
+                piece = slice(start, start + REMOTE_PIECE)
                 kept = [
-                    (int(i), float(score))
+                    (i, score)
                     for i, score in zip(
-                        self._ranker.positions[piece].tolist(),
-                        ranking.scores[piece].tolist(),
+                        self._ranker.positions[run[piece]].tolist(),
+                        scores[piece].tolist(),
                         strict=True,
                     )
                     if i not in exclude and _wanted(self.suppliers[i], query)
@@ -186,7 +192,7 @@ class Catalog:
                 distances = self._nearby.distances_km(query.point, [i for i, _ in kept])
                 for (i, score), distance in zip(kept, distances, strict=True):
                     yield Candidate(
-                        index=i, distance_km=distance, modalities=REMOTE_ONLY, score=score
+                        position=i, distance_km=distance, modalities=REMOTE_ONLY, score=score
                     )
 
     def _with_slots(
@@ -194,7 +200,7 @@ class Catalog:
     ) -> list[Match]:
         """The candidates that have slots in the window and the user's hours, with their first
         ones, in order."""
-        suppliers = [self.suppliers[c.index] for c in candidates]
+        suppliers = [self.suppliers[c.position] for c in candidates]
         found = first_bookable(
             suppliers,
             window=query.window,

@@ -45,9 +45,8 @@ class PointGrid:
         keys = _cell_keys(lngs, lats)
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
-        self._numbers = order.astype(np.int64)
-        self._lngs = np.ascontiguousarray(lngs[order], dtype=np.float64)
-        self._lats = np.ascontiguousarray(lats[order], dtype=np.float64)
+        # longitude, latitude and number side by side: a run of cells is one slice of rows
+        self._rows = np.column_stack([lngs[order], lats[order], order.astype(np.float64)])
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -55,39 +54,48 @@ class PointGrid:
     def within(self, boxes: Sequence[Box]) -> tuple[IntArray, Floats, Floats]:
         """The numbers, longitudes and latitudes of the points inside any of the boxes (edges
         included), each point once, in no particular order."""
-        runs: list[tuple[int, int]] = []
+        edges: list[int] = []  # the first and last cell of each row of cells of each box
         for west, south, east, north in boxes:
-            rows = np.arange(_row(south), _row(north) + 1, dtype=np.int64) * _COLUMNS
-            starts = self._keys.searchsorted(rows + _column(west), side="left")
-            stops = self._keys.searchsorted(rows + _column(east), side="right")
-            runs.extend(
-                (a, b) for a, b in zip(starts.tolist(), stops.tolist(), strict=True) if a < b
-            )
+            first, last = _column(west), _column(east)
+            for row in range(_row(south), _row(north) + 1):
+                edges += (row * _COLUMNS + first, row * _COLUMNS + last + 1)
+        bounds = self._keys.searchsorted(edges).tolist()
+        ranges = [(a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=True) if a < b]
+        runs = [self._rows[a:b] for a, b in _merged(ranges)]  # each point once
         if not runs:
             return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
-        if len(runs) == 1:
-            ((a, b),) = runs
-            numbers, lngs, lats = self._numbers[a:b], self._lngs[a:b], self._lats[a:b]
-        else:
-            numbers = np.concatenate([self._numbers[a:b] for a, b in runs])
-            lngs = np.concatenate([self._lngs[a:b] for a, b in runs])
-            lats = np.concatenate([self._lats[a:b] for a, b in runs])
-        inside = np.zeros(len(numbers), dtype=bool)
-        for west, south, east, north in boxes:
+        found: Floats = runs[0] if len(runs) == 1 else np.concatenate(runs)
+        lngs, lats = found[:, 0], found[:, 1]
+        west, south, east, north = boxes[0]
+        inside = (west <= lngs) & (lngs <= east) & (south <= lats) & (lats <= north)
+        for west, south, east, north in boxes[1:]:
             inside |= (west <= lngs) & (lngs <= east) & (south <= lats) & (lats <= north)
-        if len(boxes) > 1:  # boxes may share cells: each point once
-            inside &= _first_of_each(numbers)
-        return numbers[inside], lngs[inside], lats[inside]
+        found = found[inside]
+        return found[:, 2].astype(np.int64), found[:, 0], found[:, 1]
+
+
+def _merged(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ranges [a, b) with the overlapping ones joined."""
+    if len(runs) < 2:
+        return runs
+    merged = [min(runs)]
+    for a, b in sorted(runs)[1:]:
+        if a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _row(lat: float) -> int:
-    """The row of cells of a latitude: the same floor division as ``_cell_keys``'s."""
-    return int(np.floor_divide(np.float64(lat) + 90.0, CELL_DEGREES))
+    """The row of cells of a latitude: the floor division ``_cell_keys`` makes (numpy's floor
+    division of floats is Python's)."""
+    return int((lat + 90.0) // CELL_DEGREES)
 
 
 def _column(lng: float) -> int:
     """The column of cells of a longitude, as ``_cell_keys`` numbers it."""
-    return int(np.floor_divide(np.float64(lng) + 180.0, CELL_DEGREES))
+    return int((lng + 180.0) // CELL_DEGREES)
 
 
 def _cell_keys(lngs: Floats, lats: Floats) -> IntArray:
@@ -96,13 +104,6 @@ def _cell_keys(lngs: Floats, lats: Floats) -> IntArray:
     rows = np.floor_divide(lats + 90.0, CELL_DEGREES).astype(np.int64)
     columns = np.floor_divide(lngs + 180.0, CELL_DEGREES).astype(np.int64)
     return rows * _COLUMNS + columns
-
-
-def _first_of_each(numbers: IntArray) -> npt.NDArray[np.bool_]:
-    """For each number, whether it is the first occurrence of its value."""
-    first = np.zeros(len(numbers), dtype=bool)
-    first[np.unique(numbers, return_index=True)[1]] = True
-    return first
 
 
 class AreaIndex:
@@ -142,11 +143,11 @@ class AreaIndex:
     def covering(self, lngs: Sequence[float], lat: float) -> IntArray:
         """Sorted numbers of the polygons that cover (inside or on the edge) any of the points
         (lng, lat) for the given longitudes: one point under its names east and west of ±180."""
-        row = int(np.floor_divide(np.float64(lat) + 90.0, AREA_CELL_DEGREES))
+        row = int((lat + 90.0) // AREA_CELL_DEGREES)  # as np.floor_divide divides
         found: list[IntArray] = []
         tested: list[float] = []
         for lng in lngs:
-            column = int(np.floor_divide(np.float64(lng) + 540.0, AREA_CELL_DEGREES))
+            column = int((lng + 540.0) // AREA_CELL_DEGREES)
             if not 0 <= column < _AREA_COLUMNS:
                 continue
             key = row * _AREA_COLUMNS + column

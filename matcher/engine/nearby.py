@@ -14,7 +14,7 @@ from matcher.geo.geometry import (
     geodesic_km,
     haversine_km,
     lng_variants,
-    nearest_first,
+    nearest_runs,
     search_boxes,
 )
 from matcher.model import Modality, Point, Supplier
@@ -24,6 +24,7 @@ IntArray = npt.NDArray[np.int64]
 IN_PERSON = frozenset({Modality.IN_PERSON})
 HOME_VISIT = frozenset({Modality.HOME_VISIT})
 BOTH = IN_PERSON | HOME_VISIT
+_MET = (frozenset[Modality](), IN_PERSON, HOME_VISIT, BOTH)
 
 
 class Nearby:
@@ -75,18 +76,20 @@ class Nearby:
             rough = np.concatenate([rough, km[~listed]])
             serves = np.concatenate([serves, np.ones(int((~listed).sum()), dtype=bool)])
         in_box = np.arange(len(positions)) < len(in_person)
-        for k, distance in nearest_first(
+        for run, km in nearest_runs(
             p,
             rough=rough,
             lats=self._lats[positions],
             lngs=self._lngs[positions],
             ranks=self._id_ranks[positions],
         ):
-            near = bool(in_box[k]) and distance <= radius_km
-            if serves[k]:
-                yield int(positions[k]), distance, BOTH if near else HOME_VISIT
-            elif near:
-                yield int(positions[k]), distance, IN_PERSON
+            near = in_box[run] & (km <= radius_km)  # 1 in person, 2 at home, 3 both
+            met = near.astype(np.int64) + 2 * serves[run]
+            for position, distance, code in zip(
+                positions[run].tolist(), km.tolist(), met.tolist(), strict=True
+            ):
+                if code:
+                    yield position, distance, _MET[code]
 
     def distances_km(self, p: Point | None, positions: Sequence[int]) -> list[float]:
         """Geodesic km from the user to some suppliers; 0 when the user gave only a country."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +30,9 @@ from matcher.model import Availability, LocalHours, WeeklyRule
 
 HOURS_PER_DAY = 24
 MINUTES_PER_DAY = HOURS_PER_DAY * 60
-#: Rankings kept per ranker (scores and the best-first order of the first TOP suppliers).
-RANKINGS_KEPT = 32
+#: Rankings kept per ranker (the first TOP suppliers and their scores, about 12 kB each): more
+#: than the distinct UTC offsets users have, by the hours asked.
+RANKINGS_KEPT = 256
 #: Suppliers put in order once per ranking; readers wanting more are served by partitions.
 TOP = 1024
 #: Zone offset changes indexed for caching, up to this instant (2200-01-01); later instants
@@ -72,37 +73,42 @@ def hours_mask(hours: LocalHours) -> npt.NDArray[np.bool_]:
 
 
 class Ranking:
-    """One query's scores of every remote supplier and their order, best first, ties by
-    position in the ranker: read-only, shared by the queries with the same key."""
+    """One query's best remote suppliers, in order (best score first, ties by position in the
+    ranker), with their scores: the first ``TOP`` kept, the rest scored again on demand.
+    Read-only, shared by the queries with the same key, and small enough to keep many."""
 
-    def __init__(self, scores: Floats) -> None:
-        self.scores = scores
+    def __init__(self, scores: Floats, *, again: Callable[[], Floats]) -> None:
         found = min(TOP, len(scores))
         top = np.argpartition(-scores, found - 1)[:found] if found else np.empty(0, np.int64)
         threshold = scores[top].min() if found else np.float32(0)
         top = np.flatnonzero(scores >= threshold)  # ties at the edge stay together, in order
         self.top = top[np.lexsort((top, -scores[top]))]
-        self.top.flags.writeable = False
+        self.top_scores = scores[self.top]
+        self.everyone = len(scores)
+        self._again = again
+        for kept in (self.top, self.top_scores):
+            kept.flags.writeable = False
 
-    def best_first(self) -> Iterator[Ints]:
-        """Indices by descending score (ties by index), a run at a time: the cached head,
-        then the rest, sorted only as far as the caller reads."""
-        yield self.top
-        if len(self.top) == len(self.scores):
+    def best_first(self) -> Iterator[tuple[Ints, Floats]]:
+        """Indices by descending score (ties by index) and their scores, a run at a time: the
+        kept head, then the rest, sorted only as far as the caller reads."""
+        yield self.top, self.top_scores
+        if len(self.top) == self.everyone:
             return
-        rest = np.ones(len(self.scores), dtype=bool)
+        scores = self._again()
+        rest = np.ones(len(scores), dtype=bool)
         rest[self.top] = False
         remaining = np.flatnonzero(rest)
         chunk = 4 * len(self.top)
         while len(remaining):
-            keys = -self.scores[remaining]
+            keys = -scores[remaining]
             if chunk < len(remaining):
                 threshold = np.partition(keys, chunk - 1)[chunk - 1]
                 head = np.flatnonzero(keys <= threshold)
             else:
                 head = np.arange(len(remaining))
             head = head[np.lexsort((remaining[head], keys[head]))]
-            yield remaining[head]
+            yield remaining[head], scores[remaining[head]]
             remaining = np.delete(remaining, head)
             chunk *= 4
 
@@ -135,14 +141,11 @@ class RemoteRanker:
         self._offsets: dict[int, tuple[int, ...]] = {}  # interval -> each group's offset
         self._lock = threading.Lock()
 
-    def ranked(self, *, user_zone: str, hours: LocalHours, at: datetime) -> Iterator[Ints]:
-        """Indices into ``positions``, best score first, a run at a time (see ``Ranking``)."""
+    def ranked(
+        self, *, user_zone: str, hours: LocalHours, at: datetime
+    ) -> Iterator[tuple[Ints, Floats]]:
+        """Indices into ``positions`` and scores, best first, a run at a time (``Ranking``)."""
         return self.ranking(user_zone=user_zone, hours=hours, at=at).best_first()
-
-    def scores(self, *, user_zone: str, hours: LocalHours, at: datetime) -> Floats:
-        """Estimated weekly slots in the user's hours of each remote supplier, as ``positions``
-        (read-only)."""
-        return self.ranking(user_zone=user_zone, hours=hours, at=at).scores
 
     def ranking(self, *, user_zone: str, hours: LocalHours, at: datetime) -> Ranking:
         """The scores and order for a user's zone and hours at an instant, cached by the
@@ -165,7 +168,7 @@ class RemoteRanker:
                 interval, self._offsets_at(second)
             )
         shifts = tuple(offset // 60 - user_offset for offset in offsets)
-        ranking = Ranking(self._scored(hours, shifts))
+        ranking = Ranking(self._scored(hours, shifts), again=partial(self._scored, hours, shifts))
         with self._lock:
             self._rankings[key] = ranking
             while len(self._rankings) > RANKINGS_KEPT:

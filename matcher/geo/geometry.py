@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterator, Sequence
 
@@ -134,15 +133,29 @@ def nearest_first(
     rough: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank);
-    ``rough``, if given, is each one's ``haversine_km``.
+    ``rough``, if given, is each one's ``haversine_km``."""
+    for found, km in nearest_runs(p, lats=lats, lngs=lngs, ranks=ranks, rough=rough):
+        yield from zip(found.tolist(), km.tolist(), strict=True)
 
-    Geodesics cost about 1.5 µs each, so they are computed lazily in growing rounds taken in
-    haversine order (each round found by a partition, not a sort of all); an index is yielded
-    once no point still uncomputed can be as near.
+
+def nearest_runs(
+    p: Point,
+    *,
+    lats: npt.NDArray[np.float64],
+    lngs: npt.NDArray[np.float64],
+    ranks: npt.NDArray[np.int64],
+    rough: npt.NDArray[np.float64] | None = None,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """``nearest_first`` a run at a time: indices and geodesic km, in order.
+
+    Geodesics cost about a microsecond each, so they are computed lazily in growing rounds
+    taken in haversine order (each round found by a partition, not a sort of all); the points
+    whose geodesic is below any still uncomputed one's can be are then sorted and given out.
     """
     if rough is None:
         rough = haversine_km(p, lats=lats, lngs=lngs)
-    pending: list[tuple[float, int, int]] = []
+    waiting = np.empty(0, dtype=np.int64)  # computed, not given out yet
+    waiting_km = np.empty(0)
     remaining = np.arange(len(rough))
     chunk = FIRST_GEODESICS
     while len(remaining):
@@ -152,13 +165,16 @@ def nearest_first(
             bound = float(rough[remaining].min()) * (1 - HAVERSINE_SLACK)
         else:
             batch, remaining, bound = remaining, remaining[:0], math.inf
-        exact = geodesic_km(p, lats=lats[batch], lngs=lngs[batch])
-        for k, km, rank in zip(batch.tolist(), exact.tolist(), ranks[batch].tolist(), strict=True):
-            heapq.heappush(pending, (km, rank, k))
+        waiting = np.concatenate([waiting, batch])
+        waiting_km = np.concatenate(
+            [waiting_km, geodesic_km(p, lats=lats[batch], lngs=lngs[batch])]
+        )
         chunk *= 4
-        while pending and pending[0][0] < bound:
-            km, _, k = heapq.heappop(pending)
-            yield k, km
+        ready = waiting_km < bound
+        if ready.any():
+            order = np.lexsort((ranks[waiting[ready]], waiting_km[ready]))
+            yield waiting[ready][order], waiting_km[ready][order]
+            waiting, waiting_km = waiting[~ready], waiting_km[~ready]
 
 
 def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
