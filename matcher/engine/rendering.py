@@ -178,21 +178,28 @@ def render_many(
 ) -> Rendered:
     """Renders slots of many suppliers for a user: each slot's supplier id and the supplier
     zone's offsets at its start and its end (seconds) are given row by row."""
-    seconds, fraction = np.divmod(slots.start, MICROS)
-    ends, end_fraction = np.divmod(slots.end, MICROS)
-    user_offsets, user_end_offsets = user.offset_at(seconds), user.offset_at(ends)
-    user_local = seconds + user_offsets
-    supplier_local = seconds + supplier_offsets
+    n = len(slots)
+    instants = np.concatenate([slots.start, slots.end])  # every start, then every end
+    seconds, fraction = np.divmod(instants, MICROS)
+    user_offsets = user.offset_at(seconds)
+    offsets = np.concatenate(
+        [user_offsets[:n], supplier_offsets, user_offsets[n:], supplier_end_offsets]
+    )
+    seconds, fraction = (
+        np.tile(seconds.reshape(2, n), 2).ravel(),
+        np.tile(fraction.reshape(2, n), 2).ravel(),
+    )
+    # user start, supplier start, user end, supplier end: all four strings in one pass
+    local = iso_local(seconds + offsets, fraction, offsets)
+    user_local, supplier_local = seconds[:n] + user_offsets[:n], seconds[:n] + supplier_offsets
     return Rendered(
         slots=slots,
-        slot_ids=slot_ids(supplier_ids, seconds=seconds, minutes=slots.minutes),
-        user_local_start=iso_local(user_local, fraction, user_offsets),
-        supplier_local_start=iso_local(supplier_local, fraction, supplier_offsets),
-        user_local_end=iso_local(ends + user_end_offsets, end_fraction, user_end_offsets),
-        supplier_local_end=iso_local(
-            ends + supplier_end_offsets, end_fraction, supplier_end_offsets
-        ),
-        offset_difference_minutes=(supplier_offsets - user_offsets) // 60,
+        slot_ids=slot_ids(supplier_ids, seconds=seconds[:n], minutes=slots.minutes),
+        user_local_start=local.take(slice(0, n)),
+        supplier_local_start=local.take(slice(n, 2 * n)),
+        user_local_end=local.take(slice(2 * n, 3 * n)),
+        supplier_local_end=local.take(slice(3 * n, 4 * n)),
+        offset_difference_minutes=(supplier_offsets - user_offsets[:n]) // 60,
         day_shift=supplier_local // DAY - user_local // DAY,
     )
 
