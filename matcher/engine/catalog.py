@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from matcher.engine.bookable import first_bookable, recheck
-from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, having
+from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, offering
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.rendering import RenderedColumns
 from matcher.engine.slot_ids import parse_slot_id
@@ -60,8 +60,9 @@ class Catalog:
     def __init__(self, suppliers: Sequence[Supplier]) -> None:
         self.suppliers = tuple(suppliers)
         self._by_id = {s.id: i for i, s in enumerate(self.suppliers)}
-        self._nearby = Nearby(self.suppliers)
-        remote = having(self.suppliers, Modality.REMOTE).tolist()
+        offered = offering(self.suppliers)
+        self._nearby = Nearby(self.suppliers, offered=offered)
+        remote = offered[Modality.REMOTE].tolist()
         self._offers_remote = np.zeros(len(self.suppliers), dtype=bool)
         self._offers_remote[remote] = True
         self._ranker = RemoteRanker(

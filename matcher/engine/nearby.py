@@ -30,12 +30,12 @@ _MET = (frozenset[Modality](), IN_PERSON, HOME_VISIT, BOTH)
 class Nearby:
     """A grid over the in-person suppliers' points and an index of the home-visit areas."""
 
-    def __init__(self, suppliers: Sequence[Supplier]) -> None:
+    def __init__(self, suppliers: Sequence[Supplier], *, offered: dict[Modality, IntArray]) -> None:
         self._lats = np.array([s.location.lat for s in suppliers], dtype=np.float64)
         self._lngs = np.array([s.location.lng for s in suppliers], dtype=np.float64)
         self._id_ranks = _ranks([s.id for s in suppliers])
-        self._in_person = having(suppliers, Modality.IN_PERSON)
-        self._home_visit = having(suppliers, Modality.HOME_VISIT)
+        self._in_person = offered[Modality.IN_PERSON]
+        self._home_visit = offered[Modality.HOME_VISIT]
         self._offers_in_person = np.zeros(len(suppliers), dtype=bool)
         self._offers_in_person[self._in_person] = True
         self._points = PointGrid(self._lngs[self._in_person], self._lats[self._in_person])
@@ -106,11 +106,18 @@ def _member(values: IntArray, ascending: IntArray) -> npt.NDArray[np.bool_]:
     return ascending[at] == values  # type: ignore[no-any-return]
 
 
-def having(suppliers: Sequence[Supplier], modality: Modality) -> IntArray:
-    """Positions of the suppliers offering a modality."""
-    return np.array(
-        [i for i, s in enumerate(suppliers) if modality in s.modalities], dtype=np.int64
+def offering(suppliers: Sequence[Supplier]) -> dict[Modality, IntArray]:
+    """Positions of the suppliers offering each modality, from one pass over them (members
+    looked up by identity: an enum member's own hash is a Python call, slow a million times)."""
+    bits = np.fromiter(
+        (sum(_BITS[id(m)] for m in s.modalities) for s in suppliers),
+        dtype=np.int64,
+        count=len(suppliers),
     )
+    return {m: np.flatnonzero(bits & _BITS[id(m)]).astype(np.int64) for m in Modality}
+
+
+_BITS = {id(m): 1 << k for k, m in enumerate(Modality)}
 
 
 def _ranks(ids: list[str]) -> IntArray:
