@@ -242,7 +242,7 @@ _MATCHED: dict[frozenset[Modality], bytes] = {}
 
 
 #: Suppliers' messages, serialized once each while they are answered often.
-_supplier_bytes = wire.Suppliers(wire.SUPPLIERS_KEPT, lambda s: supplier(s).SerializeToString())
+_supplier_bytes = wire.supplier_field(lambda s: supplier(s).SerializeToString())
 
 
 def match(m: Match) -> pb.SupplierMatch:

@@ -16,13 +16,12 @@ message a field-by-field build would make.
 from __future__ import annotations
 
 import struct
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
+from matcher.engine.kept import Kept
 from matcher.engine.rendering import Rendered, RenderedColumns
 from matcher.engine.texts import Bytes, Ints, Texts, joined
 from matcher.model import Match, RenderedSlot, Supplier
@@ -153,30 +152,16 @@ def _one_width(text: Texts) -> int | None:
     return high if low == high else None
 
 
-class Suppliers:
-    """``Supplier`` messages, serialized, of the suppliers answered most recently: a supplier
-    changes only with a new feed, which brings new objects."""
+def supplier_field(serialized: Callable[[Supplier], bytes]) -> Kept[Supplier, bytes]:
+    """``SupplierMatch.supplier`` (tag, length, message) of the suppliers answered most
+    recently, serialized once each: a supplier changes only with a new feed, which brings new
+    objects."""
 
-    def __init__(self, size: int, make: Callable[[Supplier], bytes]) -> None:
-        self._size = size
-        self._make = make
-        self._kept: OrderedDict[int, tuple[Supplier, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
+    def make(s: Supplier) -> bytes:
+        message = serialized(s)
+        return _MATCH_SUPPLIER + _varint(len(message)) + message
 
-    def __call__(self, supplier: Supplier) -> bytes:
-        key = id(supplier)  # safe: a kept entry holds the object, so its id is not reused
-        with self._lock:
-            found = self._kept.get(key)
-            if found is not None and found[0] is supplier:
-                self._kept.move_to_end(key)
-                return found[1]
-        made = self._make(supplier)
-        made = _MATCH_SUPPLIER + _varint(len(made)) + made
-        with self._lock:
-            self._kept[key] = (supplier, made)
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
-        return made
+    return Kept(SUPPLIERS_KEPT, make)
 
 
 def matches_bytes(

@@ -19,9 +19,7 @@ Instants are int64 microseconds since the epoch: windows, notice and overrides c
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +28,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from matcher.engine.kept import Kept
 from matcher.geo.zonetable import DAY, Flags, ZoneTable
 from matcher.instants import from_micros, to_micros
 from matcher.model import Availability, Slot, WeeklyRule, Window
@@ -252,39 +251,12 @@ class Plan:
         return np.array(self.closed_days, dtype=np.int64)
 
 
-class Plans:
-    """Plans of the availabilities used most recently, by the availability object itself.
-
-    Kept apart from the availabilities, so that the memory they take stays bounded and the
-    catalogue's objects are never written to (forked workers share their pages).
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._kept: OrderedDict[int, tuple[Availability, Plan]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, availability: Availability) -> Plan:
-        key = id(availability)  # safe: a kept entry holds the object, so its id is not reused
-        with self._lock:
-            found = self._kept.get(key)
-            if found is not None and found[0] is availability:
-                self._kept.move_to_end(key)
-                return found[1]
-        plan = _plan(availability)
-        with self._lock:
-            self._kept[key] = (availability, plan)
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
-        return plan
-
-
 #: An availability's plan, made on first use and kept while it is among the most used.
-plan_of = Plans(PLANS_KEPT)
+plan_of: Kept[Availability, Plan] = Kept(PLANS_KEPT, lambda a: make_plan(a))
 
 
-def _plan(availability: Availability) -> Plan:
-    """Builds a plan (see ``plan_of``)."""
+def make_plan(availability: Availability) -> Plan:
+    """Builds an availability's plan (``plan_of`` keeps them)."""
     one_offs: tuple[tuple[int, int, int], ...] = ()
     if availability.one_off:
         fewest: dict[tuple[int, int], int] = {}
@@ -442,7 +414,7 @@ def steady_first_slots(
         keep = np.ones(len(owner), dtype=bool)
         if closed:
             days = np.array(closed, dtype=np.int64)
-            keep &= ~_member(owner * _CASE_KEY + minute // DAY_MINUTES, days @ _KEY_PARTS)
+            keep &= ~member(owner * _CASE_KEY + minute // DAY_MINUTES, days @ _KEY_PARTS)
         if booked:
             taken = np.array(booked, dtype=np.int64)
             keys = taken[:, :2] @ _KEY_PARTS
@@ -526,7 +498,7 @@ def _steady_days(
         spots_open = found.spots_total - _taken(plan, minute)
         chosen = spots_open > 0  # a full slot is not offered
         if closed:
-            chosen &= ~_member(minute // DAY_MINUTES, plan.closed)
+            chosen &= ~member(minute // DAY_MINUTES, plan.closed)
         found = SlotArrays(
             found.start[chosen], found.end[chosen], found.spots_total[chosen], spots_open[chosen]
         )
@@ -563,7 +535,7 @@ def _changing_days(
         )
     day = offered.minute // DAY_MINUTES
     if plan.closed_days:
-        open_day = ~_member(day, plan.closed)
+        open_day = ~member(day, plan.closed)
         offered, day = offered.take(open_day), day[open_day]
     spots_open = offered.spots - _taken(plan, offered.minute)
     chosen = _one_per_wall(offered, spots_open=spots_open)
@@ -615,8 +587,8 @@ def _midnights(table: ZoneTable, *, first: int, last: int) -> tuple[Ints, Flags]
 _OFFERED = ("minute", "length", "spots")
 
 
-def _member(values: Ints, sorted_set: Ints) -> Flags:
-    """Whether each value is in an ascending array."""
+def member(values: Ints, sorted_set: Ints) -> Flags:
+    """Whether each value is in an ascending array (not empty)."""
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     return sorted_set[at] == values  # type: ignore[no-any-return]
 

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from shapely.geometry import Polygon
 
+from matcher.engine.expansion import member
 from matcher.engine.index import AreaIndex, PointGrid
 from matcher.geo.geometry import (
     HAVERSINE_SLACK,
@@ -71,7 +72,7 @@ class Nearby:
                     listed |= (west <= lngs) & (lngs <= east) & (south <= lats) & (lats <= north)
                 listed &= self._offers_in_person[home] & (km * (1 - HAVERSINE_SLACK) <= radius_km)
             if listed.any():
-                serves = _member(in_person, np.sort(home[listed]))
+                serves = member(in_person, np.sort(home[listed]))
             positions = np.concatenate([in_person, home[~listed]])
             rough = np.concatenate([rough, km[~listed]])
             serves = np.concatenate([serves, np.ones(int((~listed).sum()), dtype=bool)])
@@ -98,12 +99,6 @@ class Nearby:
         at = np.asarray(positions, dtype=np.int64)
         found: list[float] = geodesic_km(p, lats=self._lats[at], lngs=self._lngs[at]).tolist()
         return found
-
-
-def _member(values: IntArray, ascending: IntArray) -> npt.NDArray[np.bool_]:
-    """Whether each value is in a non-empty ascending array."""
-    at = np.minimum(ascending.searchsorted(values), len(ascending) - 1)
-    return ascending[at] == values  # type: ignore[no-any-return]
 
 
 def offering(suppliers: Sequence[Supplier]) -> dict[Modality, IntArray]:

@@ -23,12 +23,13 @@ from hypothesis import strategies as st
 from matcher.engine.bookable import first_bookable
 from matcher.engine.expansion import (
     MICROS,
-    Plans,
     SlotArrays,
     expand,
     first_slots,
     iter_chunks,
+    make_plan,
 )
+from matcher.engine.kept import Kept
 from matcher.engine.rendering import admitting, render
 from matcher.geo.timezones import known_zones
 from matcher.geo.zonetable import DAY, PERIOD, ZoneTable, read_tzif, zone_table
@@ -475,7 +476,7 @@ def test_an_empty_window_and_a_floor_past_it_give_nothing() -> None:
 
 
 def test_plans_are_kept_for_recent_availabilities_without_writing_to_them() -> None:
-    plans = Plans(2)
+    plans = Kept(2, make_plan)
     one, two, three = (
         Availability(weekly=(WeeklyRule(EVERY_DAY, 540, 600 + k, 30),)) for k in range(3)
     )
