@@ -18,7 +18,8 @@ from shapely.geometry import Polygon
 SLOT_MINUTES = range(5, 241)
 SLOT_MINUTES_RULE = f"must be between {SLOT_MINUTES[0]} and {SLOT_MINUTES[-1]}"
 MINUTES_PER_DAY = 24 * 60
-HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
+#: ASCII digits only: ``\d`` would also take other scripts' digits ("0٨:00").
+HHMM = re.compile(r"(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))")
 HHMM_RULE = "must be HH:MM between 00:00 and 24:00"
 
 
@@ -71,6 +72,13 @@ class LocalHours:
 
     start_minute: int
     end_minute: int
+
+    @property
+    def length(self) -> int:
+        """How many minutes of the day these hours admit; 0 for "24:00" to "00:00"."""
+        if self.start_minute <= self.end_minute:
+            return self.end_minute - self.start_minute
+        return MINUTES_PER_DAY - self.start_minute + self.end_minute
 
     def admits(self, local: datetime) -> bool:
         """Whether a local time of day falls inside these hours."""

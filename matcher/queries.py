@@ -154,7 +154,10 @@ def local_hours(hours: HoursInput | None, *, field: str) -> LocalHours | None:
     ]
     if minutes[0] == minutes[1]:
         raise InvalidArgument.of(f"{field}.end", "must differ from start")
-    return LocalHours(start_minute=minutes[0], end_minute=minutes[1])
+    admitted = LocalHours(start_minute=minutes[0], end_minute=minutes[1])
+    if not admitted.length:  # "24:00" to "00:00": a search for nothing that would read everything
+        raise InvalidArgument.of(field, "admit no minute of the day; 24:00 to 00:00 is empty")
+    return admitted
 
 
 def _minute(text: str, *, field: str) -> int:

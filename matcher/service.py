@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from matcher import queries
+from matcher.engine.budget import Budget
 from matcher.engine.catalog import Catalog
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
@@ -135,7 +136,8 @@ class Matching:
     def match(self, request: MatchInput, *, wanted: Callable[[], bool]) -> MatchPage:
         """One page of the suppliers the user can book, ranked as asked.
 
-        ``wanted`` tells whether the caller is still waiting; once not, the work stops.
+        ``wanted`` tells whether the caller is still waiting (once not, the work stops); the
+        work is capped by the limits' ``max_candidates`` and ``max_expanded_slots``.
         """
         limits, now = self._limits, self._clock()
         user = self._locate(request.location)
@@ -162,7 +164,7 @@ class Matching:
             cursor = self._tokens.read(request.page_token, query=bound, now=now, field="page_token")
             query = replace(query, window=cursor.window)
         end = cursor.offset + page_size
-        matches = self._catalog().match(query, now=now, limit=end + 1, wanted=wanted)
+        matches = self._catalog().match(query, now=now, limit=end + 1, budget=self._budget(wanted))
         following = ""
         if len(matches) > end:
             following = self._tokens.issue(
@@ -180,8 +182,10 @@ class Matching:
         """One supplier by id."""
         return self._catalog().supplier(queries.required(supplier_id, field="supplier_id"))
 
-    def list_slots(self, request: ListSlotsInput) -> SlotList:
-        """One supplier's bookable slots in a window, in the user's time."""
+    def list_slots(
+        self, request: ListSlotsInput, *, wanted: Callable[[], bool] = lambda: True
+    ) -> SlotList:
+        """One supplier's bookable slots in a window, in the user's time; capped like Match."""
         limits, now = self._limits, self._clock()
         supplier_id = queries.required(request.supplier_id, field="supplier_id")
         user_zone = self._user_zone(request)
@@ -193,6 +197,7 @@ class Matching:
             now=now,
             local_hours=queries.local_hours(request.local_hours, field="local_hours"),
             max_slots=queries.listed_slots(request.max_slots, limits=limits, field="max_slots"),
+            budget=self._budget(wanted),
         )
         return SlotList(
             supplier=supplier, zone=state_at(user_zone, at=now), slots=found, window=window
@@ -202,6 +207,14 @@ class Matching:
         """Exactly one answer per slot id, in order: may each still be booked?"""
         queries.slot_ids(slot_ids, most=self._limits.max_slot_checks, field="slot_ids")
         return self._catalog().check(slot_ids, now=self._clock())
+
+    def _budget(self, wanted: Callable[[], bool]) -> Budget:
+        """The work one call may do, and how it asks whether its caller is still there."""
+        return Budget(
+            candidates=self._limits.max_candidates,
+            slots=self._limits.max_expanded_slots,
+            wanted=wanted,
+        )
 
     def _locate(self, location: LocationInput) -> UserLocation:
         return queries.locate(

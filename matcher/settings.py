@@ -82,6 +82,16 @@ class Limits:
     default_listed_slots: int = setting(100, "ListSlots slots when unset", parse=positive(int))
     max_listed_slots: int = setting(1000, "most slots ListSlots returns", parse=positive(int))
     max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
+    max_candidates: int = setting(
+        2000,
+        "most suppliers one Match examines; past it, the matches found so far are the answer",
+        parse=positive(int),
+    )
+    max_expanded_slots: int = setting(
+        50_000,
+        "most slots one Match or ListSlots expands; past it, what was found so far is the answer",
+        parse=positive(int),
+    )
     max_update_id_length: int = setting(
         128, "longest update_id of a real-time update", parse=positive(int)
     )

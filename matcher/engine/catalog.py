@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
 
 from matcher.engine.bookable import first_slots, recheck
+from matcher.engine.budget import Budget
 from matcher.engine.nearby import Nearby, having
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.slot_ids import parse_slot_id
-from matcher.errors import Abandoned, NotFound
+from matcher.errors import NotFound
 from matcher.geo.timezones import zone
 from matcher.model import (
     WAKING_HOURS,
@@ -83,24 +84,24 @@ class Catalog:
         *,
         now: datetime,
         limit: int | None = None,
-        wanted: Callable[[], bool] = lambda: True,
+        budget: Budget | None = None,
     ) -> list[Match]:
         """The first ``limit`` bookable suppliers for a query (all if None), ranked as it asks.
 
         Nearby suppliers come by distance and remote-only ones by score, and slots are expanded
         only as far as the answer needs. Ordered by earliest slot, the remote-only suppliers
-        considered are the best-scoring ``remote_pool(limit)``. ``wanted`` is asked before each
-        candidate: once the caller has gone, the work stops with Abandoned.
+        considered are the best-scoring ``remote_pool(limit)``. The ``budget`` caps the
+        candidates examined and slots expanded: once spent, the matches found so far are the
+        answer (``budget.exhausted`` says so).
         """
+        budget = budget or Budget()
         seen: set[int] = set()
         nearby = self._nearby_candidates(query, seen=seen)
         remote = self._remote_candidates(query, exclude=seen)  # drawn only once nearby is done
 
         def bookable(candidates: Iterable[Candidate]) -> Iterator[Match]:
-            for candidate in candidates:
-                if not wanted():
-                    raise Abandoned("the caller stopped waiting for this match")
-                found = self._with_slots(candidate, query=query, now=now)
+            for candidate in budget.examined(candidates):
+                found = self._with_slots(candidate, query=query, now=now, budget=budget)
                 if found is not None:
                     yield found
 
@@ -144,7 +145,7 @@ class Catalog:
             )
 
     def _with_slots(
-        self, candidate: Candidate, *, query: MatchQuery, now: datetime
+        self, candidate: Candidate, *, query: MatchQuery, now: datetime, budget: Budget
     ) -> Match | None:
         """The candidate with its first slots in the window and the user's hours; None if none."""
         supplier = self.suppliers[candidate.index]
@@ -155,6 +156,7 @@ class Catalog:
             user_tz=zone(query.user_zone),
             local_hours=query.local_hours,
             limit=query.max_slots,
+            budget=budget,
         )
         if not slots:
             return None
@@ -175,8 +177,10 @@ class Catalog:
         now: datetime,
         local_hours: LocalHours | None = None,
         max_slots: int = 100,
+        budget: Budget | None = None,
     ) -> tuple[Supplier, list[RenderedSlot]]:
-        """One supplier's bookable slots in a window, rendered for a user's zone."""
+        """One supplier's bookable slots in a window, rendered for a user's zone; the budget
+        caps the slots expanded."""
         supplier = self.supplier(supplier_id)
         return supplier, first_slots(
             supplier,
@@ -185,6 +189,7 @@ class Catalog:
             user_tz=zone(user_zone),
             local_hours=local_hours,
             limit=max_slots,
+            budget=budget or Budget(),
         )
 
     def check(self, slot_ids: Sequence[str], *, now: datetime) -> list[SlotCheck]:

@@ -25,10 +25,15 @@ def zone(name: str) -> ZoneInfo:
         raise KeyError(name) from exc
 
 
+#: Files of a zoneinfo directory that name no place: the host's own zone (whatever it is set
+#: to), tzdata's "Factory" placeholder ("-00") and the POSIX default rules.
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @lru_cache(maxsize=1)
 def known_zones() -> frozenset[str]:
-    """Every IANA zone id the bundled tzdata knows."""
-    return frozenset(available_timezones())
+    """Every IANA zone id the bundled tzdata knows that names a place."""
+    return frozenset(available_timezones()) - NOT_ZONES
 
 
 def zone_or_invalid(name: str, *, field: str) -> ZoneInfo:
