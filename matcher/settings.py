@@ -150,6 +150,23 @@ class Settings:
     max_concurrent_rpcs: int = setting(
         64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
     )
+    max_calls_per_caller: int = setting(
+        32,
+        "calls one caller (a token; without tokens, all callers as one) may have queued or "
+        "running at once; more get RESOURCE_EXHAUSTED",
+        parse=positive(int),
+    )
+    auth_failures_per_minute: int = setting(
+        30,
+        "failed authentications one peer address may make in a moving minute; past it, its "
+        "calls that need a token get RESOURCE_EXHAUSTED, unchecked",
+        parse=positive(int),
+    )
+    stream_threads: int = setting(
+        8,
+        "threads for streams that hold one (reflection); health Watch holds none",
+        parse=positive(int),
+    )
     grace_seconds: float = setting(
         5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)
     )

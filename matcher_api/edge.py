@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from matcher.auth import Keyring
-from matcher_api.interceptors import AccessLog, BearerAuth
+from matcher.settings import Settings
+from matcher_api.interceptors import Events, Gate
 
 MIB = 1 << 20
 
@@ -21,14 +21,30 @@ class Edge:
     credentials: grpc.ServerCredentials | None = None  # None: plaintext, local development only
     keyring: Keyring = field(default_factory=Keyring)  # no keys: authentication off
     max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
+    max_calls_per_caller: int = Settings.max_calls_per_caller
+    auth_failures_per_minute: int = Settings.auth_failures_per_minute
+    stream_threads: int = Settings.stream_threads
     max_message_bytes: int = MIB
     reuse_port: bool = False  # sibling worker processes share the port; the kernel spreads calls
+    events: Events | None = None  # what the gate refuses, for metrics; None counts nothing
 
-    def server(self, executor: futures.ThreadPoolExecutor) -> grpc.Server:
-        """A gRPC server with the access log, token checks and limits installed."""
+    def gate(self, *, threads: int) -> Gate:
+        """The interceptor every call goes through, with this edge's keys and limits, and
+        ``threads`` to run calls on."""
+        return Gate(
+            keyring=self.keyring,
+            threads=threads,
+            calls_per_caller=self.max_calls_per_caller,
+            auth_failures_per_minute=self.auth_failures_per_minute,
+            stream_threads=self.stream_threads,
+            events=self.events,
+        )
+
+    def server(self, gate: Gate) -> grpc.Server:
+        """A gRPC server whose calls all pass through ``gate``, with the size and load limits."""
         return grpc.server(
-            executor,
-            interceptors=[AccessLog(), BearerAuth(self.keyring)],
+            gate.control,
+            interceptors=[gate],
             options=[
                 ("grpc.max_receive_message_length", self.max_message_bytes),
                 # grpcio shares ports by default: unless workers are meant to, a second server

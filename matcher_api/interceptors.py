@@ -1,153 +1,378 @@
-"""Server interceptors: an access log that holds no personal data, and bearer-token checks."""
+"""Every call's way in, one interceptor (the Gate) for all of it.
+
+In order, for each call: a request id, sent back as ``x-request-id`` and logged with the
+outcome (no request values, no address); refusal with UNAVAILABLE once the server is draining;
+the token checked from the headers alone, before a byte of the request is parsed (so an
+unknown method, or a malformed message, tells an unauthenticated caller nothing); a budget of
+failed authentications per peer address; a cap on each caller's calls at once; for the matcher's
+own RPCs, the fair CPU turn (fairness.py); and only then the request parsed, a malformed one
+answered INVALID_ARGUMENT. Refusals and health checks run on a small pool of their own, streams
+that hold a thread (reflection) on another, and health Watch streams hold none at all.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import grpc
+from google.protobuf import duration_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from matcher.auth import Decision, Keyring
+from matcher_api.fairness import FairPool, Turnstile
+from matcher_api.status import abort, rich
 
 log = logging.getLogger("matcher.access")
 #: Services anyone may call: load balancers and orchestrators probe health without a token.
 OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
-Behavior = Callable[[Any, grpc.ServicerContext], Any]
+#: Threads answering refusals and health checks, apart from the calls that do work.
+CONTROL_THREADS = 2
+#: How long a caller refused for load is told to wait before trying again.
+RETRY_AFTER_S = 1
+Behavior = Callable[..., Any]
 if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
-    Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    Continuation = Callable[[grpc.HandlerCallDetails], Handler | None]
 
-#: Each handler kind: the attribute holding its behaviour and the factory that builds one.
-_KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]]]] = {
-    (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
-    (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
-    (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
-    (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
-}
 _REFUSALS = {
     Decision.UNAUTHENTICATED: (
-        grpc.StatusCode.UNAUTHENTICATED,
+        code_pb2.UNAUTHENTICATED,
         "send a valid token as 'authorization: Bearer <token>'",
     ),
     Decision.PERMISSION_DENIED: (
-        grpc.StatusCode.PERMISSION_DENIED,
+        code_pb2.PERMISSION_DENIED,
         "this token's scopes do not cover this method",
     ),
 }
 
 
-def rewrapped(
-    handler: grpc.RpcMethodHandler[Any, Any], wrap: Callable[[Behavior], Behavior]
-) -> grpc.RpcMethodHandler[Any, Any]:
-    """The same handler, of the same kind and (de)serializers, with its behaviour wrapped."""
-    attribute, build = _KINDS[(handler.request_streaming, handler.response_streaming)]
-    return build(
-        wrap(getattr(handler, attribute)),
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+class Events(Protocol):
+    """What the gate reports as it refuses calls, for metrics to count."""
+
+    def authentication_failed(self, *, throttled: bool) -> None:
+        """A call whose token was missing, unknown or expired (throttled: refused unread)."""
+
+    def refused(self, *, code: str) -> None:
+        """A call the gate refused before it reached its method, by status code name."""
 
 
-class AccessLog(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Logs each call as request id, method, status code and duration; echoes the request id.
+class NoEvents:
+    """Counts nothing: the default until metrics are wired in."""
 
-    Nothing the caller sent, nor its address, is logged: only what this interceptor makes.
+    def authentication_failed(self, *, throttled: bool) -> None:
+        """Counts nothing."""
+
+    def refused(self, *, code: str) -> None:
+        """Counts nothing."""
+
+
+class FailedAuthentications:
+    """A budget of failed authentications per peer address, over a moving minute.
+
+    Past it the address's calls that need a token are refused, valid token or not, so guesses
+    from there learn nothing; other addresses, and their tokens, are never affected.
     """
+
+    def __init__(self, *, per_minute: int) -> None:
+        self._item = RateLimitItemPerMinute(per_minute)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def spent(self, peer: str) -> bool:
+        """Whether this address has used up its budget."""
+        return not self._limiter.test(self._item, peer)
+
+    def charge(self, peer: str) -> bool:
+        """Counts one failure; False if the budget was already spent."""
+        return self._limiter.hit(self._item, peer)
+
+
+class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """The one interceptor: ids and access log, tokens, budgets, fairness, parsing, draining."""
+
+    def __init__(
+        self,
+        *,
+        keyring: Keyring,
+        threads: int,
+        calls_per_caller: int,
+        auth_failures_per_minute: int,
+        stream_threads: int,
+        events: Events | None = None,
+    ) -> None:
+        self._keyring = keyring
+        self._failures = FailedAuthentications(per_minute=auth_failures_per_minute)
+        self._pool = FairPool(
+            threads=threads,
+            running_per_caller=max(1, threads // 2),
+            in_flight_per_caller=calls_per_caller,
+        )
+        self._turnstile = Turnstile()
+        self._events = events or NoEvents()
+        self._control = futures.ThreadPoolExecutor(CONTROL_THREADS, "matcher-control")
+        self._streams = futures.ThreadPoolExecutor(stream_threads, "matcher-stream")
+        self._closed = False
+        self.last_call = time.monotonic()
+
+    @property
+    def control(self) -> futures.ThreadPoolExecutor:
+        """The pool for refusals and health checks; gRPC's default, though every call names its
+        own."""
+        return self._control
+
+    def close(self) -> None:
+        """Refuses every call that arrives from now on with UNAVAILABLE (the server drains)."""
+        self._closed = True
 
     def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """Wraps the method's handler so the call is logged when it ends."""
+    ) -> Handler | None:
+        """A handler for any call, known method or not, that goes through the gate."""
+        self.last_call = time.monotonic()
+        method = handler_call_details.method
+        if self._closed:
+            return self._refusal(method, code_pb2.UNAVAILABLE, "the server is shutting down")
+        scope = required_scope(method)
+        metadata = handler_call_details.invocation_metadata or ()
+        headers = [v for k, v in metadata if k == "authorization"]
+        decision, key = Decision.UNAUTHENTICATED, None  # two headers: never guess which one
+        if len(headers) <= 1:
+            header = headers[0] if headers and isinstance(headers[0], str) else None
+            decision, key = self._keyring.check(
+                scope=scope, authorization=header, today=utc_today()
+            )
+        if decision is not Decision.ALLOW:
+            code, message = _REFUSALS[decision]
+            failed = decision is Decision.UNAUTHENTICATED
+            return self._refusal(method, code, message, failed_authentication=failed)
         handler = continuation(handler_call_details)
         if handler is None:
-            return None
-        method = handler_call_details.method
-        if handler.response_streaming:
-            return rewrapped(handler, lambda behavior: _logged_stream(behavior, method))
-        return rewrapped(handler, lambda behavior: _logged_unary(behavior, method))
+            return self._refusal(method, code_pb2.UNIMPLEMENTED, f"no method {method}")
+        caller = key.digest if key else ANONYMOUS
+        queued = not (scope is None or handler.request_streaming or handler.response_streaming)
+        if queued and not self._pool.admits(caller):
+            return self._refusal(method, *_BUSY)
+        return self._guarded(
+            handler,
+            method=method,
+            caller=key.digest if key else None,
+            needs_token=self._keyring.enabled and scope is not None,
+            pool=self._control if scope is None else self._pool.lane(caller),
+            computes=scope == "match",
+        )
+
+    def _refusal(
+        self,
+        method: str,
+        code: int,
+        message: str,
+        *details: Message,
+        failed_authentication: bool = False,
+    ) -> Handler:
+        """A handler of any kind that reads nothing and ends the call with this status."""
+
+        def refuse(requests: Iterable[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+            with self._logged(method, context):
+                if failed_authentication:
+                    charged = self._failures.charge(peer_host(context.peer()))
+                    self._events.authentication_failed(throttled=not charged)
+                    if not charged:
+                        self._refuse_load(context, _THROTTLED)
+                self._events.refused(code=code_pb2.Code.Name(code))
+                abort(context, rich(code, message, *details))
+
+        refuse.experimental_thread_pool = self._control  # type: ignore[attr-defined]
+        return grpc.stream_stream_rpc_method_handler(refuse)
+
+    def _refuse_load(self, context: grpc.ServicerContext, message: str) -> NoReturn:
+        """RESOURCE_EXHAUSTED, with how long to wait before trying again."""
+        self._events.refused(code="RESOURCE_EXHAUSTED")
+        abort(context, rich(code_pb2.RESOURCE_EXHAUSTED, message, _RETRY))
+
+    def _guarded(
+        self,
+        handler: Handler,
+        *,
+        method: str,
+        caller: str | None,
+        needs_token: bool,
+        pool: futures.ThreadPoolExecutor,
+        computes: bool,
+    ) -> Handler:
+        """The method's handler taking raw bytes, parsed only once the call is admitted."""
+        parse = handler.request_deserializer or _raw
+
+        @contextmanager
+        def admitted(context: grpc.ServicerContext, *, turn: bool) -> Iterator[None]:
+            """The call's place: its address's budget, and the CPU turn if it computes."""
+            peer = peer_host(context.peer())
+            if needs_token and self._failures.spent(peer):
+                self._refuse_load(context, _THROTTLED)
+            with self._turnstile.turn(caller or peer) if turn else nullcontext():
+                yield
+
+        def parsed(raw: bytes, context: grpc.ServicerContext) -> Any:
+            try:
+                return parse(raw)
+            except Exception:  # any failure to parse is the bytes' fault
+                abort(context, rich(code_pb2.INVALID_ARGUMENT, f"not a valid request for {method}"))
+
+        if handler.request_streaming or handler.response_streaming:
+            return self._guarded_stream(handler, method=method, admitted=admitted, parsed=parsed)
+
+        behavior: Behavior = handler.unary_unary  # type: ignore[assignment]
+
+        def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
+            with self._logged(method, context), admitted(context, turn=computes):
+                return behavior(parsed(raw, context), context)
+
+        unary.experimental_thread_pool = pool  # type: ignore[attr-defined]
+        return grpc.unary_unary_rpc_method_handler(
+            unary, response_serializer=handler.response_serializer
+        )
+
+    def _guarded_stream(
+        self,
+        handler: Handler,
+        *,
+        method: str,
+        admitted: Callable[..., Any],
+        parsed: Callable[[bytes, grpc.ServicerContext], Any],
+    ) -> Handler:
+        """A streaming handler: non-blocking ones stay so, blocking ones get their own threads."""
+        behavior: Behavior = handler.unary_stream or handler.stream_unary or handler.stream_stream  # type: ignore[assignment]
+        if getattr(behavior, "experimental_non_blocking", False):  # health Watch: no thread held
+            return self._non_blocking(handler, method=method, parsed=parsed)
+
+        def requests(raw: Any, context: grpc.ServicerContext) -> Any:
+            if handler.request_streaming:
+                return (parsed(r, context) for r in raw)
+            return parsed(raw, context)
+
+        def streamed(raw: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            with self._logged(method, context), admitted(context, turn=False):
+                yield from behavior(requests(raw, context), context)
+
+        def answered(raw: Any, context: grpc.ServicerContext) -> Any:
+            with self._logged(method, context), admitted(context, turn=False):
+                return behavior(requests(raw, context), context)
+
+        chosen: Any = streamed if handler.response_streaming else answered
+        chosen.experimental_thread_pool = self._streams
+        build = _BUILDERS[(handler.request_streaming, handler.response_streaming)]
+        return build(chosen, response_serializer=handler.response_serializer)
+
+    def _non_blocking(
+        self,
+        handler: Handler,
+        *,
+        method: str,
+        parsed: Callable[[bytes, grpc.ServicerContext], Any],
+    ) -> Handler:
+        """A response stream fed by callbacks: set up on the control pool, logged when it ends."""
+
+        def watch(raw: bytes, context: grpc.ServicerContext, send: Callable[[Any], None]) -> None:
+            request_id = _begin(context)
+            started = time.perf_counter()
+            ended = []
+
+            def logged_send(response: Any) -> None:
+                if response is None:
+                    ended.append(True)
+                send(response)
+
+            def on_end() -> None:
+                _access(
+                    request_id, method, _outcome(context, failed=False, ended=bool(ended)), started
+                )
+
+            context.add_callback(on_end)
+            behavior: Behavior = handler.unary_stream  # type: ignore[assignment]
+            behavior(parsed(raw, context), context, logged_send)
+
+        watch.experimental_non_blocking = True  # type: ignore[attr-defined]
+        watch.experimental_thread_pool = self._control  # type: ignore[attr-defined]
+        return grpc.unary_stream_rpc_method_handler(
+            watch, response_serializer=handler.response_serializer
+        )
+
+    @contextmanager
+    def _logged(self, method: str, context: grpc.ServicerContext) -> Iterator[None]:
+        """Gives the call a request id, sends it back and logs the outcome once it ends."""
+        request_id = _begin(context)
+        started = time.perf_counter()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            _access(request_id, method, _outcome(context, failed=failed), started)
 
 
-def _logged_unary(behavior: Behavior, method: str) -> Behavior:
-    """A single-response behaviour that logs its call."""
-
-    def logged(request: Any, context: grpc.ServicerContext) -> Any:
-        with _call_logged(method, context):
-            return behavior(request, context)
-
-    return logged
-
-
-def _logged_stream(behavior: Behavior, method: str) -> Behavior:
-    """A streaming-response behaviour that logs its call once the stream ends."""
-
-    def logged(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _call_logged(method, context):
-            yield from behavior(request, context)
-
-    return logged
+ANONYMOUS = "anonymous"  # every caller, when there are no tokens to tell them apart
+_THROTTLED = "too many failed authentications from this address; wait and try again"
+_RETRY = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S))
+_BUSY = (
+    code_pb2.RESOURCE_EXHAUSTED,
+    "this caller has as many calls queued or running as it may; retry later",
+    _RETRY,
+)
+_BUILDERS: dict[tuple[bool, bool], Callable[..., Handler]] = {
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
-@contextmanager
-def _call_logged(method: str, context: grpc.ServicerContext) -> Iterator[None]:
-    """Gives the call a request id, sends it back as ``x-request-id`` and logs the outcome."""
+def _raw(data: bytes) -> bytes:
+    """A method that takes bytes as they come."""
+    return data
+
+
+def _begin(context: grpc.ServicerContext) -> str:
+    """A fresh request id, sent back as ``x-request-id``."""
     request_id = uuid.uuid4().hex
     context.send_initial_metadata((("x-request-id", request_id),))
-    started = time.perf_counter()
-    failed = True
-    try:
-        yield
-        failed = False
-    finally:
-        fields = {
-            "request_id": request_id,
-            "method": method,
-            "code": _outcome(context, failed=failed),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        log.info("rpc", extra=fields)
+    return request_id
 
 
-def _outcome(context: grpc.ServicerContext, *, failed: bool) -> str:
+def _access(request_id: str, method: str, code: str, started: float) -> None:
+    """The access log line of one call."""
+    fields = {
+        "request_id": request_id,
+        "method": method,
+        "code": code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    log.info("rpc", extra=fields)
+
+
+def _outcome(context: grpc.ServicerContext, *, failed: bool, ended: bool = False) -> str:
     """The status code a call ended with, as its name."""
     code = context.code()  # type: ignore[attr-defined]
     if code is not None:
         return str(code.name)
     if failed:
         return grpc.StatusCode.UNKNOWN.name
-    return grpc.StatusCode.OK.name if context.is_active() else grpc.StatusCode.CANCELLED.name
+    if ended or context.is_active():
+        return grpc.StatusCode.OK.name
+    return grpc.StatusCode.CANCELLED.name
 
 
 def utc_today() -> date:
     """Today in UTC, the day key expiry is judged by."""
     return datetime.now(UTC).date()
-
-
-class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Lets a call through only if its bearer token's key has the scope its method needs."""
-
-    def __init__(self, keyring: Keyring) -> None:
-        self._keyring = keyring
-
-    def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """The method's handler, or one of its kind that refuses the call."""
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        decision = self._keyring.decide(
-            scope=required_scope(handler_call_details.method),
-            authorization=_text_header(handler_call_details, "authorization"),
-            today=utc_today(),
-        )
-        if decision is Decision.ALLOW:
-            return handler
-        code, message = _REFUSALS[decision]
-        return rewrapped(handler, lambda _: _refusal(code, message))
 
 
 def required_scope(method: str) -> str | None:
@@ -158,16 +383,9 @@ def required_scope(method: str) -> str | None:
     return "admin" if service.endswith("FeedAdmin") else "match"
 
 
-def _text_header(details: grpc.HandlerCallDetails, name: str) -> str | None:
-    """A text header the caller sent, if it did."""
-    value = dict(details.invocation_metadata or ()).get(name)
-    return value if isinstance(value, str) else None
-
-
-def _refusal(code: grpc.StatusCode, message: str) -> Behavior:
-    """A behaviour that ends the call at once with this status."""
-
-    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(code, message)
-
-    return refuse
+def peer_host(peer: str) -> str:
+    """The address part of a gRPC peer ("ipv4:10.0.0.7:5123" -> "10.0.0.7"): who to budget."""
+    kind, _, address = urllib.parse.unquote(peer).partition(":")
+    if kind in ("ipv4", "ipv6"):
+        return address.rsplit(":", 1)[0].strip("[]")
+    return peer

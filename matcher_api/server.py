@@ -11,8 +11,6 @@ import sys
 import threading
 from pathlib import Path
 
-import grpc
-
 from matcher.auth import Keyring, load_keys, parse_keys
 from matcher.errors import FeedRejected
 from matcher.geo.timezones import TimezoneResolver
@@ -23,7 +21,7 @@ from matcher.serving.holder import CatalogHolder, reload_and_log
 from matcher.serving.journal import Journal
 from matcher.settings import Settings, parse_settings
 from matcher_api import jsonlog
-from matcher_api.app import create_server
+from matcher_api.app import create_app
 from matcher_api.edge import Edge, tls
 from matcher_api.workers import fork_workers, supervise
 
@@ -48,6 +46,9 @@ def edge_from(settings: Settings) -> Edge:
         credentials=credentials,
         keyring=Keyring([*keys, *parse_keys(inline, source="MATCHER_AUTH_KEYS")]),
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        max_calls_per_caller=settings.max_calls_per_caller,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        stream_threads=settings.stream_threads,
     )
 
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.workers > 1:
         return serve_forked(settings, matching=matching, edge=edge, suppliers=len(holder.current()))
     try:
-        server, port = create_server(
+        app = create_app(
             settings.address,
             matching=matching,
             max_workers=settings.max_workers,
@@ -96,16 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # the address cannot be bound
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
-    server.start()
+    app.start()
     warn_if_open(edge, address=settings.address)
-    log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
+    log.info(
+        "serving %d suppliers from %s on port %d", len(holder.current()), holder.path, app.port
+    )
     signal.signal(
         signal.SIGHUP,
         lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
     )
-    server.wait_for_termination()
+    app.serve(grace_seconds=settings.grace_seconds)
     return 0
 
 
@@ -115,12 +116,6 @@ def warn_if_open(edge: Edge, *, address: str) -> None:
         log.warning("PLAINTEXT gRPC on %s: no TLS, for local development only", address)
     if not edge.keyring.enabled:
         log.warning("AUTHENTICATION OFF: no caller keys configured, for local development only")
-
-
-def drain(server: grpc.Server, *, grace_seconds: float) -> None:
-    """Stops taking calls and lets in-flight ones finish, for at most the grace period."""
-    log.info("stopping: draining in-flight calls for up to %g s", grace_seconds)
-    server.stop(grace=grace_seconds)
 
 
 def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, suppliers: int) -> int:

@@ -15,7 +15,7 @@ import signal
 from dataclasses import replace
 
 from matcher.service import Matching
-from matcher_api.app import create_server
+from matcher_api.app import create_app
 from matcher_api.edge import Edge
 
 log = logging.getLogger("matcher.workers")
@@ -66,13 +66,11 @@ def serve_worker(
     grace_seconds: float,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
-    server, _ = create_server(
+    app = create_app(
         address, matching=matching, max_workers=max_workers, reflect=reflect, edge=edge
     )
-    server.start()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.stop(grace=grace_seconds))
-    server.wait_for_termination()
+    app.start()
+    app.serve(grace_seconds=grace_seconds)
     return 0
 
 

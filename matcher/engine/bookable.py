@@ -33,11 +33,11 @@ def first_slots(
     user_tz: ZoneInfo,
     local_hours: LocalHours | None,
     limit: int,
-    budget: Budget,
+    budget: Budget | None = None,
 ) -> list[RenderedSlot]:
     """The first ``limit`` bookable slots in the window and the user's hours, rendered for them;
     the slots expanded, in the user's hours or not, are charged to the budget."""
-    found = budget.expanded(iter_bookable(supplier, window=window, now=now))
+    found = (budget or Budget()).expanded(iter_bookable(supplier, window=window, now=now))
     if local_hours is not None:
         found = (s for s in found if local_hours.admits(s.start.astimezone(user_tz)))
     supplier_tz = zone(supplier.timezone)

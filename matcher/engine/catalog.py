@@ -189,7 +189,7 @@ class Catalog:
             user_tz=zone(user_zone),
             local_hours=local_hours,
             limit=max_slots,
-            budget=budget or Budget(),
+            budget=budget,
         )
 
     def check(self, slot_ids: Sequence[str], *, now: datetime) -> list[SlotCheck]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import grpc
@@ -29,21 +31,40 @@ KEYS = "\n".join(
 
 
 def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
-    """Stands in for the FeedAdmin service another branch adds: answers with what it got."""
+    """Stands in for an operator method: answers with what it got."""
     return request
 
 
+def holding(release: threading.Event) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+    """An operator method that keeps its thread until ``release`` is set: a slow call."""
+
+    def hold(request: bytes, context: grpc.ServicerContext) -> bytes:
+        release.wait(timeout=30)
+        return request
+
+    return hold
+
+
 @contextmanager
-def serving(matching, edge: Edge) -> Iterator[grpc.Channel]:
-    """A channel to a server with this edge and a stand-in FeedAdmin method."""
-    server, port = create_server("127.0.0.1:0", matching=matching, edge=edge)
-    echo = grpc.unary_unary_rpc_method_handler(admin_echo)
+def serving(
+    matching, edge: Edge, *, max_workers: int = 16, release: threading.Event | None = None
+) -> Iterator[grpc.Channel]:
+    """A channel to a server with this edge and stand-in FeedAdmin methods Echo and Hold."""
+    server, port = create_server(
+        "127.0.0.1:0", matching=matching, edge=edge, max_workers=max_workers
+    )
+    methods = {
+        "Echo": grpc.unary_unary_rpc_method_handler(admin_echo),
+        "Hold": grpc.unary_unary_rpc_method_handler(holding(release or threading.Event())),
+    }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", {"Echo": echo}),)
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", methods),)
     )
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel
+    if release is not None:
+        release.set()
     server.stop(grace=None)
 
 
@@ -51,13 +72,6 @@ def serving(matching, edge: Edge) -> Iterator[grpc.Channel]:
 def guarded(matching):
     """A server that wants tokens."""
     with serving(matching, Edge(keyring=Keyring(parse_keys(KEYS, source="test")))) as channel:
-        yield channel
-
-
-@pytest.fixture(scope="module")
-def capped(matching):
-    """A server with room for one call at a time."""
-    with serving(matching, Edge(max_concurrent_rpcs=1)) as channel:
         yield channel
 
 
@@ -138,14 +152,16 @@ def test_reflection_needs_a_token(guarded):
     assert code_of(lambda: list_services(())) is grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(capped):
-    health = health_pb2_grpc.HealthStub(capped)
-    watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)
-    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the only place
-    try:
-        refused = code_of(lambda: match(capped))
-    finally:
-        watch.cancel()
+def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(matching):
+    release = threading.Event()
+    with serving(matching, Edge(max_concurrent_rpcs=1), release=release) as capped:
+        held = capped.unary_unary("/matcher.v1.FeedAdmin/Hold").future(b"x", timeout=30)
+        time.sleep(0.2)  # the slow call now holds the only place
+        try:
+            refused = code_of(lambda: match(capped))
+        finally:
+            release.set()
+        assert held.result() == b"x"
     assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
@@ -170,20 +186,16 @@ def test_a_call_past_its_deadline_ends_deadline_exceeded_and_the_server_keeps_se
 
 def test_a_call_whose_deadline_passed_while_queued_never_runs(matching, caplog):
     caplog.set_level(logging.INFO, logger="matcher.access")
-    server, port = create_server("127.0.0.1:0", matching=matching, max_workers=1)
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            watch = health.Watch(health_pb2.HealthCheckRequest())
-            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the worker
-            queued = pb_grpc.MatcherServiceStub(channel).Match.future(
-                pb.MatchRequest(location=LONDON), timeout=0.2
-            )
-            assert queued.exception(timeout=30).code() is grpc.StatusCode.DEADLINE_EXCEEDED
-            watch.cancel()  # frees the worker; the queue is first in, first out
-            health.Check(health_pb2.HealthCheckRequest(), timeout=30)
-    finally:
-        server.stop(grace=None)
+    release = threading.Event()
+    with serving(matching, Edge(), max_workers=1, release=release) as channel:
+        held = channel.unary_unary("/matcher.v1.FeedAdmin/Hold").future(b"x", timeout=30)
+        time.sleep(0.2)  # the slow call now holds the only thread
+        queued = pb_grpc.MatcherServiceStub(channel).Match.future(
+            pb.MatchRequest(location=LONDON), timeout=0.2
+        )
+        assert queued.exception(timeout=30).code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        release.set()  # frees the thread; the queued call's turn comes, and it is dropped
+        assert held.result() == b"x"
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
     methods = [r.method.rsplit("/", 1)[1] for r in caplog.records if r.name == "matcher.access"]
-    assert methods == ["Watch", "Check"]
+    assert methods == ["Hold", "Check"]
