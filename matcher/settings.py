@@ -148,7 +148,10 @@ class Settings:
         flag=False,
     )
     max_concurrent_rpcs: int = setting(
-        64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
+        64,
+        "calls queued or running at once (health checks and streams aside); more get "
+        "RESOURCE_EXHAUSTED",
+        parse=positive(int),
     )
     max_calls_per_caller: int = setting(
         32,

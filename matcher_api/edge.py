@@ -20,7 +20,7 @@ class Edge:
 
     credentials: grpc.ServerCredentials | None = None  # None: plaintext, local development only
     keyring: Keyring = field(default_factory=Keyring)  # no keys: authentication off
-    max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
+    max_concurrent_rpcs: int | None = None  # calls queued or running; more: RESOURCE_EXHAUSTED
     max_calls_per_caller: int = Settings.max_calls_per_caller
     auth_failures_per_minute: int = Settings.auth_failures_per_minute
     stream_threads: int = Settings.stream_threads
@@ -34,6 +34,7 @@ class Edge:
         return Gate(
             keyring=self.keyring,
             threads=threads,
+            max_calls=self.max_concurrent_rpcs,
             calls_per_caller=self.max_calls_per_caller,
             auth_failures_per_minute=self.auth_failures_per_minute,
             stream_threads=self.stream_threads,
@@ -51,7 +52,6 @@ class Edge:
                 # on a busy port would silently split the traffic
                 ("grpc.so_reuseport", int(self.reuse_port)),
             ],
-            maximum_concurrent_rpcs=self.max_concurrent_rpcs,
         )
 
     def bind(self, server: grpc.Server, address: str) -> int:

@@ -35,13 +35,22 @@ class FairPool:
 
     Each caller (a token) has its own queue, holding no thread; the threads take the next call
     from the callers in rotation, each caller at most ``running_per_caller`` at once. A caller
-    may have ``in_flight_per_caller`` calls queued or running; ``admits`` says when it has no
-    room left, so the gate can refuse the call before it is queued.
+    may have ``in_flight_per_caller`` calls queued or running, and all callers together
+    ``in_flight`` (None: no cap); ``admits`` says when there is no room left, so the gate can
+    refuse the call before it is queued.
     """
 
-    def __init__(self, *, threads: int, running_per_caller: int, in_flight_per_caller: int) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int,
+        running_per_caller: int,
+        in_flight_per_caller: int,
+        in_flight: int | None = None,
+    ) -> None:
         self.running_per_caller = running_per_caller
         self.in_flight_per_caller = in_flight_per_caller
+        self.in_flight = in_flight
         self._changed = threading.Condition()
         self._queues: dict[Hashable, deque[_Task]] = {}
         self._ready: deque[Hashable] = deque()  # callers with a queued call and room to run it
@@ -54,6 +63,8 @@ class FairPool:
     def admits(self, caller: Hashable) -> bool:
         """Whether one more call of ``caller`` may be queued."""
         with self._changed:
+            if self.in_flight is not None and self._in_flight.total() >= self.in_flight:
+                return False
             return self._in_flight[caller] < self.in_flight_per_caller
 
     def lane(self, caller: Hashable) -> futures.ThreadPoolExecutor:
@@ -136,7 +147,7 @@ class _Turn:
     owner: Turnstile
     caller: Hashable
     order: int
-    since: float = field(default=0.0)
+    since: float = field(default=0.0)  # when the turn was taken or last charged for
 
 
 class Turnstile:
@@ -171,14 +182,12 @@ class Turnstile:
         if now - me.since < QUANTUM_S:
             return
         with self._changed:
-            mine = self._use(me.caller, now) + (now - me.since)
-            if any(
-                w.caller != me.caller and self._use(w.caller, now) < mine for w in self._waiting
-            ):
+            self._charge(me, now)
+            mine = self._use(me.caller, now)
+            others = (self._use(w.caller, now) for w in self._waiting if w.caller != me.caller)
+            if any(used < mine for used in others):
                 self._release(me)
                 self._acquire(me)
-            else:
-                me.since = now  # nobody to yield to: a fresh quantum
 
     def _acquire(self, me: _Turn) -> None:
         """Waits (lock held) until the turn is free and ``me`` ranks first among the waiting."""
@@ -190,10 +199,15 @@ class Turnstile:
         me.since = self._clock()
         self._changed.notify_all()  # the next in line re-ranks once this one lets go
 
+    def _charge(self, me: _Turn, now: float) -> None:
+        """Adds the time held since the last charge to the caller's use (lock held)."""
+        self._used[me.caller] = (self._use(me.caller, now) + (now - me.since), now)
+        me.since = now
+
     def _release(self, me: _Turn) -> None:
         """Charges the caller for its turn and lets the next one in (lock held)."""
         now = self._clock()
-        self._used[me.caller] = (self._use(me.caller, now) + (now - me.since), now)
+        self._charge(me, now)
         self._holder = None
         self._forget_idle(now)
         self._changed.notify_all()

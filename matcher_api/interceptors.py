@@ -106,6 +106,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         *,
         keyring: Keyring,
         threads: int,
+        max_calls: int | None,
         calls_per_caller: int,
         auth_failures_per_minute: int,
         stream_threads: int,
@@ -117,6 +118,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
             threads=threads,
             running_per_caller=max(1, threads // 2),
             in_flight_per_caller=calls_per_caller,
+            in_flight=max_calls,
         )
         self._turnstile = Turnstile()
         self._events = events or NoEvents()
@@ -325,7 +327,7 @@ _THROTTLED = "too many failed authentications from this address; wait and try ag
 _RETRY = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S))
 _BUSY = (
     code_pb2.RESOURCE_EXHAUSTED,
-    "this caller has as many calls queued or running as it may; retry later",
+    "this caller, or the server, has as many calls queued or running as it may; retry later",
     _RETRY,
 )
 _BUILDERS: dict[tuple[bool, bool], Callable[..., Handler]] = {
