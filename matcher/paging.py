@@ -11,8 +11,12 @@ from datetime import datetime, timedelta
 
 from matcher import urlsafe
 from matcher.errors import InvalidArgument
-from matcher.instants import from_micros, to_micros
+from matcher.instants import EARLIEST, LATEST, from_micros, to_micros
 from matcher.model import Window
+
+#: How deep paging may go: far past any real use (pages hold at most a few hundred matches).
+MAX_OFFSET = 1_000_000
+EARLIEST_MICROS, LATEST_MICROS = to_micros(EARLIEST), to_micros(LATEST)
 
 
 @dataclass(frozen=True)
@@ -56,16 +60,34 @@ class PageTokens:
             body = urlsafe.decode(body_text)
             if not hmac.compare_digest(urlsafe.decode(signature), self._sign(body)):
                 raise ValueError("signature")
-            offset, start, end, issued_for, issued_at = json.loads(body)
-        except (ValueError, TypeError, binascii.Error):
+            offset, start, end, issued_for, issued_at = _checked(json.loads(body))
+        except (ValueError, TypeError, binascii.Error, RecursionError):
             raise InvalidArgument.of(field, "is not a page token this service issued") from None
         if issued_for != query:
             raise InvalidArgument.of(field, "belongs to a different query; start again without it")
         if now - from_micros(issued_at) > self._ttl:
             raise InvalidArgument.of(field, "has expired; start again without it")
-        return Cursor(
-            offset=int(offset), window=Window(start=from_micros(start), end=from_micros(end))
-        )
+        return Cursor(offset=offset, window=Window(start=from_micros(start), end=from_micros(end)))
 
     def _sign(self, body: bytes) -> bytes:
+        """The signature of a token's body."""
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
+
+
+def _checked(fields: object) -> tuple[int, int, int, str, int]:
+    """A token body's fields, each of the type and in the range an issued token has.
+
+    The signature says the service wrote the body, not that the service was this version or
+    had this secret's other users' habits: every field is checked before use all the same.
+    """
+    if not isinstance(fields, list) or len(fields) != 5:
+        raise ValueError("not five fields")
+    offset, start, end, issued_for, issued_at = fields
+    instants = (start, end, issued_at)
+    if not all(type(value) is int for value in (offset, *instants)):
+        raise ValueError("not whole numbers")
+    if not isinstance(issued_for, str) or not 0 <= offset <= MAX_OFFSET:
+        raise ValueError("bad query or offset")
+    if not all(EARLIEST_MICROS <= value <= LATEST_MICROS for value in instants) or start >= end:
+        raise ValueError("instants out of range")
+    return offset, start, end, issued_for, issued_at

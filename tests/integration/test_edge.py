@@ -199,3 +199,103 @@ def test_a_call_whose_deadline_passed_while_queued_never_runs(matching, caplog):
         health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
     methods = [r.method.rsplit("/", 1)[1] for r in caplog.records if r.name == "matcher.access"]
     assert methods == ["Hold", "Check"]
+
+
+# Streams hold no thread; the gate answers before it parses
+
+
+def test_four_times_as_many_watch_streams_as_threads_leave_ordinary_calls_answered(matching):
+    threads = 4
+    with serving(matching, Edge(), max_workers=threads) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        watches = [health.Watch(health_pb2.HealthCheckRequest(), timeout=60) for _ in range(16)]
+        try:
+            for watch in watches:
+                assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            for _ in range(3 * threads):  # each would queue forever if a stream held a thread
+                assert match(channel).matches
+            reply = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        finally:
+            for watch in watches:
+                watch.cancel()
+
+
+def test_an_unknown_method_needs_a_token_before_it_is_unimplemented(guarded):
+    nothing = guarded.unary_unary("/matcher.v1.MatcherService/NoSuchMethod")
+    assert code_of(lambda: nothing(b"", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+    found = code_of(lambda: nothing(b"", metadata=bearer("user-token"), timeout=10))
+    assert found is grpc.StatusCode.UNIMPLEMENTED
+    elsewhere = guarded.unary_unary("/no.such.Service/Method")
+    assert code_of(lambda: elsewhere(b"", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_two_authorization_headers_are_refused_even_if_one_is_valid(guarded):
+    for pair in (("user-token", "guessed"), ("guessed", "user-token"), ("user-token",) * 2):
+        headers = tuple(("authorization", f"Bearer {token}") for token in pair)
+        assert code_of(lambda h=headers: match(guarded, h)) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_malformed_request_is_unauthenticated_without_a_token_and_invalid_with_one(guarded):
+    raw = guarded.unary_unary("/matcher.v1.MatcherService/Match")
+    garbage = b"\x0a\xff\xff"
+    assert code_of(lambda: raw(garbage, timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+    refused = code_of(lambda: raw(garbage, metadata=bearer("user-token"), timeout=10))
+    assert refused is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_malformed_request_is_logged_as_a_call_with_its_request_id_not_as_an_error(
+    guarded, caplog
+):
+    caplog.set_level(logging.INFO)
+    raw = guarded.unary_unary("/matcher.v1.MatcherService/GetSupplier")
+    with pytest.raises(grpc.RpcError) as caught:
+        raw(b"\x0a\x02\xc3\x28", metadata=bearer("user-token"), timeout=10)
+    request_id = dict(caught.value.initial_metadata())["x-request-id"]
+    lines = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+    assert [(r.levelname, r.code) for r in lines] == [("INFO", "INVALID_ARGUMENT")]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# Failed authentication has a budget per address
+
+
+def test_failed_tokens_from_one_address_are_throttled_while_another_address_still_gets_in(
+    matching,
+):
+    edge = Edge(keyring=Keyring(parse_keys(KEYS, source="test")), auth_failures_per_minute=5)
+    server, port = create_server("localhost:0", matching=matching, edge=edge)
+    server.start()
+    try:
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{port}") as attacker,
+            grpc.insecure_channel(f"[::1]:{port}") as other,
+        ):
+            codes = [code_of(lambda k=k: match(attacker, bearer(f"guess-{k}"))) for k in range(8)]
+            assert codes[:5] == [grpc.StatusCode.UNAUTHENTICATED] * 5
+            assert set(codes[5:]) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+            # the budget is spent: from there, even a valid token learns nothing
+            spent = code_of(lambda: match(attacker, bearer("user-token")))
+            assert spent is grpc.StatusCode.RESOURCE_EXHAUSTED
+            # from elsewhere, a valid token works, and a bad one is still merely unauthenticated
+            assert match(other, bearer("user-token")).matches
+            wrong = code_of(lambda: match(other, bearer("guess")))
+            assert wrong is grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        server.stop(grace=None)
+
+
+def test_one_callers_flood_is_refused_once_it_has_its_share_and_others_are_still_served(matching):
+    release = threading.Event()
+    edge = Edge(keyring=Keyring(parse_keys(KEYS, source="test")), max_calls_per_caller=3)
+    with serving(matching, edge, release=release) as channel:
+        hold = channel.unary_unary("/matcher.v1.FeedAdmin/Hold")
+        held = [hold.future(b"x", metadata=bearer("ops-token"), timeout=30) for _ in range(3)]
+        time.sleep(0.3)  # the three slow calls are queued or running
+        try:
+            refused = code_of(lambda: hold(b"x", metadata=bearer("ops-token"), timeout=10))
+            assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert match(channel, bearer("user-token")).matches
+        finally:
+            release.set()
+        assert [f.result() for f in held] == [b"x"] * 3
