@@ -24,7 +24,7 @@ from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
-ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdmin"].full_name
+ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdminService"].full_name
 #: Once a drain begins, calls already on their way still reach the gate (and are told
 #: UNAVAILABLE, which clients may retry elsewhere) until none has come for this long, or for at
 #: most QUIET_MAX_S: only then does gRPC stop taking calls, cancelling any it had not handed over.
@@ -90,7 +90,7 @@ def create_app(
 ) -> App:
     """A server ready to start, bound to ``address`` (port 0 picks a free one).
 
-    With ``administration``, the server also offers FeedAdmin.
+    With ``administration``, the server also offers FeedAdminService.
     """
     edge = edge or Edge()
     gate = edge.gate(threads=max_workers)
@@ -98,7 +98,7 @@ def create_app(
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if administration is not None:
-        feed_admin_pb2_grpc.add_FeedAdminServicer_to_server(  # type: ignore[no-untyped-call]
+        feed_admin_pb2_grpc.add_FeedAdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
             FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)

@@ -42,6 +42,8 @@ CONTROL_THREADS = 2
 #: How long a caller refused for load is told to wait before trying again.
 RETRY_AFTER_S = 1
 Behavior = Callable[..., Any]
+#: Services whose every method needs the "admin" scope, by the end of their names.
+ADMIN_SERVICE_SUFFIXES = ("FeedAdmin", "FeedAdminService")
 if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
     Handler = grpc.RpcMethodHandler[Any, Any]
     Continuation = Callable[[grpc.HandlerCallDetails], Handler | None]
@@ -382,7 +384,7 @@ def required_scope(method: str) -> str | None:
     service = method.lstrip("/").split("/", 1)[0]
     if service in OPEN_SERVICES:
         return None
-    return "admin" if service.endswith("FeedAdmin") else "match"
+    return "admin" if service.endswith(ADMIN_SERVICE_SUFFIXES) else "match"
 
 
 def peer_host(peer: str) -> str:

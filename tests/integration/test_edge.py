@@ -49,7 +49,7 @@ def holding(release: threading.Event) -> Callable[[bytes, grpc.ServicerContext],
 def serving(
     matching, edge: Edge, *, max_workers: int = 16, release: threading.Event | None = None
 ) -> Iterator[grpc.Channel]:
-    """A channel to a server with this edge and stand-in FeedAdmin methods Echo and Hold."""
+    """A channel to a server with this edge and stand-in operator methods Echo and Hold."""
     server, port = create_server(
         "127.0.0.1:0", matching=matching, edge=edge, max_workers=max_workers
     )
@@ -58,7 +58,7 @@ def serving(
         "Hold": grpc.unary_unary_rpc_method_handler(holding(release or threading.Event())),
     }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", methods),)
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", methods),)
     )
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -127,7 +127,7 @@ def test_an_expired_key_no_longer_authenticates(guarded):
 
 
 def test_feed_admin_methods_need_the_admin_scope(guarded):
-    echo = guarded.unary_unary("/matcher.v1.FeedAdmin/Echo")
+    echo = guarded.unary_unary("/matcher.v1.FeedAdminService/Echo")
     assert echo(b"ping", metadata=bearer("ops-token"), timeout=10) == b"ping"
     denied = code_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
     assert denied is grpc.StatusCode.PERMISSION_DENIED
@@ -155,7 +155,7 @@ def test_reflection_needs_a_token(guarded):
 def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(matching):
     release = threading.Event()
     with serving(matching, Edge(max_concurrent_rpcs=1), release=release) as capped:
-        held = capped.unary_unary("/matcher.v1.FeedAdmin/Hold").future(b"x", timeout=30)
+        held = capped.unary_unary("/matcher.v1.FeedAdminService/Hold").future(b"x", timeout=30)
         time.sleep(0.2)  # the slow call now holds the only place
         try:
             refused = code_of(lambda: match(capped))
@@ -188,7 +188,7 @@ def test_a_call_whose_deadline_passed_while_queued_never_runs(matching, caplog):
     caplog.set_level(logging.INFO, logger="matcher.access")
     release = threading.Event()
     with serving(matching, Edge(), max_workers=1, release=release) as channel:
-        held = channel.unary_unary("/matcher.v1.FeedAdmin/Hold").future(b"x", timeout=30)
+        held = channel.unary_unary("/matcher.v1.FeedAdminService/Hold").future(b"x", timeout=30)
         time.sleep(0.2)  # the slow call now holds the only thread
         queued = pb_grpc.MatcherServiceStub(channel).Match.future(
             pb.MatchRequest(location=LONDON), timeout=0.2
@@ -289,7 +289,7 @@ def test_one_callers_flood_is_refused_once_it_has_its_share_and_others_are_still
     release = threading.Event()
     edge = Edge(keyring=Keyring(parse_keys(KEYS, source="test")), max_calls_per_caller=3)
     with serving(matching, edge, release=release) as channel:
-        hold = channel.unary_unary("/matcher.v1.FeedAdmin/Hold")
+        hold = channel.unary_unary("/matcher.v1.FeedAdminService/Hold")
         held = [hold.future(b"x", metadata=bearer("ops-token"), timeout=30) for _ in range(3)]
         time.sleep(0.3)  # the three slow calls are queued or running
         try:

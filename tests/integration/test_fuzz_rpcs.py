@@ -48,9 +48,9 @@ METHODS = [
     "/matcher.v1.MatcherService/GetSupplier",
     "/matcher.v1.MatcherService/ListSlots",
     "/matcher.v1.MatcherService/CheckSlots",
-    "/matcher.v1.FeedAdmin/ReloadFeeds",
-    "/matcher.v1.FeedAdmin/GetFeedStatus",
-    "/matcher.v1.FeedAdmin/UpdateAvailability",
+    "/matcher.v1.FeedAdminService/ReloadFeeds",
+    "/matcher.v1.FeedAdminService/GetFeedStatus",
+    "/matcher.v1.FeedAdminService/UpdateAvailability",
     "/grpc.health.v1.Health/Check",
 ]
 
@@ -222,7 +222,7 @@ def test_a_window_at_the_ends_of_time_is_invalid_not_internal(stub, start, end):
 def test_a_slot_id_at_the_ends_of_time_is_malformed_not_internal(stub):
     ids = [slot_id("london-gp", epoch, 30) for epoch in (FIRST_SECOND, LAST_SECOND - 3600)]
     checked = stub.CheckSlots(pb.CheckSlotsRequest(slot_ids=ids), timeout=10)
-    assert [c.status for c in checked.results] == [pb.MALFORMED_ID, pb.MALFORMED_ID]
+    assert [c.status for c in checked.results] == [pb.SLOT_STATUS_MALFORMED_ID] * 2
 
 
 # FeedAdmin, field by field
@@ -240,7 +240,7 @@ new_slots = st.lists(
     slots=new_slots,
 )
 def test_update_availability_answers_deliberately(admin_channel, **fields):
-    stub = admin_grpc.FeedAdminStub(admin_channel)
+    stub = admin_grpc.FeedAdminServiceStub(admin_channel)
     request = maybe(admin_pb.UpdateAvailabilityRequest, **fields)
     assert answered(stub.UpdateAvailability, request, metadata=ops()) in ADMIN_DELIBERATE
 
@@ -262,7 +262,7 @@ def test_an_update_window_is_bounded_like_a_read(admin_channel, start, end):
         slots=[admin_pb.NewSlot(start=Timestamp(seconds=start + 3600), minutes=30)],
     )
     with pytest.raises(grpc.RpcError) as caught:
-        admin_grpc.FeedAdminStub(admin_channel).UpdateAvailability(
+        admin_grpc.FeedAdminServiceStub(admin_channel).UpdateAvailability(
             request, metadata=ops(), timeout=10
         )
     SEEN[caught.value.code()] += 1
@@ -270,7 +270,7 @@ def test_an_update_window_is_bounded_like_a_read(admin_channel, start, end):
 
 
 def test_feed_status_and_reload_answer_deliberately(admin_channel):
-    stub = admin_grpc.FeedAdminStub(admin_channel)
+    stub = admin_grpc.FeedAdminServiceStub(admin_channel)
     assert answered(stub.GetFeedStatus, admin_pb.GetFeedStatusRequest(), metadata=ops()) in (
         ADMIN_DELIBERATE
     )

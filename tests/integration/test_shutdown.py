@@ -26,7 +26,7 @@ def test_a_drain_with_32_slow_calls_in_flight_cancels_none_and_tells_watchers(ma
     release = threading.Event()
     hold = grpc.unary_unary_rpc_method_handler(holding(release))
     app.server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", {"Hold": hold}),)
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", {"Hold": hold}),)
     )
     app.server.start()
     with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
@@ -34,7 +34,7 @@ def test_a_drain_with_32_slow_calls_in_flight_cancels_none_and_tells_watchers(ma
             health_pb2.HealthCheckRequest(), timeout=PATIENCE_S
         )
         assert next(watch).status == SERVING
-        slow = channel.unary_unary("/matcher.v1.FeedAdmin/Hold")
+        slow = channel.unary_unary("/matcher.v1.FeedAdminService/Hold")
         calls = [slow.future(b"%d" % k, timeout=PATIENCE_S) for k in range(IN_FLIGHT)]
         time.sleep(0.5)  # every call has reached the server and is running
         drained = threading.Thread(target=app.drain, kwargs={"grace_seconds": PATIENCE_S})
