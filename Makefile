@@ -13,7 +13,7 @@ FEED   ?= data/suppliers.jsonl
 NODE   := node_modules/.package-lock.json
 BUF    := node_modules/.bin/buf
 
-.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs proto-lint
+.PHONY: all setup system gen run test lint typecheck check bench stress data clean dev-certs proto-lint
 
 all: test
 
@@ -65,6 +65,11 @@ test: setup system proto-lint
 
 bench: setup system
 	$(PY) -m bench
+
+# The attacks of issue #11 against a real server with TLS and tokens on a 100k-supplier feed,
+# a few minutes: figures in bench/results/stress.json and the README's reliability section.
+stress: setup
+	$(PY) -m devtools.stress
 
 data: setup
 	$(PY) -m devtools.sample_feed --out $(FEED)

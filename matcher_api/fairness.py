@@ -10,7 +10,9 @@ call from a quiet caller so waits at most one step of someone else's long call.
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+log = logging.getLogger("matcher.fairness")
 #: How long a turn is kept before a checkpoint offers it to a caller that has used less.
 QUANTUM_S = 0.002
 #: How fast a caller's past use is forgotten: halved every this many seconds.
@@ -227,6 +230,35 @@ class Turnstile:
         if len(self._used) > 64:
             for caller in [c for c in self._used if self._use(c, now) < FORGOTTEN_S]:
                 del self._used[caller]
+
+
+class Later:
+    """Runs callables at set times on one thread of its own: answers that must wait hold none."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        threading.Thread(target=self._run, name="matcher-later", daemon=True).start()
+
+    def call(self, delay: float, fn: Callable[[], None]) -> None:
+        """Calls ``fn`` once ``delay`` seconds have passed."""
+        with self._changed:
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), fn))
+            self._changed.notify()
+
+    def _run(self) -> None:
+        """The thread: each callable at its time, in order; one that fails stops no other."""
+        while True:
+            with self._changed:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    wait = self._due[0][0] - time.monotonic() if self._due else None
+                    self._changed.wait(wait)
+                _, _, fn = heapq.heappop(self._due)
+            try:
+                fn()
+            except Exception:  # the call it answers has gone; nothing else depends on it
+                log.debug("a delayed answer failed", exc_info=True)
 
 
 def checkpoint() -> None:

@@ -16,7 +16,7 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
@@ -26,12 +26,13 @@ import grpc
 from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2
+from grpc_status import rpc_status
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from matcher.auth import Decision, Keyring
-from matcher_api.fairness import FairPool, Turnstile
+from matcher_api.fairness import FairPool, Later, Turnstile
 from matcher_api.status import abort, rich
 
 log = logging.getLogger("matcher.access")
@@ -42,6 +43,7 @@ CONTROL_THREADS = 2
 #: How long a caller refused for load is told to wait before trying again.
 RETRY_AFTER_S = 1
 Behavior = Callable[..., Any]
+Send = Callable[[Any], None]
 #: Services whose every method needs the "admin" scope, by the end of their names.
 ADMIN_SERVICE_SUFFIXES = ("FeedAdmin", "FeedAdminService")
 if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
@@ -123,6 +125,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
             in_flight=max_calls,
         )
         self._turnstile = Turnstile()
+        self._later = Later()
         self._events = events or NoEvents()
         self._control = futures.ThreadPoolExecutor(CONTROL_THREADS, "matcher-control")
         self._streams = futures.ThreadPoolExecutor(stream_threads, "matcher-stream")
@@ -184,18 +187,41 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         *details: Message,
         failed_authentication: bool = False,
     ) -> Handler:
-        """A handler of any kind that reads nothing and ends the call with this status."""
+        """A handler of any kind that reads nothing and ends the call with this status, holding
+        no thread; a refusal for load is answered only after the wait it asks for, so a caller
+        that retries at once still retries at most once a RETRY_AFTER_S."""
+        status = rich(code, message, *details)
 
-        def refuse(requests: Iterable[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
-            with self._logged(method, context):
-                if failed_authentication:
-                    charged = self._failures.charge(peer_host(context.peer()))
-                    self._events.authentication_failed(throttled=not charged)
-                    if not charged:
-                        self._refuse_load(context, _THROTTLED)
-                self._events.refused(code=code_pb2.Code.Name(code))
-                abort(context, rich(code, message, *details))
+        def refuse(requests: Any, context: grpc.ServicerContext, send: Send) -> None:
+            request_id, started = _begin(context), time.perf_counter()
+            final, delay = status, RETRY_AFTER_S if code == code_pb2.RESOURCE_EXHAUSTED else 0
+            if failed_authentication:
+                charged = self._failures.charge(peer_host(context.peer()))
+                self._events.authentication_failed(throttled=not charged)
+                if not charged:
+                    final, delay = (
+                        rich(code_pb2.RESOURCE_EXHAUSTED, _THROTTLED, _RETRY),
+                        RETRY_AFTER_S,
+                    )
+            self._events.refused(code=code_pb2.Code.Name(final.code))
 
+            def end() -> None:
+                _access(request_id, method, _outcome(context, failed=False), started)
+
+            def answer() -> None:
+                sent = rpc_status.to_status(final)
+                context.set_code(sent.code)
+                context.set_details(sent.details)
+                context.set_trailing_metadata(sent.trailing_metadata)
+                send(None)
+
+            context.add_callback(end)
+            if delay:
+                self._later.call(delay, answer)
+            else:
+                answer()
+
+        refuse.experimental_non_blocking = True  # type: ignore[attr-defined]
         refuse.experimental_thread_pool = self._control  # type: ignore[attr-defined]
         return grpc.stream_stream_rpc_method_handler(refuse)
 
