@@ -371,8 +371,42 @@ def _codes(codes: dict[str, int]) -> str:
     )
 
 
+def promises(figures: dict[str, Any]) -> dict[str, bool]:
+    """What issue #11 asked for, each checked against the figures."""
+    idle = figures["idle"]["p50_ms"]
+    flood, watch = figures["expensive_flood"]["ordinary"], figures["watch_flood"]
+    every = [
+        figures["idle"]["codes"],
+        watch["codes"],
+        flood["codes"],
+        figures["expensive_flood"]["attack"]["codes"],
+        figures["auth_flood"]["bad_tokens"],
+        *figures["random_bytes"].values(),
+        figures["shutdown"]["codes"],
+    ]
+    return {
+        "ordinary Match within 3x of idle under 64 Watch streams": watch["p50_ms"] <= 3 * idle,
+        "ordinary Match within 3x of idle under 64 expensive calls": flood["p50_ms"] <= 3 * idle,
+        "the ordinary caller was never refused": all(
+            set(codes) == {"OK"} for codes in (watch["codes"], flood["codes"])
+        ),
+        "a valid token from another address still works": figures["auth_flood"][
+            "valid_token_other_address"
+        ]
+        == {"OK": 1},
+        "SIGTERM: every call in flight finished OK": figures["shutdown"]["codes"]
+        == {"OK": figures["shutdown"]["in_flight"]},
+        "SIGTERM: health NOT_SERVING, exit 0": figures["shutdown"]["health_after"] == "NOT_SERVING"
+        and figures["shutdown"]["exit_code"] == 0,
+        "no INTERNAL or UNKNOWN anywhere": not any(
+            {"INTERNAL", "UNKNOWN"} & set(codes) for codes in every
+        ),
+    }
+
+
 def main() -> None:
-    """Parses the sizes, runs every scenario, writes and prints the figures."""
+    """Parses the sizes, runs every scenario, writes and prints the figures; exits 1 if a
+    promise was not kept."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--suppliers", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
@@ -383,6 +417,12 @@ def main() -> None:
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(table(figures))
     print(json.dumps({k: figures[k] for k in ("auth_flood", "random_bytes", "shutdown")}, indent=2))
+    kept = promises(figures)
+    for promise, held in kept.items():
+        print(f"{'PASS' if held else 'FAIL'}: {promise}")
+    print(f"{sum(kept.values())} passed, {len(kept) - sum(kept.values())} failed")
+    if not all(kept.values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -37,14 +37,15 @@ def test_a_drain_with_32_slow_calls_in_flight_cancels_none_and_tells_watchers(ma
         slow = channel.unary_unary("/matcher.v1.FeedAdminService/Hold")
         calls = [slow.future(b"%d" % k, timeout=PATIENCE_S) for k in range(IN_FLIGHT)]
         time.sleep(0.5)  # every call has reached the server and is running
-        drained = threading.Thread(target=app.drain, kwargs={"grace_seconds": PATIENCE_S})
-        drained.start()
+        app.stopping()  # what SIGTERM does at once
         assert next(watch).status == NOT_SERVING  # at once, while the calls still run
         assert list(watch) == []  # then the stream ends, OK: nothing more will change
         late = pb_grpc.MatcherServiceStub(channel).Match.future(
             pb.MatchRequest(location=point(51.5, -0.13)), timeout=PATIENCE_S
         )
         assert late.exception(PATIENCE_S).code() is grpc.StatusCode.UNAVAILABLE
+        drained = threading.Thread(target=app.drain, kwargs={"grace_seconds": PATIENCE_S})
+        drained.start()  # what the main thread then does
         release.set()
         assert [c.result() for c in calls] == [b"%d" % k for k in range(IN_FLIGHT)]
         drained.join(PATIENCE_S)
