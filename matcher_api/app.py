@@ -42,29 +42,33 @@ class App:
     health: Health
     gate: Gate
     stop_asked: threading.Event = field(default_factory=threading.Event)
+    stop_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> None:
-        """Starts serving; from then on SIGINT or SIGTERM (main thread only) begins the
-        shutdown at once: NOT_SERVING and new calls refused. ``serve`` finishes it."""
+    def handle_signals(self) -> None:
+        """From now on SIGINT or SIGTERM (main thread only) begins the shutdown at once:
+        NOT_SERVING and new calls refused; ``serve`` then drains."""
 
         def on_signal(signum: int, frame: object) -> None:
-            self.stopping()
+            # not here: a handler runs in the main thread between any two bytecodes, perhaps
+            # in the middle of the health's own send (locks held); a thread of its own waits
+            threading.Thread(target=self.stopping, name="matcher-stopping").start()
             self.stop_asked.set()
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)
-        self.server.start()
 
     def serve(self, *, grace_seconds: float) -> None:
-        """Waits for SIGINT or SIGTERM, then drains; returns once the server has stopped."""
+        """Waits for the signal ``handle_signals`` awaits, then drains; returns once stopped."""
         while not self.stop_asked.wait(timeout=0.5):  # a timeout, so signal handlers get to run
             pass
         self.drain(grace_seconds=grace_seconds)
 
     def stopping(self) -> None:
-        """The first moment of a shutdown: NOT_SERVING at once, and new calls refused."""
-        self.health.stop()
-        self.gate.close()
+        """The first moment of a shutdown: NOT_SERVING at once, and new calls refused; a second
+        caller waits until the first is done."""
+        with self.stop_lock:
+            self.health.stop()
+            self.gate.close()
 
     def drain(self, *, grace_seconds: float) -> None:
         """Stops for good: every call in flight may finish within the grace period, then the
@@ -87,10 +91,12 @@ def create_app(
     reflect: bool = True,
     edge: Edge | None = None,
     administration: Administration | None = None,
+    health: Health | None = None,
 ) -> App:
     """A server ready to start, bound to ``address`` (port 0 picks a free one).
 
-    With ``administration``, the server also offers FeedAdminService.
+    With ``administration``, the server also offers FeedAdminService. Health answers SERVING
+    unless a ``health`` is given, whose status its owner sets (NOT_SERVING while loading).
     """
     edge = edge or Edge()
     gate = edge.gate(threads=max_workers)
@@ -102,8 +108,8 @@ def create_app(
             FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)
-    health = Health(services)
-    health.add_to(server)
+    health = health or Health(serving=True)
+    health.add_to(server, services=services)
     if reflect:
         names = (*services, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)

@@ -105,6 +105,7 @@ class FairPool:
                 self._running[caller] += 1
                 self._make_ready(caller)  # to the back of the rotation
             task.execute()
+            del task  # an idle thread must not keep its last call (and gRPC's call) alive
             with self._changed:
                 for count in (self._running, self._in_flight):
                     count[caller] -= 1
@@ -259,6 +260,7 @@ class Later:
                 fn()
             except Exception:  # the call it answers has gone; nothing else depends on it
                 log.debug("a delayed answer failed", exc_info=True)
+            del fn  # nor keep the call it answered alive while waiting for the next
 
 
 def checkpoint() -> None:

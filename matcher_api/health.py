@@ -1,10 +1,13 @@
 """The server's health as probes see it: SERVING, or NOT_SERVING while held back or stopping.
 
-``grpc.health.v1.Health`` answers for the server as a whole ("") and for each service named.
-Anything may hold the server back for a reason of its own ("loading", "catching up") and let go
-when done: it serves only while nothing holds it. ``stop`` is for good: from the moment a
-shutdown begins every probe reads NOT_SERVING, each Watch stream is told so and then ended, and
-nothing can make it SERVING again. Watch streams hold no thread while they wait.
+``grpc.health.v1.Health`` answers for the server as a whole ("") and for each service named,
+all together. The server binds and answers health checks before the feed is loaded, so an
+orchestrator sees NOT_SERVING (not a refused connection) while a large feed loads, and
+readiness flips the moment it is served. Anything may hold the server back for a reason of its
+own ("starting", "catching up") and let go when done: it serves only while nothing holds it.
+``stop`` is for good: from the moment a shutdown begins every probe reads NOT_SERVING, each
+Watch stream is told so and then ended, and nothing can make it SERVING again. Watch streams
+hold no thread while they wait.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ log = logging.getLogger("matcher.health")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE_NAME = health.SERVICE_NAME
+STARTING = "starting"  # the hold a server starts with unless told it serves at once
 Send = Callable[[Any], None]
 
 
@@ -52,29 +56,33 @@ class _Servicer(health.HealthServicer):
 
 
 class Health:
-    """SERVING for "" and each service while nothing holds the server back and it is running."""
+    """One status for the whole server, under "" and each service's name: SERVING while
+    nothing holds it back and it is not stopping."""
 
-    def __init__(self, services: Iterable[str]) -> None:
-        self._names = ("", *services)
+    def __init__(self, *, serving: bool = False) -> None:
         self._servicer = _Servicer()
+        self._names: set[str] = {""}
         self._lock = threading.RLock()  # also held while publishing, so changes land in order
-        self._held: set[str] = set()
+        self._held: set[str] = set() if serving else {STARTING}
         self._stopping = False
         with self._lock:
             self._publish()
 
-    def add_to(self, server: grpc.Server) -> None:
-        """Offers grpc.health.v1.Health on a server."""
+    def add_to(self, server: grpc.Server, *, services: Iterable[str]) -> None:
+        """Offers grpc.health.v1.Health on ``server``, answering for ``services`` too."""
         health_pb2_grpc.add_HealthServicer_to_server(self._servicer, server)
+        with self._lock:
+            self._names.update(services)
+            self._publish()
 
     @property
-    def serving(self) -> bool:
+    def is_serving(self) -> bool:
         """Whether probes read SERVING now."""
         with self._lock:
             return not (self._held or self._stopping)
 
     def hold(self, reason: str) -> None:
-        """NOT_SERVING until ``release(reason)`` (e.g. "loading", "catching up")."""
+        """NOT_SERVING until ``release(reason)`` (e.g. "catching up")."""
         with self._lock:
             self._held.add(reason)
             self._publish()
@@ -84,6 +92,10 @@ class Health:
         with self._lock:
             self._held.discard(reason)
             self._publish()
+
+    def serving(self) -> None:
+        """The server has started: lets go of the hold it started with."""
+        self.release(STARTING)
 
     def stop(self) -> None:
         """NOT_SERVING for good: tells every Watch stream, then ends each one (status OK)."""
@@ -104,5 +116,5 @@ class Health:
     def _publish(self) -> None:
         """Sets every name's status from the holds (ignored once stopping); under the lock."""
         status = NOT_SERVING if self._held or self._stopping else SERVING
-        for name in self._names:
+        for name in sorted(self._names):
             self._servicer.set(name, status)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager, nullcontext
@@ -30,8 +29,10 @@ from grpc_status import rpc_status
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from prometheus_client import Counter
 
 from matcher.auth import Decision, Keyring
+from matcher_api import correlation
 from matcher_api.fairness import FairPool, Later, Turnstile
 from matcher_api.status import abort, rich
 
@@ -63,7 +64,7 @@ _REFUSALS = {
 
 
 class Events(Protocol):
-    """What the gate reports as it refuses calls, for metrics to count."""
+    """What the gate reports as it refuses calls (CountedEvents counts them in metrics)."""
 
     def authentication_failed(self, *, throttled: bool) -> None:
         """A call whose token was missing, unknown or expired (throttled: refused unread)."""
@@ -72,14 +73,29 @@ class Events(Protocol):
         """A call the gate refused before it reached its method, by status code name."""
 
 
-class NoEvents:
-    """Counts nothing: the default until metrics are wired in."""
+AUTH_FAILURES = Counter(
+    "matcher_auth_failures_total",
+    "Calls whose token was missing, unknown or expired; throttled: refused unchecked, the "
+    "address's budget spent",
+    ["throttled"],
+)
+REFUSALS = Counter(
+    "matcher_gate_refusals_total",
+    "Calls the gate refused before their method ran, by status code",
+    ["code"],
+)
+
+
+class CountedEvents:
+    """Counts the gate's refusals in Prometheus metrics (the default)."""
 
     def authentication_failed(self, *, throttled: bool) -> None:
-        """Counts nothing."""
+        """One more failed authentication."""
+        AUTH_FAILURES.labels(throttled=str(throttled).lower()).inc()
 
     def refused(self, *, code: str) -> None:
-        """Counts nothing."""
+        """One more refused call."""
+        REFUSALS.labels(code=code).inc()
 
 
 class FailedAuthentications:
@@ -126,7 +142,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         )
         self._turnstile = Turnstile()
         self._later = Later()
-        self._events = events or NoEvents()
+        self._events = events or CountedEvents()
         self._control = futures.ThreadPoolExecutor(CONTROL_THREADS, "matcher-control")
         self._streams = futures.ThreadPoolExecutor(stream_threads, "matcher-stream")
         self._closed = False
@@ -193,20 +209,18 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         status = rich(code, message, *details)
 
         def refuse(requests: Any, context: grpc.ServicerContext, send: Send) -> None:
-            request_id, started = _begin(context), time.perf_counter()
             final, delay = status, RETRY_AFTER_S if code == code_pb2.RESOURCE_EXHAUSTED else 0
-            if failed_authentication:
-                charged = self._failures.charge(peer_host(context.peer()))
-                self._events.authentication_failed(throttled=not charged)
-                if not charged:
-                    final, delay = (
-                        rich(code_pb2.RESOURCE_EXHAUSTED, _THROTTLED, _RETRY),
-                        RETRY_AFTER_S,
-                    )
-            self._events.refused(code=code_pb2.Code.Name(final.code))
-
-            def end() -> None:
-                _access(request_id, method, _outcome(context, failed=False), started)
+            with _opened(method, context) as (call, logged):
+                if failed_authentication:
+                    charged = self._failures.charge(peer_host(context.peer()))
+                    self._events.authentication_failed(throttled=not charged)
+                    if not charged:
+                        final, delay = (
+                            rich(code_pb2.RESOURCE_EXHAUSTED, _THROTTLED, _RETRY),
+                            RETRY_AFTER_S,
+                        )
+                self._events.refused(code=code_pb2.Code.Name(final.code))
+                call.ended(code_pb2.Code.Name(final.code))
 
             def answer() -> None:
                 sent = rpc_status.to_status(final)
@@ -215,7 +229,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 context.set_trailing_metadata(sent.trailing_metadata)
                 send(None)
 
-            context.add_callback(end)
+            context.add_callback(lambda: logged(_outcome(context, failed=False)))
             if delay:
                 self._later.call(delay, answer)
             else:
@@ -313,8 +327,6 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         """A response stream fed by callbacks: set up on the control pool, logged when it ends."""
 
         def watch(raw: bytes, context: grpc.ServicerContext, send: Callable[[Any], None]) -> None:
-            request_id = _begin(context)
-            started = time.perf_counter()
             ended = []
 
             def logged_send(response: Any) -> None:
@@ -322,14 +334,12 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
                     ended.append(True)
                 send(response)
 
-            def on_end() -> None:
-                _access(
-                    request_id, method, _outcome(context, failed=False, ended=bool(ended)), started
+            with _opened(method, context) as (_, logged):
+                context.add_callback(
+                    lambda: logged(_outcome(context, failed=False, ended=bool(ended)))
                 )
-
-            context.add_callback(on_end)
-            behavior: Behavior = handler.unary_stream  # type: ignore[assignment]
-            behavior(parsed(raw, context), context, logged_send)
+                behavior: Behavior = handler.unary_stream  # type: ignore[assignment]
+                behavior(parsed(raw, context), context, logged_send)
 
         watch.experimental_non_blocking = True  # type: ignore[attr-defined]
         watch.experimental_thread_pool = self._control  # type: ignore[attr-defined]
@@ -339,15 +349,19 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
     @contextmanager
     def _logged(self, method: str, context: grpc.ServicerContext) -> Iterator[None]:
-        """Gives the call a request id, sends it back and logs the outcome once it ends."""
-        request_id = _begin(context)
-        started = time.perf_counter()
-        failed = True
-        try:
-            yield
-            failed = False
-        finally:
-            _access(request_id, method, _outcome(context, failed=failed), started)
+        """Gives the call its ids (correlation.py), sends back ``x-request-id``, logs the
+        outcome."""
+        with correlation.call(method, context.invocation_metadata()) as call:
+            context.send_initial_metadata((("x-request-id", call.correlation.request_id),))
+            started = time.perf_counter()
+            failed = True
+            try:
+                yield
+                failed = False
+            finally:
+                code = _outcome(context, failed=failed)
+                call.ended(code)
+                _access(call.correlation.fields(), method, code, started)
 
 
 ANONYMOUS = "anonymous"  # every caller, when there are no tokens to tell them apart
@@ -370,17 +384,22 @@ def _raw(data: bytes) -> bytes:
     return data
 
 
-def _begin(context: grpc.ServicerContext) -> str:
-    """A fresh request id, sent back as ``x-request-id``."""
-    request_id = uuid.uuid4().hex
-    context.send_initial_metadata((("x-request-id", request_id),))
-    return request_id
+@contextmanager
+def _opened(
+    method: str, context: grpc.ServicerContext
+) -> Iterator[tuple[correlation.Call, Callable[[str], None]]]:
+    """A call that goes on after its handler returns (a stream fed by callbacks, a refusal
+    answered later): its ids, current while it is set up, and how to log it once it ends."""
+    with correlation.call(method, context.invocation_metadata()) as call:
+        context.send_initial_metadata((("x-request-id", call.correlation.request_id),))
+        started, fields = time.perf_counter(), call.correlation.fields()
+        yield call, lambda code: _access(fields, method, code, started)
 
 
-def _access(request_id: str, method: str, code: str, started: float) -> None:
+def _access(ids: dict[str, str], method: str, code: str, started: float) -> None:
     """The access log line of one call."""
     fields = {
-        "request_id": request_id,
+        **ids,
         "method": method,
         "code": code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),

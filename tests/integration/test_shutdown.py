@@ -53,14 +53,17 @@ def test_a_drain_with_32_slow_calls_in_flight_cancels_none_and_tells_watchers(ma
 
 
 def test_holds_make_the_server_not_serving_until_every_one_is_released():
-    health = Health(["matcher.v1.MatcherService"])
-    assert health.serving
+    health = Health()
+    assert not health.is_serving  # a server starts held back until its feed is served
+    health.serving()
+    assert health.is_serving
     health.hold("loading")
     health.hold("catching up")
     health.release("loading")
-    assert not health.serving
+    assert not health.is_serving
     health.release("catching up")
-    assert health.serving
+    assert health.is_serving
     health.stop()
     health.release("anything")
-    assert not health.serving  # stopping is for good
+    health.serving()
+    assert not health.is_serving  # stopping is for good
