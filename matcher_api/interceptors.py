@@ -169,12 +169,10 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         scope = required_scope(method)
         metadata = handler_call_details.invocation_metadata or ()
         headers = [v for k, v in metadata if k == "authorization"]
-        decision, key = Decision.UNAUTHENTICATED, None  # two headers: never guess which one
-        if len(headers) <= 1:
-            header = headers[0] if headers and isinstance(headers[0], str) else None
-            decision, key = self._keyring.check(
-                scope=scope, authorization=header, today=utc_today()
-            )
+        header = headers[0] if headers and isinstance(headers[0], str) else None
+        decision, key = self._keyring.check(scope=scope, authorization=header, today=utc_today())
+        if len(headers) > 1 and self._keyring.enabled and scope is not None:
+            decision, key = Decision.UNAUTHENTICATED, None  # two tokens: never guess which one
         if decision is not Decision.ALLOW:
             code, message = _REFUSALS[decision]
             failed = decision is Decision.UNAUTHENTICATED
