@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results" / "stress.json"
 PATIENCE_S = 120.0
+#: Calls sent at once on one connection: under the server's --max-concurrent-streams (100).
+STREAMS = 90
 ORDINARY = pb.MatchRequest(location=pb.Location(point=pb.LatLng(lat=40.71, lng=-74.0)))
 #: Expensive but valid: remote care for Nepal at one minute of the night, 31 days, big pages.
 EXPENSIVE = pb.MatchRequest(
@@ -55,10 +57,11 @@ EXPENSIVE = pb.MatchRequest(
     max_slots_per_supplier=100,
 )
 ORDINARY_ZONE = pb.ResolveTimezoneRequest(location=ORDINARY.location)
+#: A few hundred ms of one core each: 32 of them keep the server busy for seconds.
 SLOW = pb.MatchRequest(
     location=pb.Location(country_code="NP"),
     local_hours=pb.LocalHours(start="03:00", end="03:01"),
-    page_size=1,
+    page_size=20,
 )
 METHODS = [
     "/matcher.v1.MatcherService/Match",
@@ -181,15 +184,16 @@ def auth_flood(target: Target, attempts: int) -> dict[str, Any]:
     with target.channel(f"127.0.0.1:{port}") as channel:
         stub = matcher_stub(channel)
         started = time.perf_counter()
-        guesses = [
-            stub.ResolveTimezone.future(
-                ORDINARY_ZONE,
-                metadata=(("authorization", f"Bearer guess-{secrets.token_hex(8)}"),),
-                timeout=PATIENCE_S,
-            )
-            for _ in range(attempts)
-        ]
-        codes.update(ended(guess) for guess in guesses)
+        for first in range(0, attempts, STREAMS):
+            guesses = [
+                stub.ResolveTimezone.future(
+                    ORDINARY_ZONE,
+                    metadata=(("authorization", f"Bearer guess-{secrets.token_hex(8)}"),),
+                    timeout=PATIENCE_S,
+                )
+                for _ in range(first, min(attempts, first + STREAMS))
+            ]
+            codes.update(ended(guess) for guess in guesses)
         seconds = time.perf_counter() - started
         same = Tally()
         same.timed(lambda: stub.ResolveTimezone(ORDINARY_ZONE, metadata=target.bearer("victim")))
@@ -217,11 +221,13 @@ def random_bytes(target: Target, count: int, *, token: bool) -> dict[str, int]:
         calls = [channel.unary_unary(m, None, None) for m in METHODS]  # bytes in, bytes out
         bodies = [rng.randbytes(rng.randrange(0, 200)) for _ in range(count)]
         # with a token, one at a time (the caller's share would refuse a thousand at once);
-        # without, all at once (past the budget, each refusal takes a second to come)
-        for k in range(0, count, 1 if token else count):
+        # without, as many at once as one connection carries (past the budget, each refusal
+        # takes a second to come)
+        step = 1 if token else STREAMS
+        for k in range(0, count, step):
             batch = [
                 calls[(k + j) % len(calls)].future(body, metadata=metadata, timeout=PATIENCE_S)
-                for j, body in enumerate(bodies[k : k + (1 if token else count)])
+                for j, body in enumerate(bodies[k : k + step])
             ]
             tally.codes.update(ended(call) for call in batch)
     return dict(tally.codes)
@@ -240,6 +246,7 @@ def shutdown(server: subprocess.Popen[bytes], target: Target, in_flight: int) ->
             for _ in range(in_flight)
         ]
         time.sleep(1)  # every call has reached the server
+        running = sum(not call.done() for call in calls)
         signalled = time.perf_counter()
         server.send_signal(signal.SIGTERM)
         after = next(watch).status
@@ -248,6 +255,7 @@ def shutdown(server: subprocess.Popen[bytes], target: Target, in_flight: int) ->
         exit_code = server.wait(PATIENCE_S)
     return {
         "in_flight": in_flight,
+        "unfinished_at_sigterm": running,
         "codes": dict(codes),
         "health_before": health_pb2.HealthCheckResponse.ServingStatus.Name(before),
         "health_after": health_pb2.HealthCheckResponse.ServingStatus.Name(after),
@@ -292,9 +300,11 @@ def server_running(
     ca = (folder / "ca.pem").read_bytes()
     target = Target(address=f"[::1]:{port}", ca=ca, tokens=tokens)
     try:
-        with target.channel() as channel:
+        with target.channel() as channel:  # health answers NOT_SERVING while the feed loads
             health = health_pb2_grpc.HealthStub(channel)
-            health.Check(health_pb2.HealthCheckRequest(), timeout=600, wait_for_ready=True)
+            watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=600, wait_for_ready=True)
+            next(s for s in watch if s.status == health_pb2.HealthCheckResponse.SERVING)
+            watch.cancel()
         yield server, target
     finally:
         if server.poll() is None:
@@ -354,13 +364,10 @@ def table(figures: dict[str, Any]) -> str:
         "|---|---:|---:|---|---|",
     ]
     for name, seen, attack in rows:
-        ratio = (
-            seen["p50_ms"] / idle["p50_ms"] if seen["p50_ms"] and idle["p50_ms"] else float("nan")
-        )
-        lines.append(
-            f"| {name} | {seen['p50_ms']:.1f} / {seen['p99_ms']:.1f} ms | {ratio:.2f}x | "
-            f"{_codes(seen['codes'])} | {attack} |"
-        )
+        p50, p99, base = seen["p50_ms"], seen["p99_ms"], idle["p50_ms"]
+        latency = f"{p50:.1f} / {p99:.1f} ms" if p50 and p99 else "—"
+        ratio = f"{p50 / base:.2f}x" if p50 and base else "—"
+        lines.append(f"| {name} | {latency} | {ratio} | {_codes(seen['codes'])} | {attack} |")
     return "\n".join(lines)
 
 
@@ -373,7 +380,7 @@ def _codes(codes: dict[str, int]) -> str:
 
 def promises(figures: dict[str, Any]) -> dict[str, bool]:
     """What issue #11 asked for, each checked against the figures."""
-    idle = figures["idle"]["p50_ms"]
+    idle = figures["idle"]["p50_ms"] or float("inf")
     flood, watch = figures["expensive_flood"]["ordinary"], figures["watch_flood"]
     every = [
         figures["idle"]["codes"],
@@ -385,10 +392,13 @@ def promises(figures: dict[str, Any]) -> dict[str, bool]:
         figures["shutdown"]["codes"],
     ]
     return {
-        "ordinary Match within 3x of idle under 64 Watch streams": watch["p50_ms"] <= 3 * idle,
-        "ordinary Match within 3x of idle under 64 expensive calls": flood["p50_ms"] <= 3 * idle,
+        "ordinary Match within 3x of idle under 64 Watch streams": (watch["p50_ms"] or idle)
+        <= 3 * idle,
+        "ordinary Match within 3x of idle under 64 expensive calls": (flood["p50_ms"] or idle)
+        <= 3 * idle,
         "the ordinary caller was never refused": all(
-            set(codes) == {"OK"} for codes in (watch["codes"], flood["codes"])
+            set(codes) == {"OK"}
+            for codes in (figures["idle"]["codes"], watch["codes"], flood["codes"])
         ),
         "a valid token from another address still works": figures["auth_flood"][
             "valid_token_other_address"

@@ -196,6 +196,12 @@ class Settings:
         "threads for streams that hold one (reflection); health Watch holds none",
         parse=positive(int),
     )
+    switch_interval_ms: float = setting(
+        1.0,
+        "how long a computing thread may keep Python's interpreter lock while gRPC's own "
+        "threads wait for it (Python's default is 5)",
+        parse=positive(float),
+    )
     grace_seconds: float = setting(
         5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)
     )

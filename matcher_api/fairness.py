@@ -70,9 +70,12 @@ class FairPool:
                 return False
             return self._in_flight[caller] < self.in_flight_per_caller
 
-    def lane(self, caller: Hashable) -> futures.ThreadPoolExecutor:
-        """An executor whose ``submit`` queues on this pool as ``caller`` (what gRPC calls)."""
-        return _Lane(self, caller)
+    def lane(
+        self, caller: Hashable, *, turnstile: Turnstile | None = None
+    ) -> futures.ThreadPoolExecutor:
+        """An executor whose ``submit`` queues on this pool as ``caller`` (what gRPC calls);
+        with a turnstile, each call runs whole (parsing to sending) with its turn held."""
+        return _Lane(self, caller, turnstile)
 
     def submit(self, caller: Hashable, fn: Callable[..., Any], *args: Any) -> futures.Future[Any]:
         """Queues ``fn(*args)`` as one of ``caller``'s calls."""
@@ -135,13 +138,23 @@ class _Task:
 class _Lane(futures.ThreadPoolExecutor):
     """One caller's door into a FairPool; gRPC asks for a ThreadPoolExecutor, so it is one."""
 
-    def __init__(self, pool: FairPool, caller: Hashable) -> None:  # no threads of its own
+    def __init__(  # no threads of its own
+        self, pool: FairPool, caller: Hashable, turnstile: Turnstile | None
+    ) -> None:
         self._pool = pool
         self._caller = caller
+        self._turnstile = turnstile
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future[Any]:
         """Queues the call on the pool as this lane's caller."""
-        return self._pool.submit(self._caller, lambda: fn(*args, **kwargs))
+
+        def run() -> Any:
+            if self._turnstile is None:
+                return fn(*args, **kwargs)
+            with self._turnstile.turn(self._caller):
+                return fn(*args, **kwargs)
+
+        return self._pool.submit(self._caller, run)
 
 
 @dataclass(eq=False)

@@ -17,7 +17,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -181,16 +181,15 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return self._refusal(method, code_pb2.UNIMPLEMENTED, f"no method {method}")
         caller = key.digest if key else ANONYMOUS
+        turnstile = self._turnstile if scope == "match" else None  # the matcher's own RPCs
         queued = not (scope is None or handler.request_streaming or handler.response_streaming)
         if queued and not self._pool.admits(caller):
             return self._refusal(method, *_BUSY)
         return self._guarded(
             handler,
             method=method,
-            caller=key.digest if key else None,
             needs_token=self._keyring.enabled and scope is not None,
-            pool=self._control if scope is None else self._pool.lane(caller),
-            computes=scope == "match",
+            pool=self._control if scope is None else self._pool.lane(caller, turnstile=turnstile),
         )
 
     def _refusal(
@@ -247,22 +246,18 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         handler: Handler,
         *,
         method: str,
-        caller: str | None,
         needs_token: bool,
         pool: futures.ThreadPoolExecutor,
-        computes: bool,
     ) -> Handler:
         """The method's handler taking raw bytes, parsed only once the call is admitted."""
         parse = handler.request_deserializer or _raw
 
         @contextmanager
-        def admitted(context: grpc.ServicerContext, *, turn: bool) -> Iterator[None]:
-            """The call's place: its address's budget, and the CPU turn if it computes."""
-            peer = peer_host(context.peer())
-            if needs_token and self._failures.spent(peer):
+        def admitted(context: grpc.ServicerContext) -> Iterator[None]:
+            """Whether the call's address still has a budget of failed authentications."""
+            if needs_token and self._failures.spent(peer_host(context.peer())):
                 self._refuse_load(context, _THROTTLED)
-            with self._turnstile.turn(caller or peer) if turn else nullcontext():
-                yield
+            yield
 
         def parsed(raw: bytes, context: grpc.ServicerContext) -> Any:
             try:
@@ -276,7 +271,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         behavior: Behavior = handler.unary_unary  # type: ignore[assignment]
 
         def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
-            with self._logged(method, context), admitted(context, turn=computes):
+            with self._logged(method, context), admitted(context):
                 return behavior(parsed(raw, context), context)
 
         unary.experimental_thread_pool = pool  # type: ignore[attr-defined]
@@ -303,11 +298,11 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
             return parsed(raw, context)
 
         def streamed(raw: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            with self._logged(method, context), admitted(context, turn=False):
+            with self._logged(method, context), admitted(context):
                 yield from behavior(requests(raw, context), context)
 
         def answered(raw: Any, context: grpc.ServicerContext) -> Any:
-            with self._logged(method, context), admitted(context, turn=False):
+            with self._logged(method, context), admitted(context):
                 return behavior(requests(raw, context), context)
 
         chosen: Any = streamed if handler.response_streaming else answered

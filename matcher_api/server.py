@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matcher: cannot start: unknown log level {settings.log_level!r}", file=sys.stderr)
         return 2
     jsonlog.configure(level)
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)  # before any thread starts
     try:
         edge = edge_from(settings)
         holder = CatalogHolder(

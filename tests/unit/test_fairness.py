@@ -152,3 +152,14 @@ def test_a_caller_is_charged_for_all_the_time_it_holds_the_turn_checkpoints_or_n
     assert turnstile._use("busy", clock.now) == pytest.approx(
         100 * QUANTUM_S, rel=0.05
     )  # less a little decay
+
+
+def test_a_lane_with_a_turnstile_runs_each_call_whole_with_its_callers_turn_held() -> None:
+    pool = FairPool(threads=2, running_per_caller=2, in_flight_per_caller=4)
+    turnstile = Turnstile()
+
+    def holder() -> object:
+        return turnstile._holder.caller if turnstile._holder else None
+
+    assert pool.lane("x", turnstile=turnstile).submit(holder).result(PATIENCE_S) == "x"
+    assert pool.lane("x").submit(holder).result(PATIENCE_S) is None
