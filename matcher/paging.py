@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from matcher import urlsafe
-from matcher.errors import InvalidArgument
+from matcher.errors import InvalidArgument, Reason
 from matcher.instants import EARLIEST, LATEST, from_micros, to_micros
 from matcher.model import Window
 
@@ -21,10 +21,17 @@ EARLIEST_MICROS, LATEST_MICROS = to_micros(EARLIEST), to_micros(LATEST)
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts, and the window the first page fixed."""
+    """Where the next page starts, and the window the first page fixed.
+
+    Without ``after``, the next page starts ``offset`` results into the answer (Match's
+    ranking). With it, it starts at the result at the instant ``after``, past the ``offset``
+    results at that same instant already sent (ListSlots, whose slots are in time order, so
+    slots added or removed before it move nothing).
+    """
 
     offset: int
     window: Window
+    after: datetime | None = None
 
 
 def fingerprint(*parts: object) -> str:
@@ -48,6 +55,7 @@ class PageTokens:
                 to_micros(cursor.window.end),
                 query,
                 to_micros(now),
+                None if cursor.after is None else to_micros(cursor.after),
             ],
             separators=(",", ":"),
         ).encode()
@@ -60,34 +68,46 @@ class PageTokens:
             body = urlsafe.decode(body_text)
             if not hmac.compare_digest(urlsafe.decode(signature), self._sign(body)):
                 raise ValueError("signature")
-            offset, start, end, issued_for, issued_at = _checked(json.loads(body))
+            offset, start, end, issued_for, issued_at, after = _checked(json.loads(body))
         except (ValueError, TypeError, binascii.Error, RecursionError):
-            raise InvalidArgument.of(field, "is not a page token this service issued") from None
+            raise InvalidArgument.of(
+                field, "is not a page token this service issued", reason=Reason.PAGE_TOKEN_INVALID
+            ) from None
         if issued_for != query:
-            raise InvalidArgument.of(field, "belongs to a different query; start again without it")
+            raise InvalidArgument.of(
+                field,
+                "belongs to a different query; start again without it",
+                reason=Reason.PAGE_TOKEN_INVALID,
+            )
         if now - from_micros(issued_at) > self._ttl:
-            raise InvalidArgument.of(field, "has expired; start again without it")
-        return Cursor(offset=offset, window=Window(start=from_micros(start), end=from_micros(end)))
+            raise InvalidArgument.of(
+                field, "has expired; start again without it", reason=Reason.PAGE_TOKEN_EXPIRED
+            )
+        return Cursor(
+            offset=offset,
+            window=Window(start=from_micros(start), end=from_micros(end)),
+            after=None if after is None else from_micros(after),
+        )
 
     def _sign(self, body: bytes) -> bytes:
         """The signature of a token's body."""
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
 
 
-def _checked(fields: object) -> tuple[int, int, int, str, int]:
+def _checked(fields: object) -> tuple[int, int, int, str, int, int | None]:
     """A token body's fields, each of the type and in the range an issued token has.
 
     The signature says the service wrote the body, not that the service was this version or
     had this secret's other users' habits: every field is checked before use all the same.
     """
-    if not isinstance(fields, list) or len(fields) != 5:
-        raise ValueError("not five fields")
-    offset, start, end, issued_for, issued_at = fields
-    instants = (start, end, issued_at)
+    if not isinstance(fields, list) or len(fields) != 6:
+        raise ValueError("not six fields")
+    offset, start, end, issued_for, issued_at, after = fields
+    instants = (start, end, issued_at, *(() if after is None else (after,)))
     if not all(type(value) is int for value in (offset, *instants)):
         raise ValueError("not whole numbers")
     if not isinstance(issued_for, str) or not 0 <= offset <= MAX_OFFSET:
         raise ValueError("bad query or offset")
     if not all(EARLIEST_MICROS <= value <= LATEST_MICROS for value in instants) or start >= end:
         raise ValueError("instants out of range")
-    return offset, start, end, issued_for, issued_at
+    return offset, start, end, issued_for, issued_at, after

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from grpc_reflection.v1alpha import reflection
 
 from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
@@ -18,6 +17,7 @@ from matcher_api.edge import Edge
 from matcher_api.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from matcher_api.health import Health
 from matcher_api.interceptors import Gate
+from matcher_api.reflection import add_reflection
 from matcher_api.servicer import MatcherServicer
 from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher_api.v1 import matcher_pb2 as pb
@@ -111,8 +111,7 @@ def create_app(
     health = health or Health(serving=True)
     health.add_to(server, services=services)
     if reflect:
-        names = (*services, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        add_reflection(server, services=(*services, HEALTH_SERVICE_NAME))
     port = edge.bind(server, address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")

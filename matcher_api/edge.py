@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -24,6 +25,7 @@ class Edge:
     max_calls_per_caller: int = Settings.max_calls_per_caller
     auth_failures_per_minute: int = Settings.auth_failures_per_minute
     stream_threads: int = Settings.stream_threads
+    retry_after: timedelta = timedelta(seconds=1)  # the RetryInfo delay of load refusals
     max_message_bytes: int = MIB
     reuse_port: bool = False  # sibling worker processes share the port; the kernel spreads calls
     events: Events | None = None  # what the gate refuses; None: counted in Prometheus metrics
@@ -39,6 +41,7 @@ class Edge:
             calls_per_caller=self.max_calls_per_caller,
             auth_failures_per_minute=self.auth_failures_per_minute,
             stream_threads=self.stream_threads,
+            retry_after=self.retry_after,
             events=self.events,
         )
 

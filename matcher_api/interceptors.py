@@ -18,13 +18,11 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import grpc
-from google.protobuf import duration_pb2
-from google.protobuf.message import Message
-from google.rpc import code_pb2, error_details_pb2
+from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
@@ -32,17 +30,14 @@ from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter
 
 from matcher.auth import Decision, Keyring
-from matcher_api import correlation
+from matcher_api import correlation, status
 from matcher_api.fairness import FairPool, Later, Turnstile
-from matcher_api.status import abort, rich
 
 log = logging.getLogger("matcher.access")
 #: Services anyone may call: load balancers and orchestrators probe health without a token.
 OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
 #: Threads answering refusals and health checks, apart from the calls that do work.
 CONTROL_THREADS = 2
-#: How long a caller refused for load is told to wait before trying again.
-RETRY_AFTER_S = 1
 Behavior = Callable[..., Any]
 Send = Callable[[Any], None]
 #: Services whose every method needs the "admin" scope, by the end of their names.
@@ -50,17 +45,6 @@ ADMIN_SERVICE_SUFFIXES = ("FeedAdmin", "FeedAdminService")
 if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
     Handler = grpc.RpcMethodHandler[Any, Any]
     Continuation = Callable[[grpc.HandlerCallDetails], Handler | None]
-
-_REFUSALS = {
-    Decision.UNAUTHENTICATED: (
-        code_pb2.UNAUTHENTICATED,
-        "send a valid token as 'authorization: Bearer <token>'",
-    ),
-    Decision.PERMISSION_DENIED: (
-        code_pb2.PERMISSION_DENIED,
-        "this token's scopes do not cover this method",
-    ),
-}
 
 
 class Events(Protocol):
@@ -130,6 +114,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         calls_per_caller: int,
         auth_failures_per_minute: int,
         stream_threads: int,
+        retry_after: timedelta,
         events: Events | None = None,
     ) -> None:
         self._keyring = keyring
@@ -146,6 +131,8 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         self._control = futures.ThreadPoolExecutor(CONTROL_THREADS, "matcher-control")
         self._streams = futures.ThreadPoolExecutor(stream_threads, "matcher-stream")
         self._closed = False
+        self._retry_after = retry_after
+        self._busy = status.busy(retry_after=retry_after)
         self.last_call = time.monotonic()
 
     @property
@@ -165,7 +152,7 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         self.last_call = time.monotonic()
         method = handler_call_details.method
         if self._closed:
-            return self._refusal(method, code_pb2.UNAVAILABLE, "the server is shutting down")
+            return self._refusal(method, status.shutting_down(retry_after=self._retry_after))
         scope = required_scope(method)
         metadata = handler_call_details.invocation_metadata or ()
         headers = [v for k, v in metadata if k == "authorization"]
@@ -173,18 +160,18 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         decision, key = self._keyring.check(scope=scope, authorization=header, today=utc_today())
         if len(headers) > 1 and self._keyring.enabled and scope is not None:
             decision, key = Decision.UNAUTHENTICATED, None  # two tokens: never guess which one
-        if decision is not Decision.ALLOW:
-            code, message = _REFUSALS[decision]
-            failed = decision is Decision.UNAUTHENTICATED
-            return self._refusal(method, code, message, failed_authentication=failed)
+        if decision is Decision.PERMISSION_DENIED:
+            return self._refusal(method, status.permission_denied(scope=scope or ""))
+        if decision is Decision.UNAUTHENTICATED:
+            return self._refusal(method, status.unauthenticated(), failed_authentication=True)
         handler = continuation(handler_call_details)
         if handler is None:
-            return self._refusal(method, code_pb2.UNIMPLEMENTED, f"no method {method}")
+            return self._refusal(method, status.unknown_method(method))
         caller = key.digest if key else ANONYMOUS
         turnstile = self._turnstile if scope == "match" else None  # the matcher's own RPCs
         queued = not (scope is None or handler.request_streaming or handler.response_streaming)
         if queued and not self._pool.admits(caller):
-            return self._refusal(method, *_BUSY)
+            return self._refusal(method, self._busy)
         return self._guarded(
             handler,
             method=method,
@@ -193,29 +180,22 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         )
 
     def _refusal(
-        self,
-        method: str,
-        code: int,
-        message: str,
-        *details: Message,
-        failed_authentication: bool = False,
+        self, method: str, refusal: status_pb2.Status, *, failed_authentication: bool = False
     ) -> Handler:
         """A handler of any kind that reads nothing and ends the call with this status, holding
         no thread; a refusal for load is answered only after the wait it asks for, so a caller
-        that retries at once still retries at most once a RETRY_AFTER_S."""
-        status = rich(code, message, *details)
+        that retries at once still retries at most once per delay it was given."""
+        wait = self._retry_after.total_seconds()
 
         def refuse(requests: Any, context: grpc.ServicerContext, send: Send) -> None:
-            final, delay = status, RETRY_AFTER_S if code == code_pb2.RESOURCE_EXHAUSTED else 0
+            final = refusal
             with _opened(method, context) as (call, logged):
                 if failed_authentication:
                     charged = self._failures.charge(peer_host(context.peer()))
                     self._events.authentication_failed(throttled=not charged)
                     if not charged:
-                        final, delay = (
-                            rich(code_pb2.RESOURCE_EXHAUSTED, _THROTTLED, _RETRY),
-                            RETRY_AFTER_S,
-                        )
+                        final = status.throttled(retry_after=self._retry_after)
+                delay = wait if final.code == code_pb2.RESOURCE_EXHAUSTED else 0
                 self._events.refused(code=code_pb2.Code.Name(final.code))
                 call.ended(code_pb2.Code.Name(final.code))
 
@@ -236,10 +216,10 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         refuse.experimental_thread_pool = self._control  # type: ignore[attr-defined]
         return grpc.stream_stream_rpc_method_handler(refuse)
 
-    def _refuse_load(self, context: grpc.ServicerContext, message: str) -> NoReturn:
-        """RESOURCE_EXHAUSTED, with how long to wait before trying again."""
+    def _throttled(self, context: grpc.ServicerContext) -> NoReturn:
+        """RESOURCE_EXHAUSTED for an address whose budget of failed authentications is spent."""
         self._events.refused(code="RESOURCE_EXHAUSTED")
-        abort(context, rich(code_pb2.RESOURCE_EXHAUSTED, message, _RETRY))
+        status.abort(context, status.throttled(retry_after=self._retry_after))
 
     def _guarded(
         self,
@@ -256,14 +236,14 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         def admitted(context: grpc.ServicerContext) -> Iterator[None]:
             """Whether the call's address still has a budget of failed authentications."""
             if needs_token and self._failures.spent(peer_host(context.peer())):
-                self._refuse_load(context, _THROTTLED)
+                self._throttled(context)
             yield
 
         def parsed(raw: bytes, context: grpc.ServicerContext) -> Any:
             try:
                 return parse(raw)
             except Exception:  # any failure to parse is the bytes' fault
-                abort(context, rich(code_pb2.INVALID_ARGUMENT, f"not a valid request for {method}"))
+                status.abort(context, status.malformed(method))
 
         if handler.request_streaming or handler.response_streaming:
             return self._guarded_stream(handler, method=method, admitted=admitted, parsed=parsed)
@@ -358,13 +338,6 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
 
 ANONYMOUS = "anonymous"  # every caller, when there are no tokens to tell them apart
-_THROTTLED = "too many failed authentications from this address; wait and try again"
-_RETRY = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S))
-_BUSY = (
-    code_pb2.RESOURCE_EXHAUSTED,
-    "this caller, or the server, has as many calls queued or running as it may; retry later",
-    _RETRY,
-)
 _BUILDERS: dict[tuple[bool, bool], Callable[..., Handler]] = {
     (False, True): grpc.unary_stream_rpc_method_handler,
     (True, False): grpc.stream_unary_rpc_method_handler,

@@ -7,18 +7,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from matcher.auth import Keyring, digest, parse_keys
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
 from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
-from tests.integration.helpers import point
+from tests.integration.helpers import error_info, point
 
 LONDON = point(51.5136, -0.1365)
 KEYS = "\n".join(
@@ -75,6 +79,14 @@ def guarded(matching):
         yield channel
 
 
+@pytest.fixture(scope="module")
+def capped(matching):
+    """A server with room for one call at a time, and one thread to run it."""
+    edge = Edge(max_concurrent_rpcs=1, retry_after=timedelta(seconds=2.5))
+    with serving(matching, edge, max_workers=1) as channel:
+        yield channel
+
+
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
@@ -89,6 +101,15 @@ def code_of(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as caught:
         call()
     return caught.value.code()
+
+
+def refusal_of(call) -> tuple[grpc.StatusCode, error_details_pb2.ErrorInfo, list[any_pb2.Any]]:
+    """A refused call's code, its ErrorInfo and every detail of its status."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    status = rpc_status.from_call(caught.value)
+    assert status is not None
+    return caught.value.code(), error_info(caught.value), list(status.details)
 
 
 def test_each_call_gets_its_own_request_id_echoed_in_the_response_headers(stub):
@@ -115,7 +136,9 @@ def test_the_access_log_names_request_id_method_code_and_duration(stub, caplog):
 
 def test_a_call_without_a_token_or_with_an_unknown_one_is_unauthenticated(guarded):
     for metadata in ((), bearer("guessed"), (("authorization", "user-token"),)):
-        assert code_of(lambda m=metadata: match(guarded, m)) is grpc.StatusCode.UNAUTHENTICATED
+        code, info, _ = refusal_of(lambda m=metadata: match(guarded, m))
+        assert code is grpc.StatusCode.UNAUTHENTICATED
+        assert info.reason == "TOKEN_INVALID"
 
 
 def test_a_valid_token_with_the_match_scope_may_match(guarded):
@@ -129,8 +152,9 @@ def test_an_expired_key_no_longer_authenticates(guarded):
 def test_feed_admin_methods_need_the_admin_scope(guarded):
     echo = guarded.unary_unary("/matcher.v1.FeedAdminService/Echo")
     assert echo(b"ping", metadata=bearer("ops-token"), timeout=10) == b"ping"
-    denied = code_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
+    denied, info, _ = refusal_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
     assert denied is grpc.StatusCode.PERMISSION_DENIED
+    assert (info.reason, dict(info.metadata)) == ("SCOPE_MISSING", {"scope": "admin"})
     assert code_of(lambda: echo(b"ping", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -152,17 +176,43 @@ def test_reflection_needs_a_token(guarded):
     assert code_of(lambda: list_services(())) is grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(matching):
+def test_calls_beyond_the_concurrency_cap_are_refused_not_queued(matching):
+    """A slow call holds the only place: the next is refused, with its reason and RetryInfo,
+    after the wait it asks for (so a caller that retries at once is paced), never queued."""
     release = threading.Event()
-    with serving(matching, Edge(max_concurrent_rpcs=1), release=release) as capped:
+    edge = Edge(max_concurrent_rpcs=1, retry_after=timedelta(seconds=2.5))
+    with serving(matching, edge, release=release) as capped:
         held = capped.unary_unary("/matcher.v1.FeedAdminService/Hold").future(b"x", timeout=30)
         time.sleep(0.2)  # the slow call now holds the only place
         try:
-            refused = code_of(lambda: match(capped))
+            refused, info, details = refusal_of(lambda: match(capped))
         finally:
             release.set()
         assert held.result() == b"x"
     assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert info.reason == "TOO_MANY_CALLS"
+    retry = error_details_pb2.RetryInfo()
+    assert details[1].Unpack(retry)
+    assert retry.retry_delay.ToTimedelta() == timedelta(seconds=2.5)
+
+
+def test_the_cap_frees_its_place_when_a_call_ends(capped):
+    """A place frees when the server has finished a call, a moment after its caller has the
+    answer (as with grpcio's own limit), so each call waits until the last one is done."""
+    for _ in range(3):
+        assert eventually(lambda: match(capped)).matches
+
+
+def eventually(call, *, attempts: int = 100):
+    """The first answer of a call retried while RESOURCE_EXHAUSTED, 50 ms apart."""
+    for _ in range(attempts - 1):
+        try:
+            return call()
+        except grpc.RpcError as error:
+            if error.code() is not grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+        time.sleep(0.05)
+    return call()
 
 
 def test_a_message_over_the_size_limit_is_refused(stub):

@@ -78,18 +78,26 @@ MICROS = 1_804_000_000_000_000  # 2027-03-01, in range
 @pytest.mark.parametrize(
     "fields",
     [
-        ["20", MICROS, MICROS + 1, "q", MICROS],  # an offset that is not a number
-        [20, MICROS, 10**30, "q", MICROS],  # an end past any date
-        [20, "2027", MICROS, "q", MICROS],  # a start that is not a number
-        [20, MICROS, MICROS + 1, "q", "now"],  # an issue time that is not a number
-        [-1, MICROS, MICROS + 1, "q", MICROS],  # a negative offset
-        [20, MICROS + 1, MICROS, "q", MICROS],  # a window that ends before it starts
-        [20.5, MICROS, MICROS + 1, "q", MICROS],  # a fraction
-        [True, MICROS, MICROS + 1, "q", MICROS],  # a boolean is not an offset
-        [20, MICROS, MICROS + 1, 7, MICROS],  # a query digest that is not text
+        ["20", MICROS, MICROS + 1, "q", MICROS, None],  # an offset that is not a number
+        [20, MICROS, 10**30, "q", MICROS, None],  # an end past any date
+        [20, "2027", MICROS, "q", MICROS, None],  # a start that is not a number
+        [20, MICROS, MICROS + 1, "q", "now", None],  # an issue time that is not a number
+        [0, MICROS, MICROS + 1, "q", MICROS, "later"],  # a ListSlots instant that is not one
+        [0, MICROS, MICROS + 1, "q", MICROS, 10**30],  # nor one past any date
+        [-1, MICROS, MICROS + 1, "q", MICROS, None],  # a negative offset
+        [20, MICROS + 1, MICROS, "q", MICROS, None],  # a window that ends before it starts
+        [20.5, MICROS, MICROS + 1, "q", MICROS, None],  # a fraction
+        [True, MICROS, MICROS + 1, "q", MICROS, None],  # a boolean is not an offset
+        [20, MICROS, MICROS + 1, 7, MICROS, None],  # a query digest that is not text
         {"offset": 20},
-        [20, MICROS, MICROS + 1, "q"],
+        [20, MICROS, MICROS + 1, "q", MICROS],  # a field short
     ],
 )
 def test_a_signed_token_whose_contents_are_wrong_is_refused_not_trusted(fields):
     assert refusal(signed(fields)) == "is not a page token this service issued"
+
+
+def test_a_well_formed_signed_body_is_read_back():
+    fields = [3, MICROS, MICROS + 1, "q", MICROS, MICROS]
+    cursor = TOKENS.read(signed(fields), query="q", now=NOW, field="page_token")
+    assert (cursor.offset, cursor.after is not None) == (3, True)
