@@ -274,8 +274,8 @@ def test_four_times_as_many_watch_streams_as_threads_leave_ordinary_calls_answer
 def test_an_unknown_method_needs_a_token_before_it_is_unimplemented(guarded):
     nothing = guarded.unary_unary("/matcher.v1.MatcherService/NoSuchMethod")
     assert code_of(lambda: nothing(b"", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
-    found = code_of(lambda: nothing(b"", metadata=bearer("user-token"), timeout=10))
-    assert found is grpc.StatusCode.UNIMPLEMENTED
+    found, info, _ = refusal_of(lambda: nothing(b"", metadata=bearer("user-token"), timeout=10))
+    assert (found, info.reason) == (grpc.StatusCode.UNIMPLEMENTED, "METHOD_UNKNOWN")
     elsewhere = guarded.unary_unary("/no.such.Service/Method")
     assert code_of(lambda: elsewhere(b"", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
 
@@ -290,8 +290,8 @@ def test_a_malformed_request_is_unauthenticated_without_a_token_and_invalid_with
     raw = guarded.unary_unary("/matcher.v1.MatcherService/Match")
     garbage = b"\x0a\xff\xff"
     assert code_of(lambda: raw(garbage, timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
-    refused = code_of(lambda: raw(garbage, metadata=bearer("user-token"), timeout=10))
-    assert refused is grpc.StatusCode.INVALID_ARGUMENT
+    refused, info, _ = refusal_of(lambda: raw(garbage, metadata=bearer("user-token"), timeout=10))
+    assert (refused, info.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_MALFORMED")
 
 
 def test_a_malformed_request_is_logged_as_a_call_with_its_request_id_not_as_an_error(
