@@ -15,8 +15,9 @@ import signal
 from dataclasses import replace
 
 from matcher.service import Matching
-from matcher_api.app import create_server
+from matcher_api.app import ServicerFactory, create_server
 from matcher_api.edge import Edge
+from matcher_api.servicer import MatcherServicer
 
 log = logging.getLogger("matcher.workers")
 
@@ -30,6 +31,7 @@ def fork_workers(
     reflect: bool,
     grace_seconds: float,
     edge: Edge | None = None,
+    servicer: ServicerFactory = MatcherServicer,
 ) -> list[int]:
     """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids."""
     shared = replace(edge or Edge(), reuse_port=True)
@@ -47,6 +49,7 @@ def fork_workers(
                     max_workers=max_workers,
                     reflect=reflect,
                     grace_seconds=grace_seconds,
+                    servicer=servicer,
                 )
             except Exception:
                 log.exception("worker %d failed", os.getpid())
@@ -64,10 +67,16 @@ def serve_worker(
     max_workers: int,
     reflect: bool,
     grace_seconds: float,
+    servicer: ServicerFactory = MatcherServicer,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
     server, _ = create_server(
-        address, matching=matching, max_workers=max_workers, reflect=reflect, edge=edge
+        address,
+        matching=matching,
+        max_workers=max_workers,
+        reflect=reflect,
+        edge=edge,
+        servicer=servicer,
     )
     server.start()
     for signum in (signal.SIGINT, signal.SIGTERM):
