@@ -37,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per client process")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured per RPC and workers")
     parser.add_argument("--warmup", type=float, default=3.0, help="client start-up and warm-up")
+    parser.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PostGIS and Redis beside Match (throwaway servers from `make system`)",
+    )
     return parser.parse_args(argv)
 
 
@@ -45,6 +51,7 @@ def measure(feed: Path, args: argparse.Namespace) -> dict[str, object]:
     command = [sys.executable, "-m", "bench.size", "--feed", str(feed)]
     for name in ("queries", "workers", "clients", "threads", "seconds", "warmup"):
         command += [f"--{name}", str(getattr(args, name))]
+    command.append("--peers" if args.peers else "--no-peers")
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
