@@ -6,12 +6,15 @@ the whole in-person Match: the in-person suppliers within the radius nearest fir
 KNN scan, each one's weekly rules expanded with generate_series in its own zone for the window
 (one-offs added, closed dates, minimum notice), its first slots, and each slot rendered for the
 user (both local times, the offset difference, the day shift and the slot id), 21 suppliers that
-have a slot. It is asked over the server's Unix socket.
+have a slot. It is asked over the server's Unix socket. Places already booked (format 2 feeds)
+and real-time updates are left out: the bench's feeds have neither.
 
-PostgreSQL maps a wall time with ``AT TIME ZONE``: a wall time in a spring-forward gap becomes
-an instant (the offset before the change), and one in a fall-back fold its second occurrence,
-where the service yields no slot and the first occurrence. The query is left as a user would
-write it; bench/peers/agreement.py counts what that costs.
+PostgreSQL maps a wall time with ``AT TIME ZONE``: a wall time in a spring-forward gap gets the
+offset from before the change (02:30 in Berlin's gap becomes 03:30 CEST, a slot the rule may not
+hold), and one in a fall-back fold its second occurrence, where the service yields no slot and
+the first occurrence (docs/feeds.md). The query is left as a user would write it;
+bench/peers/agreement.py counts what that costs, and tests/integration/test_bench_peers.py pins
+both cases.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class Loaded:
     used_memory_mib: float
 
 
-def load(client: redis.Redis, suppliers: Sequence[Supplier]) -> Loaded:
+def load(client: redis.Redis, suppliers: Sequence[Supplier], *, key: str = KEY) -> Loaded:
     """GEOADDs every in-person supplier's point, named by its id, in pipelined batches."""
     start = time.perf_counter()
     values: list[float | str] = []
@@ -40,20 +40,22 @@ def load(client: redis.Redis, suppliers: Sequence[Supplier]) -> Loaded:
                 continue
             values += (s.location.lng, s.location.lat, s.id)
             if len(values) >= 3 * BATCH:
-                pipe.geoadd(KEY, values)
+                pipe.geoadd(key, values)
                 values = []
         if values:
-            pipe.geoadd(KEY, values)
+            pipe.geoadd(key, values)
         pipe.execute()
     loaded = time.perf_counter() - start
     memory = client.info("memory")["used_memory"]
-    return Loaded(load_s=loaded, points=int(client.zcard(KEY)), used_memory_mib=memory / (1 << 20))
+    return Loaded(load_s=loaded, points=int(client.zcard(key)), used_memory_mib=memory / (1 << 20))
 
 
-def nearest(client: redis.Redis, p: Point, *, radius_km: float, count: int) -> list[str]:
+def nearest(
+    client: redis.Redis, p: Point, *, radius_km: float, count: int, key: str = KEY
+) -> list[str]:
     """Ids of the ``count`` nearest in-person suppliers within the radius, nearest first."""
     found = client.geosearch(
-        KEY, longitude=p.lng, latitude=p.lat, radius=radius_km, unit="km", sort="ASC", count=count
+        key, longitude=p.lng, latitude=p.lat, radius=radius_km, unit="km", sort="ASC", count=count
     )
     return [str(member) for member in found]
 
