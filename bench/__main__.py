@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report, synthetic
+from bench import profile, report, synthetic
 
 HERE = Path(__file__).resolve().parent
 
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     report.plot(results, args.out / "bench.png")
     print(report.table(results))
+    largest = results["sizes"][-1]
+    print(f"\nWhere a served Match's time goes at {largest['suppliers']:,} suppliers:\n")
+    print(profile.table(largest["profile"]))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import inprocess, peers, served
+from bench import inprocess, peers, profile, served
 from bench.measure import peak_rss_mib
 from bench.synthetic import user_points
 from matcher.engine.catalog import Catalog
@@ -26,6 +26,8 @@ NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 #: PostGIS peer on each of its DST weekends.
 WARMUP = 50
 DST_SHARE = 5
+#: Matches profiled for "where the time goes" (cProfile slows them, so not all of them).
+PROFILED = 200
 
 
 def main() -> None:
@@ -70,6 +72,9 @@ def main() -> None:
             warmup=args.warmup,
         ),
     }
+    result["profile"] = profile.run(
+        catalog, resolver=resolver, points=points[WARMUP : WARMUP + PROFILED], now=NOW
+    )
     if args.peers:
         result["peers"] = peers.run(
             catalog,

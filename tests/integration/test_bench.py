@@ -29,7 +29,10 @@ def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, cap
     assert postgis["dst_agreement"]["queries"] == 5 * 4  # 20 // 5 points on each DST weekend
     assert redis["geosearch"]["n"] == 20
     assert redis["agreement"]["queries"] == 20
+    assert size["profile"]["queries"] == 20
+    assert size["profile"]["modules"] and size["profile"]["functions"]
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
     printed = capsys.readouterr().out
     assert "| 500 |" in printed
     assert "PostGIS" in printed
+    assert "Where a served Match's time goes at 500 suppliers" in printed
