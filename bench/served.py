@@ -88,6 +88,7 @@ class FloorServicer(MatcherServicer):
         self._response = response
 
     def Match(self, request: pb.MatchRequest, context: grpc.ServicerContext) -> pb.MatchResponse:
+        """The same response to every request, as fast as the server can send it."""
         return self._response
 
 

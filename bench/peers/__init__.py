@@ -71,6 +71,7 @@ def sql_answer(found: Sequence[postgis.SqlMatch]) -> Answer:
 
 
 def _minutes(start: datetime, end: datetime) -> int:
+    """A slot's length in whole minutes."""
     return int((end - start).total_seconds()) // 60
 
 
