@@ -43,9 +43,9 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         "| suppliers | workers | no-op calls/s | Match calls/s | Match p50 / p99"
-        " | Match / no-op | floor calls/s | Match / floor | ResolveTimezone calls/s"
-        " | RSS / PSS per worker |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | Match / no-op | floor calls/s | floor p50 / p99 | Match / floor"
+        " | ResolveTimezone calls/s | RSS / PSS per worker |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in results["sizes"]:
         for run in s["served"]:
@@ -58,7 +58,8 @@ def table(results: dict[str, Any]) -> str:
                 f"| {s['suppliers']:,} | {run['workers']} | {rpcs['health']['calls_per_s']:,.0f}"
                 f" | {match:,.0f} | {_ms(rpcs['match'])}"
                 f" | {match / rpcs['health']['calls_per_s']:.0%} | {floor:,.0f}"
-                f" | {match / floor:.0%} | {rpcs['resolve']['calls_per_s']:,.0f}"
+                f" | {_ms(rpcs['floor'])} | {match / floor:.0%}"
+                f" | {rpcs['resolve']['calls_per_s']:,.0f}"
                 f" | {rss:,.0f} / {pss:,.0f} MiB |"
             )
     return "\n".join(lines)
@@ -94,10 +95,10 @@ def peer_table(results: dict[str, Any]) -> list[str]:
 def agreement_table(results: dict[str, Any]) -> list[str]:
     """How often each peer's answer is the service's, and where the slots differ."""
     lines = [
-        "| suppliers | PostGIS: same supplier ids | same ids and slots | slots differing"
-        " (in zones changing offset) | DST weekends: same ids and slots | slots differing"
-        " (in zones changing offset) | rendered fields differing | Redis: same 20 ids in order"
-        " | same set | ids found |",
+        "| suppliers | PostGIS: same supplier ids (but the last) | same ids and slots"
+        " | slots differing (in zones changing offset) | DST weekends: same ids and slots"
+        " | slots differing (in zones changing offset) | rendered fields differing"
+        " | Redis: same 20 ids in order | same set | ids found |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in results["sizes"]:
@@ -107,6 +108,7 @@ def agreement_table(results: dict[str, Any]) -> list[str]:
         now, dst = pg["agreement"], pg["dst_agreement"]
         lines.append(
             f"| {s['suppliers']:,} | {now['same_supplier_ids_share']:.1%}"
+            f" ({now['same_supplier_ids_but_the_last_share']:.1%})"
             f" | {now['same_answer_share']:.1%} | {_slots(now)}"
             f" | {dst['same_answer_share']:.1%} | {_slots(dst)}"
             f" | {now['rendered_slots_differing']:,} of {now['rendered_slots_compared']:,}"

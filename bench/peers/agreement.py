@@ -40,6 +40,7 @@ class Tally:
 
     queries: int = 0
     same_suppliers: int = 0  # the same supplier ids in the same order
+    same_but_last: int = 0  # the same ones in the same order but for the last of each answer
     same_answers: int = 0  # and the same slots for each
     suppliers: int = 0  # suppliers in the service's answers
     suppliers_missing: int = 0  # in the service's answer, not the peer's
@@ -61,6 +62,9 @@ class Tally:
         self.queries += 1
         ids, their_ids = [i for i, _ in ours], [i for i, _ in theirs]
         self.same_suppliers += ids == their_ids
+        self.same_but_last += ids == their_ids or (
+            len(ids) == len(their_ids) and ids[:-1] == their_ids[:-1]
+        )
         self.same_answers += ours == theirs
         self.suppliers += len(ids)
         changing = {i: changes_offset(zone_of(i), window) for i in {*ids, *their_ids}}
@@ -102,6 +106,7 @@ class Tally:
         return {
             "queries": self.queries,
             "same_supplier_ids_share": self.same_suppliers / n,
+            "same_supplier_ids_but_the_last_share": self.same_but_last / n,
             "same_answer_share": self.same_answers / n,
             "suppliers": self.suppliers,
             "suppliers_missing": self.suppliers_missing,
