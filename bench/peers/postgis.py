@@ -120,6 +120,7 @@ WITH here AS (
                 SELECT o.wall AT TIME ZONE s.tz, o.minutes, o.spots
                 FROM one_off o
                 WHERE o.supplier = s.key AND o.wall::date <> ALL (s.closed)
+                OFFSET 0
             ) c
             WHERE c.start_at
                     >= greatest(%(start)s::timestamptz, %(now)s::timestamptz + s.min_notice)
@@ -133,33 +134,32 @@ WITH here AS (
         AND f.slots IS NOT NULL
     ORDER BY s.geog <-> (SELECT g FROM here)
     LIMIT %(limit)s::integer
+), slot AS MATERIALIZED (
+    SELECT p.id, p.metres, x.k, x.start_at, x.minutes, x.spots,
+        extract(epoch FROM x.start_at)::bigint AS epoch,
+        x.start_at AT TIME ZONE %(user_tz)s AS user_wall,
+        x.start_at AT TIME ZONE p.tz AS wall
+    FROM picked p
+    CROSS JOIN LATERAL unnest(p.slots) WITH ORDINALITY AS x(start_at, minutes, spots, k)
+), shifted AS MATERIALIZED (
+    SELECT sl.*,
+        (extract(epoch FROM sl.user_wall)::bigint - sl.epoch) / 60 AS user_off,
+        (extract(epoch FROM sl.wall)::bigint - sl.epoch) / 60 AS off
+    FROM slot sl
 )
-SELECT p.id, p.metres / 1000.0 AS km, r.slot_id, x.start_at, x.minutes,
-    r.user_local, r.supplier_local, r.offset_difference_minutes, r.day_shift, x.spots
-FROM picked p
-CROSS JOIN LATERAL unnest(p.slots) WITH ORDINALITY AS x(start_at, minutes, spots, k)
-CROSS JOIN LATERAL (
-    SELECT x.start_at AT TIME ZONE %(user_tz)s AS user_wall, x.start_at AT TIME ZONE p.tz AS wall,
-        x.start_at AT TIME ZONE 'UTC' AS utc
-) w
-CROSS JOIN LATERAL (
-    SELECT extract(epoch FROM w.user_wall - w.utc)::integer / 60 AS user_off,
-        extract(epoch FROM w.wall - w.utc)::integer / 60 AS off
-) o
-CROSS JOIN LATERAL (
-    SELECT 's1_' || rtrim(translate(encode(convert_to(
-            p.id || '|' || extract(epoch FROM x.start_at)::bigint || '|' || x.minutes, 'UTF8'
-        ), 'base64'), E'+/\\n', '-_'), '=') AS slot_id,
-        to_char(w.user_wall, 'YYYY-MM-DD"T"HH24:MI:SS')
-            || CASE WHEN o.user_off < 0 THEN '-' ELSE '+' END
-            || to_char(make_interval(mins => abs(o.user_off)), 'HH24:MI') AS user_local,
-        to_char(w.wall, 'YYYY-MM-DD"T"HH24:MI:SS')
-            || CASE WHEN o.off < 0 THEN '-' ELSE '+' END
-            || to_char(make_interval(mins => abs(o.off)), 'HH24:MI') AS supplier_local,
-        o.off - o.user_off AS offset_difference_minutes,
-        w.wall::date - w.user_wall::date AS day_shift
-) r
-ORDER BY p.metres, p.id, x.k
+SELECT id, metres / 1000.0 AS km,
+    's1_' || rtrim(translate(encode(convert_to(id || '|' || epoch || '|' || minutes, 'UTF8'),
+        'base64'), E'+/\\n', '-_'), '=') AS slot_id,
+    start_at, minutes,
+    to_char(user_wall, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN user_off < 0 THEN '-' ELSE '+' END
+        || to_char(make_interval(mins => abs(user_off)::integer), 'HH24:MI') AS user_local,
+    to_char(wall, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN off < 0 THEN '-' ELSE '+' END
+        || to_char(make_interval(mins => abs(off)::integer), 'HH24:MI') AS supplier_local,
+    off - user_off AS offset_difference_minutes,
+    wall::date - user_wall::date AS day_shift,
+    spots
+FROM shifted
+ORDER BY metres, id, k
 """
 
 
