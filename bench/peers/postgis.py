@@ -305,8 +305,9 @@ def parameters(query: MatchQuery, *, now: datetime, limit: int) -> dict[str, obj
 def rows(
     conn: psycopg.Connection[Any], query: MatchQuery, *, now: datetime, limit: int
 ) -> list[tuple[Any, ...]]:
-    """The in-person Match of a query by the prepared statement: its rows, one per slot."""
-    return conn.execute(MATCH, parameters(query, now=now, limit=limit), prepare=True).fetchall()
+    """The in-person Match of a query by the prepared statement (binary rows): one per slot."""
+    params = parameters(query, now=now, limit=limit)
+    return conn.execute(MATCH, params, prepare=True, binary=True).fetchall()
 
 
 def match(
