@@ -7,12 +7,15 @@ the matching; paging lives here, bound to the query and never to a wire format.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from matcher import queries
 from matcher.engine.catalog import Catalog
+from matcher.errors import GeoipDatabaseError, GeoipNotConfigured, GeoipReloadRefused
+from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
     Match,
@@ -21,16 +24,20 @@ from matcher.model import (
     Order,
     RenderedSlot,
     SlotCheck,
+    SlotDay,
     Supplier,
     Update,
     UserLocation,
     Window,
     ZoneState,
+    by_user_day,
 )
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
-from matcher.settings import Limits
+from matcher.settings import Limits, how_to_set
+
+log = logging.getLogger("matcher.service")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +66,9 @@ class ListSlotsInput:
     timezone: str | None = None
     window: WindowInput = field(default_factory=WindowInput)
     local_hours: HoursInput | None = None
-    max_slots: int = 0
+    page_size: int = 0
+    page_token: str = ""
+    by_user_day: bool = False  # also group the page's slots by the user's local date
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,12 +102,27 @@ class MatchPage:
 
 @dataclass(frozen=True)
 class SlotList:
-    """One supplier's slots in a window, rendered for the user's zone."""
+    """One page of a supplier's slots in a window, rendered for the user's zone.
+
+    ``days`` groups the same slots by the user's local date when the request asked for it; a
+    day may go on at the start of the next page. ``next_page_token`` is "" on the last page.
+    """
 
     supplier: Supplier
     zone: ZoneState
     slots: Sequence[RenderedSlot]
     window: Window
+    next_page_token: str = ""
+    days: Sequence[SlotDay] | None = None
+    user: UserLocation | None = None  # where the zone came from; None when given outright
+
+
+@dataclass(frozen=True)
+class ServingStatus:
+    """What an operator asks is serving: the feed (and its last refusal), the GeoIP database."""
+
+    feed: FeedStatus
+    geoip: DatabaseInfo | None
 
 
 @dataclass(frozen=True)
@@ -120,9 +144,11 @@ class Matching:
         tokens: PageTokens,
         limits: Limits,
         clock: Callable[[], datetime],
+        geoip: GeoipResolver | None = None,
     ) -> None:
         self._catalog = catalog
         self._resolver = resolver
+        self._geoip = geoip
         self._tokens = tokens
         self._limits = limits
         self._clock = clock
@@ -138,14 +164,15 @@ class Matching:
         ``wanted`` tells whether the caller is still waiting; once not, the work stops.
         """
         limits, now = self._limits, self._clock()
-        user = self._locate(request.location)
+        radius_km = queries.radius(request.radius_km, limits=limits, field="radius_km")
+        user = self._locate(request.location, radius_km=radius_km)
         modalities = request.modalities or frozenset(Modality)
         page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
         query = MatchQuery(
             point=user.point,
             user_zone=user.zone,
             window=queries.window(request.window, now=now, limits=limits, field="window"),
-            radius_km=queries.radius(request.radius_km, limits=limits, field="radius_km"),
+            radius_km=radius_km,
             specialties=frozenset(request.specialties),
             languages=frozenset(request.languages),
             modalities=modalities,
@@ -181,21 +208,47 @@ class Matching:
         return self._catalog().supplier(queries.required(supplier_id, field="supplier_id"))
 
     def list_slots(self, request: ListSlotsInput) -> SlotList:
-        """One supplier's bookable slots in a window, in the user's time."""
+        """One page of a supplier's bookable slots in a window, in the user's time.
+
+        Pages follow the slots' instants: the token names the first slot of the next page, so
+        slots that come or go before it between two calls shift nothing.
+        """
         limits, now = self._limits, self._clock()
         supplier_id = queries.required(request.supplier_id, field="supplier_id")
-        user_zone = self._user_zone(request)
+        user = self._user(request)
+        user_zone = user.zone if isinstance(user, UserLocation) else user
         window = queries.window(request.window, now=now, limits=limits, field="window")
+        hours = queries.local_hours(request.local_hours, field="local_hours")
+        size = queries.listed_slots(request.page_size, limits=limits, field="page_size")
+        bound = fingerprint("slots", supplier_id, user_zone, hours, request.window)
+        cursor = Cursor(offset=0, window=window)
+        if request.page_token:
+            cursor = self._tokens.read(request.page_token, query=bound, now=now, field="page_token")
+        window = cursor.window
         supplier, found = self._catalog().slots_for(
             supplier_id,
             user_zone=user_zone,
-            window=window,
+            window=replace(window, start=cursor.after or window.start),
             now=now,
-            local_hours=queries.local_hours(request.local_hours, field="local_hours"),
-            max_slots=queries.listed_slots(request.max_slots, limits=limits, field="max_slots"),
+            local_hours=hours,
+            max_slots=cursor.offset + size + 1,
         )
+        found = found[_sent_before(found, cursor) :]
+        page, following = found[:size], ""
+        if len(found) > size:
+            after = found[size].start
+            sent = sum(1 for s in page if s.start == after)
+            following = self._tokens.issue(
+                Cursor(offset=sent, window=window, after=after), query=bound, now=now
+            )
         return SlotList(
-            supplier=supplier, zone=state_at(user_zone, at=now), slots=found, window=window
+            supplier=supplier,
+            zone=state_at(user_zone, at=now),
+            slots=page,
+            window=window,
+            next_page_token=following,
+            days=by_user_day(page) if request.by_user_day else None,
+            user=user if isinstance(user, UserLocation) else None,
         )
 
     def check_slots(self, slot_ids: Sequence[str]) -> list[SlotCheck]:
@@ -203,37 +256,84 @@ class Matching:
         queries.slot_ids(slot_ids, most=self._limits.max_slot_checks, field="slot_ids")
         return self._catalog().check(slot_ids, now=self._clock())
 
-    def _locate(self, location: LocationInput) -> UserLocation:
-        return queries.locate(
-            location, resolver=self._resolver, limits=self._limits, field="location"
-        )
+    def _locate(self, location: LocationInput, *, radius_km: float | None = None) -> UserLocation:
+        """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``.
 
-    def _user_zone(self, request: ListSlotsInput) -> str:
-        """The zone to render in: given outright, or resolved from a location."""
+        At DEBUG, logs where the zone came from and how accurately: never where, nor what was sent.
+        """
+        user = queries.locate(
+            location,
+            resolver=self._resolver,
+            limits=self._limits,
+            field="location",
+            geoip=self._geoip,
+            radius_km=radius_km,
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            accuracy = None if user.ip is None else user.ip.accuracy_km
+            log.debug(
+                "location resolved: zone from %s, accuracy %s km",
+                user.zone_source.value,
+                "unstated" if accuracy is None else f"{accuracy:g}",
+            )
+        return user
+
+    def _user(self, request: ListSlotsInput) -> UserLocation | str:
+        """Whom to render for: a zone given outright, or a location and the zone it resolves to."""
         if request.timezone is not None:
             return queries.timezone(request.timezone, field="timezone")
         if request.location is not None:
-            return self._locate(request.location).zone
+            return self._locate(request.location)
         raise queries.missing(field="user", what="a location or a timezone")
 
 
+def _sent_before(found: Sequence[RenderedSlot], cursor: Cursor) -> int:
+    """How many leading slots a previous page sent: those at the cursor's instant, at most its
+    offset."""
+    sent = 0
+    while sent < min(cursor.offset, len(found)) and found[sent].start == cursor.after:
+        sent += 1
+    return sent
+
+
 class Administration:
-    """The operator's use cases: reloading the feed, reading its status, real-time updates."""
+    """The operator's use cases: reloading the feed or the GeoIP database, status, updates."""
 
     def __init__(
-        self, *, holder: CatalogHolder, limits: Limits, clock: Callable[[], datetime]
+        self,
+        *,
+        holder: CatalogHolder,
+        limits: Limits,
+        clock: Callable[[], datetime],
+        geoip: GeoipResolver | None = None,
     ) -> None:
         self._holder = holder
         self._limits = limits
         self._clock = clock
+        self._geoip = geoip
 
     def reload(self) -> Snapshot:
         """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
         return self._holder.reload()
 
-    def status(self) -> FeedStatus:
-        """What is serving, and the last refused reload since."""
-        return self._holder.status()
+    def status(self) -> ServingStatus:
+        """The feed serving and the last refused reload since; the GeoIP database serving."""
+        return ServingStatus(
+            feed=self._holder.status(), geoip=None if self._geoip is None else self._geoip.info
+        )
+
+    def reload_geoip(self) -> DatabaseInfo:
+        """Re-opens the GeoIP database file and swaps it in whole.
+
+        Raises GeoipNotConfigured without one, and GeoipReloadRefused (the file serving before
+        goes on serving) for a file that cannot be opened or is not a City or Country database.
+        """
+        if self._geoip is None:
+            raise GeoipNotConfigured(how=how_to_set("geoip_db"))
+        try:
+            return self._geoip.reload()
+        except GeoipDatabaseError as exc:
+            raise GeoipReloadRefused(path=exc.path, reason=exc.reason) from None
 
     def update(self, request: UpdateInput) -> UpdateOutcome:
         """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""

@@ -31,7 +31,8 @@ METAVARS: dict[object, str] = {int: "N", float: "NUMBER", str: "TEXT", Path: "PA
 EPILOG = """\
 Each flag falls back to the environment variable shown beside it, then to its default;
 MATCHER_PAGE_TOKEN_SECRET and MATCHER_AUTH_KEYS are variables only, so that no secret shows in a
-process list. Signals: SIGTERM or SIGINT drain and exit, SIGHUP reloads the feed.
+process list. Signals: SIGTERM or SIGINT drain and exit, SIGHUP reloads the feed and the
+GeoIP database.
 Operators' guide: docs/operations.md."""
 
 
@@ -98,12 +99,22 @@ class Limits:
         31, "longest window of a request or a real-time update", parse=positive(int)
     )
     default_page_size: int = setting(20, "Match page size when unset", parse=positive(int))
-    max_page_size: int = setting(100, "largest Match page size", parse=positive(int))
+    max_page_size: int = setting(
+        100, "largest Match page size; a larger one is clamped to it", parse=positive(int)
+    )
     default_slots: int = setting(10, "slots per matched supplier when unset", parse=positive(int))
     max_slots: int = setting(100, "most slots per matched supplier", parse=positive(int))
-    default_listed_slots: int = setting(100, "ListSlots slots when unset", parse=positive(int))
-    max_listed_slots: int = setting(1000, "most slots ListSlots returns", parse=positive(int))
+    default_listed_slots: int = setting(100, "ListSlots page size when unset", parse=positive(int))
+    max_listed_slots: int = setting(
+        1000, "largest ListSlots page size; a larger one is clamped to it", parse=positive(int)
+    )
     max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
+    country_min_population_share: float = setting(
+        0.9,
+        "share of a country's people (0 to 1) that must keep one legal time for its code to"
+        " locate a user",
+        parse=share,
+    )
     max_update_id_length: int = setting(
         128, "longest update_id of a real-time update", parse=positive(int)
     )
@@ -166,11 +177,27 @@ class Settings:
     max_concurrent_rpcs: int = setting(
         64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
     )
+    busy_retry_seconds: float = setting(
+        1.0, "the retry delay a RESOURCE_EXHAUSTED refusal suggests", parse=positive(float)
+    )
     grace_seconds: float = setting(
         5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)
     )
     page_token_secret: str = setting(
         "", "key page tokens are signed with; unset: random per process", flag=False
+    )
+    geoip_db: Path | None = setting(
+        None,
+        "MaxMind DB file (GeoLite2-City or -Country, DB-IP lite) that places ip_address "
+        "locations; unset, they are refused with FAILED_PRECONDITION",
+    )
+    # MaxMind states its radius at 67% confidence; a file without one (DB-IP lite) earns no
+    # better than a large metropolitan area, so at the default 25 km Match radius such a place
+    # acts as its country.
+    geoip_unstated_accuracy_km: float = setting(
+        50.0,
+        "accuracy in km taken for a GeoIP place whose database states none (DB-IP lite)",
+        parse=positive(float),
     )
     # observability (docs/operations.md "Metrics", "Traces and logs")
     metrics_address: str = setting(
@@ -232,6 +259,15 @@ class Settings:
 def env_name(f: Field[Any]) -> str:
     """The environment variable of a settings field."""
     return str(f.metadata.get("env") or ENV_PREFIX + f.name.upper())
+
+
+def how_to_set(name: str, *, kind: type[Any] = Settings, value: str = "PATH") -> str:
+    """How an operator sets one setting, for messages: "--some-name PATH or MATCHER_SOME_NAME"."""
+    chosen = next(f for f in fields(kind) if f.name == name)
+    variable = env_name(chosen)
+    if not chosen.metadata.get("flag", False):
+        return f"{variable}={value}"
+    return f"--{name.replace('_', '-')} {value} or {variable}={value}"
 
 
 def add_arguments(

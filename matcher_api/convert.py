@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from matcher.errors import FeedError, InvalidArgument
 from matcher.feeds import Feed
+from matcher.geo.geoip import DatabaseInfo
 from matcher.instants import EPOCH
 from matcher.model import (
     Match,
@@ -19,7 +20,9 @@ from matcher.model import (
     SlotCheck,
     SlotStatus,
     Supplier,
+    UserLocation,
     Window,
+    ZoneSource,
     ZoneState,
 )
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
@@ -28,11 +31,12 @@ from matcher.service import (
     MatchInput,
     MatchPage,
     ResolvedZone,
+    ServingStatus,
     SlotList,
     UpdateInput,
     UpdateOutcome,
 )
-from matcher.serving.holder import FeedStatus, Refusal, Snapshot
+from matcher.serving.holder import Refusal, Snapshot
 from matcher_api.v1 import feed_admin_pb2 as admin_pb
 from matcher_api.v1 import matcher_pb2 as pb
 
@@ -47,6 +51,8 @@ ORDER_FROM_PB: dict[int, Order] = {
     pb.ORDER_BY_DISTANCE: Order.BY_DISTANCE,
     pb.ORDER_BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
 }
+#: Each domain zone source by its wire name, which carries the enum's prefix.
+ZONE_SOURCE_TO_PB: dict[ZoneSource, str] = {z: f"ZONE_SOURCE_{z.name}" for z in ZoneSource}
 #: Each domain slot status by its wire name, which carries the enum's prefix.
 SLOT_STATUS_TO_PB: dict[SlotStatus, str] = {s: f"SLOT_STATUS_{s.name}" for s in SlotStatus}
 #: Problems a feed status lists; its counts always cover them all.
@@ -65,6 +71,8 @@ def location(message: pb.Location) -> LocationInput:
         return LocationInput(geohash=message.geohash)
     if kind == "country_code":
         return LocationInput(country_code=message.country_code)
+    if kind == "ip_address":
+        return LocationInput(ip_address=message.ip_address)
     return LocationInput()
 
 
@@ -137,7 +145,9 @@ def list_slots_input(request: pb.ListSlotsRequest) -> ListSlotsInput:
         timezone=request.timezone if kind == "timezone" else None,
         window=window(request.window, field="window"),
         local_hours=hours(request),
-        max_slots=request.max_slots,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        by_user_day=request.group_by_user_day,
     )
 
 
@@ -209,6 +219,8 @@ def slot(r: RenderedSlot) -> pb.Slot:
         end=timestamp(r.end),
         user_local_start=r.user_local_start,
         supplier_local_start=r.supplier_local_start,
+        user_local_end=r.user_local_end,
+        supplier_local_end=r.supplier_local_end,
         offset_difference_minutes=r.offset_difference_minutes,
         day_shift=r.day_shift,
         spots_total=r.spots_total,
@@ -226,9 +238,26 @@ def match(m: Match) -> pb.SupplierMatch:
     )
 
 
+def zone_origin(user: UserLocation | None) -> pb.ZoneOrigin:
+    """Where a user's zone came from (a point, a country and its share, an IP address and how
+    accurately placed), or that it was given outright."""
+    if user is None:
+        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
+    origin = pb.ZoneOrigin(source=ZONE_SOURCE_TO_PB[user.zone_source])
+    if user.country is not None:
+        origin.country_code = user.country.country_code
+        origin.population_share = user.country.population_share
+    if user.ip is not None:
+        origin.country_code = user.ip.country_code or ""
+        origin.accuracy_km = user.ip.accuracy_km or 0.0
+    return origin
+
+
 def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
     """A resolved zone as a response."""
-    response = pb.ResolveTimezoneResponse(timezone=zone_state(answer.zone))
+    response = pb.ResolveTimezoneResponse(
+        timezone=zone_state(answer.zone), zone_origin=zone_origin(answer.user)
+    )
     if answer.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(answer.user.point))
     return response
@@ -241,6 +270,7 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
         matches=[match(m) for m in page.matches],
         window=time_window(page.window),
         next_page_token=page.next_page_token,
+        zone_origin=zone_origin(page.user),
     )
     if page.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(page.user.point))
@@ -248,13 +278,22 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
 
 
 def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
-    """A supplier's slots as a response."""
-    return pb.ListSlotsResponse(
+    """A page of a supplier's slots as a response: flat, or by the user's day if asked."""
+    response = pb.ListSlotsResponse(
         supplier=supplier(answer.supplier),
         user_timezone=zone_state(answer.zone),
-        slots=[slot(s) for s in answer.slots],
         window=time_window(answer.window),
+        next_page_token=answer.next_page_token,
+        zone_origin=zone_origin(answer.user),
     )
+    if answer.days is None:
+        response.slots.extend(slot(s) for s in answer.slots)
+    else:
+        response.days.extend(
+            pb.SlotDay(date=d.day.isoformat(), slots=[slot(s) for s in d.slots])
+            for d in answer.days
+        )
+    return response
 
 
 def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
@@ -316,11 +355,24 @@ def refusal(refused: Refusal) -> admin_pb.Refusal:
     )
 
 
-def feed_status(status: FeedStatus) -> admin_pb.GetFeedStatusResponse:
+def serving_status(status: ServingStatus) -> admin_pb.GetFeedStatusResponse:
     """What is serving, and the last refusal, as a message."""
+    feed = status.feed
     message = admin_pb.GetFeedStatusResponse(
-        serving=loaded_feed(status.serving), max_rejected_share=status.max_rejected_share
+        serving=loaded_feed(feed.serving), max_rejected_share=feed.max_rejected_share
     )
-    if status.last_refusal is not None:
-        message.last_refusal.CopyFrom(refusal(status.last_refusal))
+    if feed.last_refusal is not None:
+        message.last_refusal.CopyFrom(refusal(feed.last_refusal))
+    if status.geoip is not None:
+        message.geoip_database.CopyFrom(geoip_database(status.geoip))
     return message
+
+
+def geoip_database(info: DatabaseInfo) -> admin_pb.GeoipDatabase:
+    """A GeoIP database's metadata as a message."""
+    return admin_pb.GeoipDatabase(
+        path=info.path,
+        database_type=info.database_type,
+        ip_version=info.ip_version,
+        built_at=timestamp(info.built),
+    )

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -34,12 +35,14 @@ def fork_workers(
     grace_seconds: float,
     edge: Edge | None = None,
     servicer: ServicerFactory = MatcherServicer,
+    on_hangup: Callable[[], None] | None = None,
     observe: Callable[[int], Observability] | None = None,
 ) -> list[int]:
     """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
 
     Each worker first calls ``observe`` with its index (0 to count - 1): its own metrics
-    endpoint and gRPC metrics plugin, which must be made after the fork.
+    endpoint and gRPC metrics plugin, which must be made after the fork. ``on_hangup`` is what
+    each worker runs, on a thread, when SIGHUP reaches it.
     """
     shared = replace(edge or Edge(), reuse_port=True)
     gc.freeze()
@@ -59,6 +62,7 @@ def fork_workers(
                     reflect=reflect,
                     grace_seconds=grace_seconds,
                     servicer=servicer,
+                    on_hangup=on_hangup,
                 )
             except Exception:
                 log.exception("worker %d failed", os.getpid())
@@ -77,8 +81,16 @@ def serve_worker(
     reflect: bool,
     grace_seconds: float,
     servicer: ServicerFactory = MatcherServicer,
+    on_hangup: Callable[[], None] | None = None,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
+    if on_hangup is None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    else:
+        hangup = on_hangup
+        signal.signal(
+            signal.SIGHUP, lambda *_: threading.Thread(target=hangup, daemon=True).start()
+        )
     server, _ = create_server(
         address,
         matching=matching,
@@ -95,11 +107,11 @@ def serve_worker(
 
 
 def supervise(pids: list[int]) -> int:
-    """Passes SIGINT and SIGTERM on and waits for every worker; one failing stops the rest.
+    """Passes SIGINT, SIGTERM and SIGHUP on and waits for every worker; one failing stops the rest.
 
     Returns the first non-zero exit code, or 0.
     """
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda sig, _: stop(pids, sig))
     running, first = set(pids), 0
     while running:
@@ -113,7 +125,7 @@ def supervise(pids: list[int]) -> int:
 
 
 def stop(pids: list[int], signum: int = signal.SIGTERM) -> None:
-    """Asks every worker still running to drain and exit."""
+    """Asks every worker still running to drain and exit (or, with SIGHUP, to reload)."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):  # already gone
             os.kill(pid, signum)

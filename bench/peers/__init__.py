@@ -23,7 +23,7 @@ from bench.peers import postgis, redis_geo
 from bench.peers.agreement import Answer, Tally, ids_agreement
 from matcher.engine.catalog import Catalog
 from matcher.geo.timezones import TimezoneResolver
-from matcher.model import Match, MatchQuery, Modality, Point
+from matcher.model import Match, MatchQuery, Modality, Point, RenderedSlot
 
 IN_PERSON = frozenset({Modality.IN_PERSON})
 #: Suppliers a Match asks the catalogue for: a 20-result page and one more.
@@ -75,30 +75,26 @@ def _minutes(start: datetime, end: datetime) -> int:
     return int((end - start).total_seconds()) // 60
 
 
+def rendered(s: RenderedSlot | postgis.SqlSlot) -> tuple[object, ...]:
+    """What both render of a slot: its id, instant, four local times, offset and day shift."""
+    return (
+        s.slot_id,
+        s.start,
+        s.user_local_start,
+        s.supplier_local_start,
+        s.user_local_end,
+        s.supplier_local_end,
+        s.offset_difference_minutes,
+        s.day_shift,
+    )
+
+
 def rendered_mismatches(
     ours: Sequence[Match], theirs: Sequence[postgis.SqlMatch]
 ) -> tuple[int, int]:
     """(slots both answers hold, how many of them render differently) by slot id."""
-    mine = {
-        s.slot_id: (
-            s.user_local_start,
-            s.supplier_local_start,
-            s.offset_difference_minutes,
-            s.day_shift,
-        )
-        for m in ours
-        for s in m.slots
-    }
-    other = {
-        s.slot_id: (
-            s.user_local_start,
-            s.supplier_local_start,
-            s.offset_difference_minutes,
-            s.day_shift,
-        )
-        for m in theirs
-        for s in m.slots
-    }
+    mine = {s.slot_id: rendered(s) for m in ours for s in m.slots}
+    other = {s.slot_id: rendered(s) for m in theirs for s in m.slots}
     common = mine.keys() & other.keys()
     return len(common), sum(mine[k] != other[k] for k in common)
 

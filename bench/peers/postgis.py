@@ -74,6 +74,12 @@ CREATE TABLE one_off (
     spots integer NOT NULL
 );
 CREATE TYPE slot AS (start_at timestamptz, minutes integer, spots integer);
+-- A wall time and its UTC offset in minutes as ISO 8601 (2027-03-01T09:00:00+01:00), as
+-- Python's isoformat writes it; one expression, so the planner inlines it.
+CREATE FUNCTION local_time(wall timestamp, off bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN to_char(wall, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN off < 0 THEN '-' ELSE '+' END
+    || to_char(make_interval(mins => abs(off)::integer), 'HH24:MI');
 """
 
 INDEXES = """
@@ -138,23 +144,27 @@ WITH here AS (
     SELECT p.id, p.metres, x.k, x.start_at, x.minutes, x.spots,
         extract(epoch FROM x.start_at)::bigint AS epoch,
         x.start_at AT TIME ZONE %(user_tz)s AS user_wall,
-        x.start_at AT TIME ZONE p.tz AS wall
+        x.start_at AT TIME ZONE p.tz AS wall,
+        (x.start_at + x.minutes * interval '1 minute') AT TIME ZONE %(user_tz)s AS user_wall_end,
+        (x.start_at + x.minutes * interval '1 minute') AT TIME ZONE p.tz AS wall_end
     FROM picked p
     CROSS JOIN LATERAL unnest(p.slots) WITH ORDINALITY AS x(start_at, minutes, spots, k)
 ), shifted AS MATERIALIZED (
     SELECT sl.*,
         (extract(epoch FROM sl.user_wall)::bigint - sl.epoch) / 60 AS user_off,
-        (extract(epoch FROM sl.wall)::bigint - sl.epoch) / 60 AS off
+        (extract(epoch FROM sl.wall)::bigint - sl.epoch) / 60 AS off,
+        (extract(epoch FROM sl.user_wall_end)::bigint - sl.epoch) / 60 - sl.minutes AS user_off_end,
+        (extract(epoch FROM sl.wall_end)::bigint - sl.epoch) / 60 - sl.minutes AS off_end
     FROM slot sl
 )
 SELECT id, metres / 1000.0 AS km,
     's1_' || rtrim(translate(encode(convert_to(id || '|' || epoch || '|' || minutes, 'UTF8'),
         'base64'), E'+/\\n', '-_'), '=') AS slot_id,
     start_at, minutes,
-    to_char(user_wall, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN user_off < 0 THEN '-' ELSE '+' END
-        || to_char(make_interval(mins => abs(user_off)::integer), 'HH24:MI') AS user_local,
-    to_char(wall, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN off < 0 THEN '-' ELSE '+' END
-        || to_char(make_interval(mins => abs(off)::integer), 'HH24:MI') AS supplier_local,
+    local_time(user_wall, user_off) AS user_local,
+    local_time(wall, off) AS supplier_local,
+    local_time(user_wall_end, user_off_end) AS user_local_end,
+    local_time(wall_end, off_end) AS supplier_local_end,
     off - user_off AS offset_difference_minutes,
     wall::date - user_wall::date AS day_shift,
     spots
@@ -172,6 +182,8 @@ class SqlSlot:
     minutes: int
     user_local_start: str
     supplier_local_start: str
+    user_local_end: str
+    supplier_local_end: str
     offset_difference_minutes: int
     day_shift: int
     spots: int

@@ -24,6 +24,7 @@ from bench.peers import (
     nearby_ids,
     postgis,
     redis_geo,
+    rendered,
     service_answer,
     sql_answer,
 )
@@ -34,7 +35,7 @@ from devtools.redis import TemporaryRedis
 from matcher.engine.catalog import Catalog
 from matcher.feeds import load_feed
 from matcher.geo.timezones import TimezoneResolver
-from matcher.model import Availability, Modality, Point, RenderedSlot, Supplier, WeeklyRule
+from matcher.model import Availability, Modality, Point, Supplier, WeeklyRule
 from matcher.service import Matching
 from matcher_api.app import create_server
 from matcher_api.v1 import matcher_pb2 as pb
@@ -69,25 +70,13 @@ def users_at_suppliers(catalog: Catalog, *, every: int) -> list[Point]:
     return [s.location for s in catalog.suppliers[::every] if Modality.IN_PERSON in s.modalities]
 
 
-def rendered_by_service(s: RenderedSlot) -> tuple[object, ...]:
-    return (s.slot_id, s.start, s.user_local_start, s.supplier_local_start, *shifts(s))
-
-
-def rendered_by_sql(s: postgis.SqlSlot) -> tuple[object, ...]:
-    return (s.slot_id, s.start, s.user_local_start, s.supplier_local_start, *shifts(s))
-
-
-def shifts(s: RenderedSlot | postgis.SqlSlot) -> tuple[int, int]:
-    return (s.offset_difference_minutes, s.day_shift)
-
-
 def test_the_sql_match_is_the_service_answer_where_no_clock_changes(
     sample: Catalog, database: psycopg.Connection, resolver: TimezoneResolver
 ):
     loaded = postgis.load(database, sample.suppliers)
     assert loaded.suppliers == len(sample.suppliers)
     queries = in_person(users_at_suppliers(sample, every=10), resolver=resolver, now=NOW)
-    tally, rendered = Tally(), 0
+    tally, compared = Tally(), 0
     for q in queries:
         ours = sample.match(q, now=NOW, limit=LIMIT)
         theirs = postgis.match(database, q, now=NOW, limit=LIMIT)
@@ -99,14 +88,12 @@ def test_the_sql_match_is_the_service_answer_where_no_clock_changes(
         )
         assert [m.supplier.id for m in ours] == [m.supplier_id for m in theirs]
         for mine, other in zip(ours, theirs, strict=True):
-            assert [rendered_by_service(s) for s in mine.slots] == [
-                rendered_by_sql(s) for s in other.slots
-            ]
-            rendered += len(mine.slots)
+            assert [rendered(s) for s in mine.slots] == [rendered(s) for s in other.slots]
+            compared += len(mine.slots)
     report = tally.report()
     assert report["same_answer_share"] == 1.0
     assert report["suppliers"] > 2 * len(queries)  # the users stand among suppliers
-    assert rendered == report["slots"]
+    assert compared == report["slots"]
 
 
 def night_clinic() -> Catalog:
