@@ -39,7 +39,7 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 Key = tuple[str, int, str]
 
 
-def served_match(matching: Matching, where: pb.Location) -> bytes:
+def served_match(matching: Matching, *, where: pb.Location) -> bytes:
     """One Match as the servicer runs it, to the bytes gRPC would send."""
     page = matching.match(convert.match_input(pb.MatchRequest(location=where)), wanted=_always)
     return convert.match_page(page).SerializeToString()
@@ -96,11 +96,11 @@ def run(
     )
     where = [pb.Location(point=pb.LatLng(lat=p.lat, lng=p.lng)) for p in points]
     for w in where[:10]:
-        served_match(matching, w)  # caches warm, as in a serving worker
+        served_match(matching, where=w)  # caches warm, as in a serving worker
     profiler = cProfile.Profile()
     profiler.enable()
     for w in where:
-        served_match(matching, w)
+        served_match(matching, where=w)
     profiler.disable()
     stats: dict[Key, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = sum(own for _, _, own, _, _ in stats.values())

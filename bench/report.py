@@ -13,8 +13,10 @@ import matplotlib.pyplot as plt  # after the backend is chosen
 RPC_NAMES = {"health": "no-op (health Check)", "match": "Match", "resolve": "ResolveTimezone"}
 #: In-process entries that are not latency summaries of one query each.
 NOT_TIMINGS = {"mean_results"}
+#: Keys and list positions leading to one value of a size's results.
+KeyPath = tuple[str | int, ...]
 #: The peers' latencies, as (label, path into a size's results), in the plot's and table's order.
-PEERS = (
+PEERS: tuple[tuple[str, KeyPath], ...] = (
     ("PostGIS in-person Match (SQL)", ("peers", "postgis", "match")),
     ("Redis GEOSEARCH (nearby only)", ("peers", "redis", "geosearch")),
     ("served Match, 1 client", ("served", 0, "sequential", "match")),
@@ -136,7 +138,7 @@ def _in_process_names(results: dict[str, Any]) -> list[str]:
     return list(names)
 
 
-def _at(size: dict[str, Any], path: tuple[str | int, ...]) -> Any:
+def _at(size: dict[str, Any], path: KeyPath) -> Any:
     """The value at a path of keys and list positions into one size's results."""
     value: Any = size
     for key in path:
@@ -185,7 +187,7 @@ def _plot_peers(axes: Any, results: dict[str, Any]) -> None:
     """Median latency (p99 dotted) of Match and each peer, sequential calls, by size."""
     sized = [s for s in results["sizes"] if "peers" in s]
     sizes = [s["suppliers"] for s in sized]
-    series = [("in-process Match", ("in_process", "match"))]
+    series: list[tuple[str, KeyPath]] = [("in-process Match", ("in_process", "match"))]
     series += [(f"in-process {n}", ("in_process", n)) for n in _in_process_names(results)]
     series += list(PEERS)
     for k, (label, where) in enumerate(series):

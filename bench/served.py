@@ -92,7 +92,7 @@ class FloorServicer(MatcherServicer):
         return self._response
 
 
-def typical_response(matching: Matching, points: Sequence[Point]) -> pb.MatchResponse:
+def typical_response(matching: Matching, *, points: Sequence[Point]) -> pb.MatchResponse:
     """The median-sized Match response of the first points, built as the servicer builds it."""
     responses = [
         convert.match_page(
@@ -154,7 +154,7 @@ def run(
         limits=limits,
         clock=utc_now,
     )
-    floor = typical_response(matching, points)
+    floor = typical_response(matching, points=points)
 
     def floor_servicer(m: Matching) -> FloorServicer:
         return FloorServicer(m, response=floor)

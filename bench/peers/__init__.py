@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 
 import psycopg
@@ -90,7 +91,7 @@ def rendered(s: RenderedSlot | postgis.SqlSlot) -> tuple[object, ...]:
 
 
 def rendered_mismatches(
-    ours: Sequence[Match], theirs: Sequence[postgis.SqlMatch]
+    *, ours: Sequence[Match], theirs: Sequence[postgis.SqlMatch]
 ) -> tuple[int, int]:
     """(slots both answers hold, how many of them render differently) by slot id."""
     mine = {s.slot_id: rendered(s) for m in ours for s in m.slots}
@@ -113,7 +114,7 @@ def run_postgis(
         return catalog.supplier(supplier_id).timezone
 
     with postgis.server() as server, psycopg.connect(server.socket_dsn, autocommit=True) as conn:
-        loaded = postgis.load(conn, catalog.suppliers)
+        loaded = postgis.load(conn, suppliers=catalog.suppliers)
         versions = conn.execute("SELECT version(), postgis_lib_version()").fetchone()
 
         def ask(q: MatchQuery, at: datetime = now) -> list[tuple[object, ...]]:
@@ -121,7 +122,7 @@ def run_postgis(
 
         for q in warmup:
             ask(q)
-        durations, rows = timed([lambda q=q: ask(q) for q in queries])
+        durations, rows = timed([partial(ask, q) for q in queries])
         tally, compared, differing = Tally(), 0, 0
         for q, found in zip(queries, rows, strict=True):
             ours = catalog.match(q, now=now, limit=LIMIT)
@@ -132,7 +133,7 @@ def run_postgis(
                 window=q.window,
                 zone_of=zone_of,
             )
-            both, bad = rendered_mismatches(ours, theirs)
+            both, bad = rendered_mismatches(ours=ours, theirs=theirs)
             compared, differing = compared + both, differing + bad
         dst = Tally()
         for at, todo in dst_queries:
@@ -165,7 +166,7 @@ def run_redis(
 ) -> dict[str, object]:
     """Loads a throwaway Redis, times GEOSEARCH over the queries, and compares with nearby."""
     with redis_geo.server() as server, server.client() as client:
-        loaded = redis_geo.load(client, catalog.suppliers)
+        loaded = redis_geo.load(client, suppliers=catalog.suppliers)
         version = client.info("server")["redis_version"]
 
         def ask(q: MatchQuery) -> list[str]:
@@ -174,17 +175,17 @@ def run_redis(
 
         for q in warmup:
             ask(q)
-        durations, found = timed([lambda q=q: ask(q) for q in queries])
-    expected = [nearby_ids(catalog, q) for q in queries]
+        durations, found = timed([partial(ask, q) for q in queries])
+    expected = [nearby_ids(catalog, query=q) for q in queries]
     return {
         "server": {"redis": version},
         "load": asdict(loaded),
         "geosearch": summary(durations),
-        "agreement": ids_agreement(expected, found),
+        "agreement": ids_agreement(ours=expected, theirs=found),
     }
 
 
-def nearby_ids(catalog: Catalog, query: MatchQuery) -> list[str]:
+def nearby_ids(catalog: Catalog, *, query: MatchQuery) -> list[str]:
     """The nearby step's answer: the ids of the 20 nearest in-person suppliers in the radius."""
     assert query.point is not None
     found = catalog._nearby.by_distance(

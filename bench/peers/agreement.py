@@ -22,7 +22,7 @@ Answer = list[tuple[str, tuple[SlotKey, ...]]]
 MAX_EXAMPLES = 4
 
 
-def changes_offset(zone_name: str, window: Window) -> bool:
+def changes_offset(zone_name: str, *, window: Window) -> bool:
     """Whether a zone's UTC offset changes between a day before and a day after a window."""
     tz = zone(zone_name)
     at, end = window.start - timedelta(days=1), window.end + timedelta(days=1)
@@ -67,7 +67,7 @@ class Tally:
         )
         self.same_answers += ours == theirs
         self.suppliers += len(ids)
-        changing = {i: changes_offset(zone_of(i), window) for i in {*ids, *their_ids}}
+        changing = {i: changes_offset(zone_of(i), window=window) for i in {*ids, *their_ids}}
         missing, extra = set(ids) - set(their_ids), set(their_ids) - set(ids)
         if (missing or extra) and len(self.examples) < MAX_EXAMPLES:
             self.examples.append(
@@ -130,7 +130,7 @@ def _utc(slot: SlotKey) -> str:
 
 
 def ids_agreement(
-    ours: Sequence[Sequence[str]], theirs: Sequence[Sequence[str]]
+    *, ours: Sequence[Sequence[str]], theirs: Sequence[Sequence[str]]
 ) -> dict[str, float]:
     """Nearest-id lists compared: the same order, the same set, and the share of ours found."""
     pairs = list(zip(ours, theirs, strict=True))

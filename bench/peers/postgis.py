@@ -248,7 +248,7 @@ def one_off_rows(suppliers: Sequence[Supplier]) -> Iterator[str]:
             yield f"{key}\t{o.start.isoformat(sep=' ')}\t{o.minutes}\t{o.spots}\n"
 
 
-def _copy(cur: psycopg.Cursor[Any], table: str, lines: Iterable[str]) -> int:
+def _copy(cur: psycopg.Cursor[Any], *, table: str, lines: Iterable[str]) -> int:
     """Streams lines into a table with COPY, a few MiB at a time; returns how many."""
     count = 0
     with cur.copy(f"COPY {table} FROM STDIN") as copy:
@@ -263,7 +263,7 @@ def _copy(cur: psycopg.Cursor[Any], table: str, lines: Iterable[str]) -> int:
     return count
 
 
-def load(conn: psycopg.Connection[Any], suppliers: Sequence[Supplier]) -> Loaded:
+def load(conn: psycopg.Connection[Any], *, suppliers: Sequence[Supplier]) -> Loaded:
     """Creates PostGIS, fills new tables by COPY in the transaction creating them, indexes them."""
     begun = time.perf_counter()
     conn.execute(EXTENSION)
@@ -271,7 +271,7 @@ def load(conn: psycopg.Connection[Any], suppliers: Sequence[Supplier]) -> Loaded
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(SCHEMA)
         counts = [
-            _copy(cur, table, rows(suppliers))
+            _copy(cur, table=table, lines=rows(suppliers))
             for table, rows in (
                 ("supplier (key, id, tz, in_person, min_notice, closed, lat, lng)", supplier_rows),
                 ("weekly_rule", rule_rows),

@@ -30,7 +30,7 @@ class Loaded:
     used_memory_mib: float
 
 
-def load(client: redis.Redis, suppliers: Sequence[Supplier], *, key: str = KEY) -> Loaded:
+def load(client: redis.Redis, *, suppliers: Sequence[Supplier], key: str = KEY) -> Loaded:
     """GEOADDs every in-person supplier's point, named by its id, in pipelined batches."""
     start = time.perf_counter()
     values: list[float | str] = []

@@ -73,7 +73,7 @@ def users_at_suppliers(catalog: Catalog, *, every: int) -> list[Point]:
 def test_the_sql_match_is_the_service_answer_where_no_clock_changes(
     sample: Catalog, database: psycopg.Connection, resolver: TimezoneResolver
 ):
-    loaded = postgis.load(database, sample.suppliers)
+    loaded = postgis.load(database, suppliers=sample.suppliers)
     assert loaded.suppliers == len(sample.suppliers)
     queries = in_person(users_at_suppliers(sample, every=10), resolver=resolver, now=NOW)
     tally, compared = Tally(), 0
@@ -137,7 +137,7 @@ def test_the_sql_match_differs_on_dst_gap_and_fold_minutes_as_measured(
     sql_only: list[str],
 ):
     clinic = night_clinic()
-    postgis.load(database, clinic.suppliers)
+    postgis.load(database, suppliers=clinic.suppliers)
     (q,) = in_person([BERLIN], resolver=resolver, now=now)
     ((_, ours),) = service_answer(clinic.match(q, now=now, limit=LIMIT))
     ((_, theirs),) = sql_answer(postgis.match(database, q, now=now, limit=LIMIT))
@@ -164,7 +164,7 @@ def test_geosearch_returns_the_nearby_steps_suppliers(
     key = f"peers-{uuid.uuid4().hex[:12]}"
     with redis_server.client() as client:
         try:
-            loaded = redis_geo.load(client, sample.suppliers, key=key)
+            loaded = redis_geo.load(client, suppliers=sample.suppliers, key=key)
             queries = in_person(users_at_suppliers(sample, every=20), resolver=resolver, now=NOW)
             found = [
                 redis_geo.nearest(client, q.point, radius_km=q.radius_km, count=20, key=key)
@@ -175,7 +175,8 @@ def test_geosearch_returns_the_nearby_steps_suppliers(
             client.delete(key)
     in_person_count = sum(Modality.IN_PERSON in s.modalities for s in sample.suppliers)
     assert loaded.points == in_person_count
-    agreement = ids_agreement([nearby_ids(sample, q) for q in queries], found)
+    expected = [nearby_ids(sample, query=q) for q in queries]
+    agreement = ids_agreement(ours=expected, theirs=found)
     assert agreement["ids_found_share"] > 0.99  # a sphere, not the ellipsoid: the edge differs
     assert agreement["same_set_share"] > 0.9
 
@@ -183,7 +184,7 @@ def test_geosearch_returns_the_nearby_steps_suppliers(
 def test_the_serving_floor_answers_its_pre_built_response_from_a_real_server(
     matching: Matching,
 ):
-    floor = typical_response(matching, [BERLIN, Point(lat=48.8566, lng=2.3522)])
+    floor = typical_response(matching, points=[BERLIN, Point(lat=48.8566, lng=2.3522)])
 
     def servicer(m: Matching) -> FloorServicer:
         return FloorServicer(m, response=floor)
