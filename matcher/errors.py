@@ -76,3 +76,7 @@ class UpdateConflict(MatcherError):
 
 class Abandoned(MatcherError):
     """The caller stopped waiting (deadline passed or call cancelled), so the work stopped too."""
+
+
+class Unavailable(MatcherError):
+    """The service cannot do this now (still starting, or its store is unreachable): retry."""
