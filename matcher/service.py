@@ -7,12 +7,14 @@ the matching; paging lives here, bound to the query and never to a wire format.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from matcher import queries
 from matcher.engine.catalog import Catalog
+from matcher.errors import FeedRejected, Unavailable
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
     Match,
@@ -29,8 +31,11 @@ from matcher.model import (
 )
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
-from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
+from matcher.serving.holder import Snapshot
+from matcher.serving.replica import FeedStatus, Replica
 from matcher.settings import Limits
+
+log = logging.getLogger("matcher.reload")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +75,15 @@ class UpdateInput:
     supplier_id: str
     window: WindowInput
     slots: Sequence[SlotInput] = ()
+    wait_applied: bool = True  # answer once this process serves it, not only once it is durable
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadInput:
+    """A reload as the operator asked for it: which feed ("" for the configured one), by whom."""
+
+    source: str = ""
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,12 +115,14 @@ class SlotList:
     window: Window
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UpdateOutcome:
-    """An update as recorded, and whether this call was the one that applied it."""
+    """An update as recorded, whether this call recorded it, and where it stands."""
 
     update: Update
-    applied: bool
+    applied: bool  # false for a retry of an update recorded before
+    sequence: int  # its place in the store's log
+    served: bool  # whether this process served it when the call answered
 
 
 class Matching:
@@ -220,23 +236,41 @@ class Matching:
 class Administration:
     """The operator's use cases: reloading the feed, reading its status, real-time updates."""
 
-    def __init__(
-        self, *, holder: CatalogHolder, limits: Limits, clock: Callable[[], datetime]
-    ) -> None:
-        self._holder = holder
+    def __init__(self, *, replica: Replica, limits: Limits, clock: Callable[[], datetime]) -> None:
+        self._replica = replica
         self._limits = limits
         self._clock = clock
 
-    def reload(self) -> Snapshot:
-        """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
-        return self._holder.reload()
+    def reload(self, request: ReloadInput | None = None, *, how: str = "ReloadFeeds") -> Snapshot:
+        """Validates the feed and makes it the generation every process serves; FeedRejected,
+        and no change anywhere, if it is refused."""
+        request = request or ReloadInput()
+        source = queries.feed_source(request.source, field="source")
+        note = queries.note(request.requested_by, limits=self._limits, field="requested_by")
+        asked = f"{how} on {self._replica.who}" + (f", asked by {note}" if note else "")
+        return self._replica.reload(source=source, requested_by=asked)
+
+    def reload_logged(self, *, how: str) -> None:
+        """Reloads and logs the outcome rather than raising: for SIGHUP, where no caller waits."""
+        try:
+            fresh = self.reload(how=how)
+        except (FeedRejected, Unavailable) as exc:
+            log.error("reload refused, still serving the previous feed: %s", exc)
+            return
+        log.info(
+            "reloaded %d suppliers from %s in %.1f s",
+            len(fresh.catalog),
+            fresh.feed.path,
+            fresh.load_seconds,
+        )
 
     def status(self) -> FeedStatus:
-        """What is serving, and the last refused reload since."""
-        return self._holder.status()
+        """What is serving, the last refusal since, and where this process is in the store."""
+        return self._replica.status()
 
     def update(self, request: UpdateInput) -> UpdateOutcome:
-        """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""
+        """Makes an update durable in the store, then (unless asked not to wait) waits until
+        this process serves it; a retry of a recorded one changes nothing."""
         change = queries.update(
             update_id=request.update_id,
             supplier_id=request.supplier_id,
@@ -245,5 +279,11 @@ class Administration:
             received_at=self._clock(),
             limits=self._limits,
         )
-        recorded = self._holder.update(change)
-        return UpdateOutcome(update=recorded, applied=recorded is change)
+        accepted = self._replica.update(change, wait=request.wait_applied)
+        entry = accepted.recorded.entry
+        return UpdateOutcome(
+            update=entry.update,
+            applied=accepted.recorded.new,
+            sequence=entry.seq,
+            served=accepted.served,
+        )

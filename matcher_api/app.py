@@ -28,10 +28,12 @@ def create_server(
     reflect: bool = True,
     edge: Edge | None = None,
     administration: Administration | None = None,
+    health_servicer: health.HealthServicer | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
 
-    With ``administration``, the server also offers FeedAdmin.
+    With ``administration``, the server also offers FeedAdmin. With ``health_servicer``, the
+    caller says when the server is serving (``mark``); without, it says SERVING at once.
     """
     edge = edge or Edge()
     server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
@@ -42,10 +44,10 @@ def create_server(
             FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)
-    health_servicer = health.HealthServicer()
+    if health_servicer is None:
+        health_servicer = health.HealthServicer()
+        mark(health_servicer, serving=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *services):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if reflect:
         names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
@@ -53,3 +55,12 @@ def create_server(
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
     return server, port
+
+
+def mark(health_servicer: health.HealthServicer, *, serving: bool) -> None:
+    """Sets what the health check answers for the server and each of its services."""
+    status = health_pb2.HealthCheckResponse.SERVING
+    if not serving:
+        status = health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in ("", SERVICE_NAME, ADMIN_SERVICE_NAME):
+        health_servicer.set(name, status)

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
+import shutil
 import signal
+import socket
 import sqlite3
 import sys
-import threading
+import tempfile
 from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health
 
 from matcher.auth import Keyring, load_keys, parse_keys
-from matcher.errors import FeedRejected
+from matcher.errors import FeedRejected, Unavailable
 from matcher.geo.timezones import TimezoneResolver
 from matcher.instants import utc_now
 from matcher.paging import PageTokens
 from matcher.service import Administration, Matching
-from matcher.serving.holder import CatalogHolder, reload_and_log
-from matcher.serving.journal import Journal
+from matcher.serving.replica import Replica
+from matcher.serving.sources import shown
+from matcher.serving.store import StoreUnavailable
+from matcher.serving.stores import StoreChoice, choose
 from matcher.settings import Settings, parse_settings
 from matcher_api import jsonlog
-from matcher_api.app import create_server
+from matcher_api.app import create_server, mark
 from matcher_api.edge import Edge, tls
-from matcher_api.workers import fork_workers, supervise
+from matcher_api.workers import Following, fork_workers, reload_in_background, supervise
 
 SAMPLE_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
 log = logging.getLogger("matcher.server")
@@ -51,9 +55,10 @@ def edge_from(settings: Settings) -> Edge:
     )
 
 
-def page_tokens(settings: Settings) -> PageTokens:
-    """The page-token signer: a configured secret, so that several processes agree, or random."""
-    secret = settings.page_token_secret.encode() or secrets.token_bytes(32)
+def page_tokens(settings: Settings, replica: Replica) -> PageTokens:
+    """The page-token signer: the configured secret, else the one kept in the store, which every
+    process of that store shares, so a token issued by one replica works on another."""
+    secret = settings.page_token_secret.encode() or replica.page_secret
     return PageTokens(secret, ttl=settings.limits.page_token_ttl)
 
 
@@ -65,25 +70,51 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matcher: cannot start: unknown log level {settings.log_level!r}", file=sys.stderr)
         return 2
     jsonlog.configure(level)
+    # The pool logs every failed reconnection; the replica says once, clearly, what it means.
+    logging.getLogger("psycopg.pool").setLevel(max(level, logging.ERROR))
+    scratch = Path(tempfile.mkdtemp(prefix="matcher-"))
+    try:
+        return serve(settings, scratch=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def serve(settings: Settings, *, scratch: Path) -> int:
+    """Opens the store, then serves from one process or forks workers; the exit status."""
     try:
         edge = edge_from(settings)
-        holder = CatalogHolder(
-            settings.feed or SAMPLE_FEED,
-            max_rejected_share=settings.max_rejected_share,
-            journal=Journal(settings.journal) if settings.journal else None,
-        )
-    except (FeedRejected, ValueError, OSError, sqlite3.Error) as exc:
+        choice = choose(settings, scratch=scratch)
+        store = choice.open()
+    except (ValueError, OSError, sqlite3.Error, StoreUnavailable) as exc:
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
+    replica = Replica(
+        store=store,
+        settings=settings,
+        source=settings.feed or str(SAMPLE_FEED),
+        accepts_updates=choice.accepts_updates,
+        clock=utc_now,
+        who=f"{socket.gethostname()} pid {os.getpid()}",
+    )
     matching = Matching(
-        catalog=holder.current,
+        catalog=replica.current,
         resolver=TimezoneResolver(),
-        tokens=page_tokens(settings),
+        tokens=page_tokens(settings, replica),
         limits=settings.limits,
         clock=utc_now,
     )
+    administration = Administration(replica=replica, limits=settings.limits, clock=utc_now)
     if settings.workers > 1:
-        return serve_forked(settings, matching=matching, edge=edge, suppliers=len(holder.current()))
+        return serve_forked(
+            settings,
+            replica=replica,
+            choice=choice,
+            matching=matching,
+            administration=administration,
+            edge=edge,
+        )
+    health_servicer = health.HealthServicer()
+    mark(health_servicer, serving=False)  # until the feed is loaded and the log caught up
     try:
         server, port = create_server(
             settings.address,
@@ -91,22 +122,51 @@ def main(argv: list[str] | None = None) -> int:
             max_workers=settings.max_workers,
             reflect=settings.reflection,
             edge=edge,
-            administration=Administration(holder=holder, limits=settings.limits, clock=utc_now),
+            administration=administration,
+            health_servicer=health_servicer,
         )
     except RuntimeError as exc:  # the address cannot be bound
         print(f"matcher: cannot start: {exc}", file=sys.stderr)
         return 2
     server.start()
-    warn_if_open(edge, address=settings.address)
-    log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
+
+    def stop(*_: object) -> None:
+        replica.cancel()
+        drain(server, grace_seconds=settings.grace_seconds)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
-    signal.signal(
-        signal.SIGHUP,
-        lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
-    )
+        signal.signal(signum, stop)
+    code = start_replica(replica)
+    if code is not None:
+        server.stop(grace=None)
+        return code
+    mark(health_servicer, serving=True)
+    warn_if_open(edge, address=settings.address)
+    log.info("serving %d suppliers from %s on port %d", *served(replica), port)
+    replica.follow()
+    signal.signal(signal.SIGHUP, lambda *_: reload_in_background(administration))
     server.wait_for_termination()
+    replica.stop()
     return 0
+
+
+def start_replica(replica: Replica) -> int | None:
+    """Loads the feed and catches up with the store; an exit status if the process must stop."""
+    try:
+        replica.start()
+    except FeedRejected as exc:
+        print(f"matcher: cannot start: {exc}", file=sys.stderr)
+        return 2
+    except Unavailable:  # stopped by a signal while waiting for the store
+        return 0
+    return None
+
+
+def served(replica: Replica) -> tuple[int, str]:
+    """How many suppliers serve, and from which feed (a URL without its query)."""
+    snapshot = replica.snapshot()
+    generation = snapshot.generation
+    return len(snapshot.catalog), shown(generation.source) if generation else snapshot.feed.path
 
 
 def warn_if_open(edge: Edge, *, address: str) -> None:
@@ -123,15 +183,30 @@ def drain(server: grpc.Server, *, grace_seconds: float) -> None:
     server.stop(grace=grace_seconds)
 
 
-def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, suppliers: int) -> int:
+def serve_forked(
+    settings: Settings,
+    *,
+    replica: Replica,
+    choice: StoreChoice,
+    matching: Matching,
+    administration: Administration,
+    edge: Edge,
+) -> int:
     """Serves from ``settings.workers`` processes sharing the port, until SIGINT or SIGTERM.
 
-    Each worker holds its own copy of the catalogue, so FeedAdmin and SIGHUP reloads are off:
-    a new feed means a restart.
+    The parent loads the feed and catches up once, then forks: the workers share its catalogue
+    copy-on-write, each opens its own store connection and follows the store from there, so a
+    reload or an update on any of them reaches all. SIGHUP to the parent reloads them all.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":
         print("matcher: cannot start: --workers above 1 needs a fixed port", file=sys.stderr)
         return 2
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: replica.cancel())
+    code = start_replica(replica)
+    if code is not None:
+        return code
+    replica.detach()  # each worker opens its own connection after the fork
     pids = fork_workers(
         settings.address,
         matching=matching,
@@ -140,9 +215,17 @@ def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, supplier
         max_workers=settings.max_workers,
         reflect=settings.reflection,
         grace_seconds=settings.grace_seconds,
+        following=Following(replica=replica, open_store=choice.open, administration=administration),
     )
     warn_if_open(edge, address=settings.address)
-    log.info("serving %d suppliers on %s from %d processes", suppliers, settings.address, len(pids))
+    count, source = served(replica)
+    log.info(
+        "serving %d suppliers from %s on %s from %d processes",
+        count,
+        source,
+        settings.address,
+        len(pids),
+    )
     return supervise(pids)
 
 

@@ -2,7 +2,10 @@
 
 Forking after the load shares the catalogue's pages copy-on-write; gc.freeze() first keeps the
 collector from writing to every object (and so copying every page) in each worker. gRPC must
-not have created a server or channel before the fork: each worker builds its own after it.
+not have created a server or channel before the fork, nor the store a connection: each worker
+opens its own after it, follows the store from the parent's snapshot, and says SERVING once it
+has caught up. SIGHUP to the parent reloads through one worker; the store brings the new
+generation to the others.
 """
 
 from __future__ import annotations
@@ -12,13 +15,29 @@ import gc
 import logging
 import os
 import signal
-from dataclasses import replace
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from matcher.service import Matching
-from matcher_api.app import create_server
+from grpc_health.v1 import health
+
+from matcher.service import Administration, Matching
+from matcher.serving.replica import Replica
+from matcher.serving.store import Store
+from matcher_api.app import create_server, mark
 from matcher_api.edge import Edge
 
 log = logging.getLogger("matcher.workers")
+
+
+@dataclass(frozen=True)
+class Following:
+    """What a worker needs to follow the store: the parent's replica, how to open its own
+    store connection, and the operator's use cases over them."""
+
+    replica: Replica
+    open_store: Callable[[], Store]
+    administration: Administration
 
 
 def fork_workers(
@@ -30,9 +49,14 @@ def fork_workers(
     reflect: bool,
     grace_seconds: float,
     edge: Edge | None = None,
+    following: Following | None = None,
 ) -> list[int]:
-    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids."""
+    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
+
+    With ``following``, each worker follows the store and offers FeedAdmin.
+    """
     shared = replace(edge or Edge(), reuse_port=True)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until each worker (and supervise) sets its own
     gc.freeze()
     pids = []
     for _ in range(count):
@@ -47,6 +71,7 @@ def fork_workers(
                     max_workers=max_workers,
                     reflect=reflect,
                     grace_seconds=grace_seconds,
+                    following=following,
                 )
             except Exception:
                 log.exception("worker %d failed", os.getpid())
@@ -64,26 +89,52 @@ def serve_worker(
     max_workers: int,
     reflect: bool,
     grace_seconds: float,
+    following: Following | None = None,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
+    health_servicer = health.HealthServicer()
+    mark(health_servicer, serving=following is None)
+    if following is not None:
+        following.replica.attach(following.open_store())
     server, _ = create_server(
-        address, matching=matching, max_workers=max_workers, reflect=reflect, edge=edge
+        address,
+        matching=matching,
+        max_workers=max_workers,
+        reflect=reflect,
+        edge=edge,
+        administration=following.administration if following else None,
+        health_servicer=health_servicer,
     )
     server.start()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: server.stop(grace=grace_seconds))
+    if following is not None:
+        following.replica.follow(on_ready=lambda: mark(health_servicer, serving=True))
+        signal.signal(signal.SIGHUP, lambda *_: reload_in_background(following.administration))
     server.wait_for_termination()
+    if following is not None:
+        following.replica.stop()
     return 0
 
 
+def reload_in_background(administration: Administration) -> None:
+    """SIGHUP's reload, in a thread of its own: a signal handler must not wait for a load."""
+    threading.Thread(
+        target=administration.reload_logged, kwargs={"how": "SIGHUP to"}, daemon=True
+    ).start()
+
+
 def supervise(pids: list[int]) -> int:
-    """Passes SIGINT and SIGTERM on and waits for every worker; one failing stops the rest.
+    """Passes SIGINT and SIGTERM on, SIGHUP to one worker, and waits for every worker; one
+    failing stops the rest.
 
     Returns the first non-zero exit code, or 0.
     """
+    running, first = set(pids), 0
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda sig, _: stop(pids, sig))
-    running, first = set(pids), 0
+    # One worker reloads and records the generation; the store brings it to the others.
+    signal.signal(signal.SIGHUP, lambda *_: stop(sorted(running)[:1], signal.SIGHUP))
     while running:
         pid, status = os.wait()
         running.discard(pid)
@@ -95,7 +146,7 @@ def supervise(pids: list[int]) -> int:
 
 
 def stop(pids: list[int], signum: int = signal.SIGTERM) -> None:
-    """Asks every worker still running to drain and exit."""
+    """Sends a signal (by default, drain and exit) to every worker still running."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):  # already gone
             os.kill(pid, signum)
