@@ -53,7 +53,7 @@ def fork_workers(
 ) -> list[int]:
     """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
 
-    With ``following``, each worker follows the store and offers FeedAdmin.
+    With ``following``, each worker follows the store and offers FeedAdminService.
     """
     shared = replace(edge or Edge(), reuse_port=True)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until each worker (and supervise) sets its own
