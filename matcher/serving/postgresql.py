@@ -36,6 +36,8 @@ from matcher.serving.store import (
 )
 
 CHANNEL = "matcher_store"
+#: How long the pool retries one lost connection on its own before leaving it to the next caller.
+RECONNECT_S = 10.0
 #: Serialises migrations between processes starting at once (any constant of ours will do).
 MIGRATION_LOCK = 0x6D61746368657201
 #: Lets one process compact at a time; the others skip their turn.
@@ -141,10 +143,12 @@ class PostgresStore:
         """Prepares the pool; nothing connects until the store is first used."""
         self.description = redacted(dsn)
         self._timeout = connect_timeout
+        mine = f"-c statement_timeout={round(statement_timeout * 1000)} -c TimeZone=UTC"
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": max(1, round(connect_timeout)),
-            "options": f"-c statement_timeout={round(statement_timeout * 1000)} -c TimeZone=UTC",
+            # the URI's own options (a search_path, say) first; ours after them
+            "options": f"{_options(dsn)} {mine}".strip(),
             "keepalives_idle": 10,
             "keepalives_interval": 5,
             "keepalives_count": 3,
@@ -158,6 +162,9 @@ class PostgresStore:
             kwargs=self._kwargs,
             timeout=connect_timeout,
             check=ConnectionPool.check_connection,
+            # The pool doubles its wait between reconnections without bound; giving up a
+            # connection after this long lets the next caller try at once instead.
+            reconnect_timeout=RECONNECT_S,
             name="matcher-store",
         )
         self._ready = threading.Lock()
@@ -327,6 +334,14 @@ class PostgresStore:
             with suppress(psycopg.Error):
                 self._listener.close()
             self._listener = None
+
+
+def _options(dsn: str) -> str:
+    """The ``options`` a connection string gives, if it can be read."""
+    try:
+        return str(conninfo.conninfo_to_dict(dsn).get("options") or "")
+    except psycopg.ProgrammingError:
+        return ""
 
 
 def _first_line(exc: BaseException) -> str:
