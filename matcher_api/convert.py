@@ -349,6 +349,7 @@ def replication(state: Replication) -> admin_pb.Replication:
     """This process's place in the store as a message."""
     current = state.store_generation
     return admin_pb.Replication(
+        process=state.process,
         store=state.store,
         shared=state.shared,
         ready=state.ready,

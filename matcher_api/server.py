@@ -6,7 +6,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -29,7 +28,13 @@ from matcher.settings import Settings, parse_settings
 from matcher_api import jsonlog
 from matcher_api.app import create_server, mark
 from matcher_api.edge import Edge, tls
-from matcher_api.workers import Following, fork_workers, reload_in_background, supervise
+from matcher_api.workers import (
+    Following,
+    fork_workers,
+    reload_in_background,
+    supervise,
+    this_process,
+)
 
 SAMPLE_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
 log = logging.getLogger("matcher.server")
@@ -94,7 +99,7 @@ def serve(settings: Settings, *, scratch: Path) -> int:
         source=settings.feed or str(SAMPLE_FEED),
         accepts_updates=choice.accepts_updates,
         clock=utc_now,
-        who=f"{socket.gethostname()} pid {os.getpid()}",
+        who=this_process(),
     )
     matching = Matching(
         catalog=replica.current,

@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -95,7 +96,7 @@ def serve_worker(
     health_servicer = health.HealthServicer()
     mark(health_servicer, serving=following is None)
     if following is not None:
-        following.replica.attach(following.open_store())
+        following.replica.attach(following.open_store(), who=this_process())
     server, _ = create_server(
         address,
         matching=matching,
@@ -115,6 +116,11 @@ def serve_worker(
     if following is not None:
         following.replica.stop()
     return 0
+
+
+def this_process() -> str:
+    """This process as generations and the status name it: host and pid."""
+    return f"{socket.gethostname()} pid {os.getpid()}"
 
 
 def reload_in_background(administration: Administration) -> None:

@@ -36,8 +36,8 @@ from matcher.serving.store import (
 )
 
 CHANNEL = "matcher_store"
-#: How long the pool retries one lost connection on its own before leaving it to the next caller.
-RECONNECT_S = 10.0
+#: Connections one process keeps: the appender, the follower and status calls.
+POOL_SIZE = 4
 #: Serialises migrations between processes starting at once (any constant of ours will do).
 MIGRATION_LOCK = 0x6D61746368657201
 #: Lets one process compact at a time; the others skip their turn.
@@ -140,7 +140,7 @@ class PostgresStore:
     def __init__(
         self, dsn: str, *, connect_timeout: float = 3.0, statement_timeout: float = 10.0
     ) -> None:
-        """Prepares the pool; nothing connects until the store is first used."""
+        """Nothing connects until the store is first used."""
         self.description = redacted(dsn)
         self._timeout = connect_timeout
         mine = f"-c statement_timeout={round(statement_timeout * 1000)} -c TimeZone=UTC"
@@ -154,41 +154,56 @@ class PostgresStore:
             "keepalives_count": 3,
         }
         self._dsn = dsn
-        self._pool = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=4,
-            open=False,
-            kwargs=self._kwargs,
-            timeout=connect_timeout,
-            check=ConnectionPool.check_connection,
-            # The pool doubles its wait between reconnections without bound; giving up a
-            # connection after this long lets the next caller try at once instead.
-            reconnect_timeout=RECONNECT_S,
-            name="matcher-store",
-        )
         self._ready = threading.Lock()
-        self._opened = False
-        self._migrated = False
+        self._pool: ConnectionPool | None = None
         self._listener: psycopg.Connection[Any] | None = None
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection, the schema migrated first; StoreUnavailable when unreachable."""
+        """A pooled connection; StoreUnavailable when the server cannot be reached.
+
+        A failure drops the whole pool: after an outage the next call connects afresh at once,
+        rather than waiting for the pool's own reconnections, whose waits double without bound.
+        """
+        pool = self._opened()
         try:
-            with self._ready:
-                if not self._opened:
-                    self._pool.open(wait=False)
-                    self._opened = True
-            with self._pool.connection() as conn:
-                if not self._migrated:
-                    with self._ready:
-                        if not self._migrated:
-                            migrate(conn)
-                            self._migrated = True
+            with pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            self._drop(pool)
             raise StoreUnavailable(f"{self.description}: {_first_line(exc)}") from exc
+
+    def _opened(self) -> ConnectionPool:
+        """The pool, opened after one direct connection proved the server there (and brought
+        its schema up to date)."""
+        with self._ready:
+            if self._pool is not None:
+                return self._pool
+            try:
+                with psycopg.connect(self._dsn, **self._kwargs) as probe:
+                    migrate(probe)
+                pool = ConnectionPool(
+                    self._dsn,
+                    min_size=1,
+                    max_size=POOL_SIZE,
+                    open=False,
+                    kwargs=self._kwargs,
+                    timeout=self._timeout,
+                    check=ConnectionPool.check_connection,
+                    name="matcher-store",
+                )
+                pool.open(wait=True, timeout=self._timeout)
+            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+                raise StoreUnavailable(f"{self.description}: {_first_line(exc)}") from exc
+            self._pool = pool
+            return pool
+
+    def _drop(self, pool: ConnectionPool) -> None:
+        """Closes a pool that failed, unless another thread replaced it already."""
+        with self._ready:
+            if self._pool is pool:
+                self._pool = None
+        pool.close(timeout=1.0)
 
     def head(self) -> Head:
         """The last sequence number and the current generation."""
@@ -326,7 +341,10 @@ class PostgresStore:
     def close(self) -> None:
         """Closes the pool and the listening connection."""
         self._drop_listener()
-        self._pool.close()
+        with self._ready:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(timeout=1.0)
 
     def _drop_listener(self) -> None:
         """Forgets the listening connection (a broken one is closed quietly)."""

@@ -57,6 +57,7 @@ class Refusal:
 class Replication:
     """Where this process is next to its store."""
 
+    process: str  # this process: host and pid
     store: str  # the store's description: a path or a URI without password
     shared: bool  # PostgreSQL: other machines follow it too
     ready: bool  # caught up once since start: health says SERVING
@@ -479,6 +480,7 @@ class Replica:
                 head, checked_at = self._head, self._checked_at
             store_generation = self._generations.get(head.generation) if head else None
         replication = Replication(
+            process=self._who,
             store=self._store.description,
             shared=self._store.shared,
             ready=self.ready(),
@@ -504,10 +506,11 @@ class Replica:
         """Closes the store before a fork: the children each open their own (``attach``)."""
         self._store.close()
 
-    def attach(self, store: Store) -> None:
-        """Follows a new store connection (a forked worker's own) from the snapshot inherited;
-        not ready until the follower has caught up."""
+    def attach(self, store: Store, *, who: str) -> None:
+        """Follows a new store connection (a forked worker's own, ``who``) from the snapshot
+        inherited; not ready until the follower has caught up."""
         self._store = store
+        self._who = who
         self._appender = Appender(store)
         self._ready.clear()
 
