@@ -66,6 +66,11 @@ class FailedPrecondition(MatcherError):
     """A request the service cannot carry out in its current configuration or state."""
 
 
+class Unavailable(MatcherError):
+    """The service cannot do this now (its feed is still loading, or its store is unreachable);
+    the caller may retry."""
+
+
 class UpdateConflict(MatcherError):
     """An update id already used for a different update."""
 
@@ -76,7 +81,3 @@ class UpdateConflict(MatcherError):
 
 class Abandoned(MatcherError):
     """The caller stopped waiting (deadline passed or call cancelled), so the work stopped too."""
-
-
-class Unavailable(MatcherError):
-    """The service cannot do this now (still starting, or its store is unreachable): retry."""

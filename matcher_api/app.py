@@ -5,12 +5,13 @@ from __future__ import annotations
 from concurrent import futures
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from grpc_reflection.v1alpha import reflection
 
 from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
 from matcher_api.edge import Edge
+from matcher_api.health import Health
 from matcher_api.servicer import MatcherServicer
 from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher_api.v1 import matcher_pb2 as pb
@@ -28,12 +29,12 @@ def create_server(
     reflect: bool = True,
     edge: Edge | None = None,
     administration: Administration | None = None,
-    health_servicer: health.HealthServicer | None = None,
+    health: Health | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
 
-    With ``administration``, the server also offers FeedAdminService. With ``health_servicer``, the
-    caller says when the server is serving (``mark``); without, it says SERVING at once.
+    With ``administration``, the server also offers FeedAdminService. Health answers SERVING
+    unless a ``health`` is given, whose status its owner sets (NOT_SERVING while loading).
     """
     edge = edge or Edge()
     server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
@@ -44,23 +45,11 @@ def create_server(
             FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)
-    if health_servicer is None:
-        health_servicer = health.HealthServicer()
-        mark(health_servicer, serving=True)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    (health or Health(serving=True)).add_to(server, services=services)
     if reflect:
-        names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        names = (*services, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
     port = edge.bind(server, address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
     return server, port
-
-
-def mark(health_servicer: health.HealthServicer, *, serving: bool) -> None:
-    """Sets what the health check answers for the server and each of its services."""
-    status = health_pb2.HealthCheckResponse.SERVING
-    if not serving:
-        status = health_pb2.HealthCheckResponse.NOT_SERVING
-    for name in ("", SERVICE_NAME, ADMIN_SERVICE_NAME):
-        health_servicer.set(name, status)

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health
 
 from matcher.auth import Keyring, load_keys, parse_keys
 from matcher.errors import FeedRejected, Unavailable
@@ -25,9 +24,10 @@ from matcher.serving.sources import shown
 from matcher.serving.store import StoreUnavailable
 from matcher.serving.stores import StoreChoice, choose
 from matcher.settings import Settings, parse_settings
-from matcher_api import jsonlog
-from matcher_api.app import create_server, mark
-from matcher_api.edge import Edge, tls
+from matcher_api import jsonlog, observability
+from matcher_api.app import create_server
+from matcher_api.edge import Edge, connection_options, tls
+from matcher_api.health import Health
 from matcher_api.workers import (
     Following,
     fork_workers,
@@ -36,8 +36,19 @@ from matcher_api.workers import (
     this_process,
 )
 
-SAMPLE_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
+DESCRIPTION = """\
+Serves the matcher gRPC API (matcher.v1.MatcherService, FeedAdminService, health, reflection)
+from a supplier feed, kept in step with every other process of its store (--journal, --store).
+Health answers NOT_SERVING until the feed is loaded and the store's log caught up."""
+#: The sample feed: inside the installed wheel (setup.py puts it there), else in the checkout.
+BUNDLED_FEED = Path(__file__).resolve().parent / "sample" / "suppliers.jsonl"
+CHECKOUT_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
 log = logging.getLogger("matcher.server")
+
+
+def sample_feed() -> Path:
+    """The feed served when --feed is unset: fake suppliers, for trying the service out."""
+    return BUNDLED_FEED if BUNDLED_FEED.is_file() else CHECKOUT_FEED
 
 
 def edge_from(settings: Settings) -> Edge:
@@ -57,6 +68,7 @@ def edge_from(settings: Settings) -> Edge:
         credentials=credentials,
         keyring=Keyring([*keys, *parse_keys(inline, source="MATCHER_AUTH_KEYS")]),
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        connection=connection_options(settings),
     )
 
 
@@ -69,7 +81,7 @@ def page_tokens(settings: Settings, replica: Replica) -> PageTokens:
 
 def main(argv: list[str] | None = None) -> int:
     """Loads the feed, serves until SIGINT or SIGTERM (draining in-flight calls); SIGHUP reloads."""
-    settings = parse_settings(argv, env=os.environ, description=(__doc__ or "").split(":")[0])
+    settings = parse_settings(argv, env=os.environ, description=DESCRIPTION)
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):  # e.g. "verbose"; lower-case names ("info") are accepted
         print(f"matcher: cannot start: unknown log level {settings.log_level!r}", file=sys.stderr)
@@ -79,24 +91,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("psycopg.pool").setLevel(max(level, logging.ERROR))
     scratch = Path(tempfile.mkdtemp(prefix="matcher-"))
     try:
-        return serve(settings, scratch=scratch)
+        return run(settings, scratch=scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def serve(settings: Settings, *, scratch: Path) -> int:
+def run(settings: Settings, *, scratch: Path) -> int:
     """Opens the store, then serves from one process or forks workers; the exit status."""
     try:
         edge = edge_from(settings)
         choice = choose(settings, scratch=scratch)
         store = choice.open()
     except (ValueError, OSError, sqlite3.Error, StoreUnavailable) as exc:
-        print(f"matcher: cannot start: {exc}", file=sys.stderr)
-        return 2
+        return cannot_start(exc)
     replica = Replica(
         store=store,
         settings=settings,
-        source=settings.feed or str(SAMPLE_FEED),
+        source=settings.feed or str(sample_feed()),
         accepts_updates=choice.accepts_updates,
         clock=utc_now,
         who=this_process(),
@@ -118,8 +129,32 @@ def serve(settings: Settings, *, scratch: Path) -> int:
             administration=administration,
             edge=edge,
         )
-    health_servicer = health.HealthServicer()
-    mark(health_servicer, serving=False)  # until the feed is loaded and the log caught up
+    return serve(
+        settings, matching=matching, edge=edge, replica=replica, administration=administration
+    )
+
+
+def cannot_start(problem: Exception | str) -> int:
+    """Says why the server cannot start, on stderr; the exit status 2."""
+    print(f"matcher: cannot start: {problem}", file=sys.stderr)
+    return 2
+
+
+def serve(
+    settings: Settings,
+    *,
+    matching: Matching,
+    edge: Edge,
+    replica: Replica,
+    administration: Administration,
+) -> int:
+    """Binds and answers health (NOT_SERVING), loads the feed and catches up with the store,
+    then serves until stopped."""
+    health = Health()
+    try:
+        observed = observability.start(settings)
+    except (OSError, ValueError) as exc:  # the metrics address cannot be bound
+        return cannot_start(f"metrics address {settings.metrics_address}: {exc}")
     try:
         server, port = create_server(
             settings.address,
@@ -128,41 +163,48 @@ def serve(settings: Settings, *, scratch: Path) -> int:
             reflect=settings.reflection,
             edge=edge,
             administration=administration,
-            health_servicer=health_servicer,
+            health=health,
         )
     except RuntimeError as exc:  # the address cannot be bound
-        print(f"matcher: cannot start: {exc}", file=sys.stderr)
-        return 2
+        observed.close()
+        return cannot_start(exc)
     server.start()
-
-    def stop(*_: object) -> None:
-        replica.cancel()
-        drain(server, grace_seconds=settings.grace_seconds)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+    warn_if_open(edge, address=settings.address)
+    warn_if_sample(settings)
+    log.info(
+        "listening on port %d, NOT_SERVING until %s is loaded and %s caught up",
+        port,
+        shown(settings.feed or str(sample_feed())),
+        replica.store_description,
+    )
     code = start_replica(replica)
     if code is not None:
-        server.stop(grace=None)
+        server.stop(0)
+        observed.close()
         return code
-    mark(health_servicer, serving=True)
-    warn_if_open(edge, address=settings.address)
+    health.serving()
     log.info("serving %d suppliers from %s on port %d", *served(replica), port)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
     replica.follow()
     signal.signal(signal.SIGHUP, lambda *_: reload_in_background(administration))
     server.wait_for_termination()
     replica.stop()
+    observed.close()
     return 0
 
 
 def start_replica(replica: Replica) -> int | None:
-    """Loads the feed and catches up with the store; an exit status if the process must stop."""
+    """Loads the feed and catches up with the store, waiting for the store if it must; an exit
+    status if the process must stop instead (a refused feed, or SIGTERM meanwhile)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_loading)
     try:
         replica.start()
     except FeedRejected as exc:
-        print(f"matcher: cannot start: {exc}", file=sys.stderr)
-        return 2
-    except Unavailable:  # stopped by a signal while waiting for the store
+        return cannot_start(exc)
+    except (SystemExit, Unavailable):
+        log.info("stopped while loading the feed")
         return 0
     return None
 
@@ -174,12 +216,23 @@ def served(replica: Replica) -> tuple[int, str]:
     return len(snapshot.catalog), shown(generation.source) if generation else snapshot.feed.path
 
 
+def _stop_loading(signum: int, frame: object) -> None:
+    """SIGTERM or SIGINT before the feed is loaded: nothing to drain, so stop the load at once."""
+    raise SystemExit(0)
+
+
 def warn_if_open(edge: Edge, *, address: str) -> None:
     """Says loudly when the server runs without encryption or without caller tokens."""
     if edge.credentials is None:
         log.warning("PLAINTEXT gRPC on %s: no TLS, for local development only", address)
     if not edge.keyring.enabled:
         log.warning("AUTHENTICATION OFF: no caller keys configured, for local development only")
+
+
+def warn_if_sample(settings: Settings) -> None:
+    """Says loudly when no feed was given and the bundled sample's fake suppliers are served."""
+    if settings.feed is None:
+        log.warning("SAMPLE FEED: no --feed given, serving made-up suppliers: %s", sample_feed())
 
 
 def drain(server: grpc.Server, *, grace_seconds: float) -> None:
@@ -204,10 +257,7 @@ def serve_forked(
     reload or an update on any of them reaches all. SIGHUP to the parent reloads them all.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":
-        print("matcher: cannot start: --workers above 1 needs a fixed port", file=sys.stderr)
-        return 2
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: replica.cancel())
+        return cannot_start("--workers above 1 needs a fixed port")
     code = start_replica(replica)
     if code is not None:
         return code
@@ -221,6 +271,9 @@ def serve_forked(
         reflect=settings.reflection,
         grace_seconds=settings.grace_seconds,
         following=Following(replica=replica, open_store=choice.open, administration=administration),
+        observe=lambda index: observability.start(
+            settings, metrics_address=worker_metrics_address(settings.metrics_address, index)
+        ),
     )
     warn_if_open(edge, address=settings.address)
     count, source = served(replica)
@@ -232,6 +285,14 @@ def serve_forked(
         len(pids),
     )
     return supervise(pids)
+
+
+def worker_metrics_address(address: str, index: int) -> str:
+    """Worker ``index`` (from 0) of ``--workers`` serves its metrics on the port plus its index."""
+    if not address:
+        return ""
+    host, port = observability.host_port(address)
+    return f"[{host}]:{port + index}" if ":" in host else f"{host}:{port + index}"
 
 
 if __name__ == "__main__":

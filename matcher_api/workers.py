@@ -20,13 +20,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from grpc_health.v1 import health
-
 from matcher.service import Administration, Matching
 from matcher.serving.replica import Replica
 from matcher.serving.store import Store
-from matcher_api.app import create_server, mark
+from matcher_api.app import create_server
 from matcher_api.edge import Edge
+from matcher_api.health import Health
+from matcher_api.observability import Observability
 
 log = logging.getLogger("matcher.workers")
 
@@ -51,20 +51,25 @@ def fork_workers(
     grace_seconds: float,
     edge: Edge | None = None,
     following: Following | None = None,
+    observe: Callable[[int], Observability] | None = None,
 ) -> list[int]:
     """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
 
-    With ``following``, each worker follows the store and offers FeedAdminService.
+    With ``following``, each worker follows the store and offers FeedAdminService. Each worker
+    first calls ``observe`` with its index (0 to count - 1): its own metrics endpoint and gRPC
+    metrics plugin, which must be made after the fork.
     """
     shared = replace(edge or Edge(), reuse_port=True)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until each worker (and supervise) sets its own
     gc.freeze()
     pids = []
-    for _ in range(count):
+    for index in range(count):
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                if observe is not None:
+                    observe(index)
                 code = serve_worker(
                     address,
                     matching=matching,
@@ -93,8 +98,7 @@ def serve_worker(
     following: Following | None = None,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
-    health_servicer = health.HealthServicer()
-    mark(health_servicer, serving=following is None)
+    health = Health(serving=following is None)
     if following is not None:
         following.replica.attach(following.open_store(), who=this_process())
     server, _ = create_server(
@@ -104,13 +108,13 @@ def serve_worker(
         reflect=reflect,
         edge=edge,
         administration=following.administration if following else None,
-        health_servicer=health_servicer,
+        health=health,
     )
     server.start()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: server.stop(grace=grace_seconds))
     if following is not None:
-        following.replica.follow(on_ready=lambda: mark(health_servicer, serving=True))
+        following.replica.follow(on_ready=health.serving)
         signal.signal(signal.SIGHUP, lambda *_: reload_in_background(following.administration))
     server.wait_for_termination()
     if following is not None:

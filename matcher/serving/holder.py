@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from matcher import metrics
 from matcher.engine.catalog import Catalog
-from matcher.errors import NotFound
+from matcher.errors import FeedRejected, NotFound
 from matcher.feeds import Feed, load_feed
 from matcher.model import Availability, Update, folded
 from matcher.serving.store import Entry, Generation
@@ -40,13 +41,19 @@ class Snapshot:
 def build(path: Path, *, max_rejected_share: float, clock: Callable[[], datetime]) -> Snapshot:
     """Loads a feed and indexes its catalogue; FeedRejected if the feed is refused."""
     started = time.perf_counter()
-    feed = load_feed(path, max_rejected_share=max_rejected_share)
-    return Snapshot(
+    try:
+        feed = load_feed(path, max_rejected_share=max_rejected_share)
+    except FeedRejected:
+        metrics.load_finished(refused=True, seconds=time.perf_counter() - started)
+        raise
+    snapshot = Snapshot(
         catalog=Catalog(feed.suppliers),
         feed=feed,
         loaded_at=clock(),
         load_seconds=time.perf_counter() - started,
     )
+    metrics.load_finished(refused=False, seconds=snapshot.load_seconds)
+    return snapshot
 
 
 def applied(snapshot: Snapshot, entries: Iterable[Entry], *, now: datetime) -> Snapshot:
@@ -71,6 +78,7 @@ def applied(snapshot: Snapshot, entries: Iterable[Entry], *, now: datetime) -> S
         if availability is not None:
             overrides = folded(availability.overrides, change.override, now=now)
             changed[change.supplier_id] = replace(availability, overrides=overrides)
+            metrics.update_applied(accepted_at=change.received_at, now=now)
     if last == snapshot.applied:
         return snapshot
     catalog = snapshot.catalog.with_availability(changed) if changed else snapshot.catalog
@@ -93,6 +101,7 @@ class CatalogHolder:
         self._snapshot = snapshot
         self._clock = clock
         self._changed = threading.Condition()
+        _served(snapshot)
 
     def current(self) -> Catalog:
         """The catalogue serving now."""
@@ -114,8 +123,18 @@ class CatalogHolder:
         with self._changed:
             self._snapshot = snapshot
             self._changed.notify_all()
+        _served(snapshot)
 
     def wait_applied(self, seq: int, *, timeout: float) -> bool:
         """Blocks until the serving snapshot includes entry ``seq``; False if ``timeout`` passes."""
         with self._changed:
             return self._changed.wait_for(lambda: self._snapshot.applied >= seq, timeout=timeout)
+
+
+def _served(snapshot: Snapshot) -> None:
+    """Tells the metrics which feed, and which generation of it, serves now."""
+    metrics.feed_served(
+        suppliers=len(snapshot.catalog),
+        generated_at=snapshot.feed.generated_at,
+        generation=snapshot.generation.number if snapshot.generation else 0,
+    )

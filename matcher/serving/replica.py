@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import cast
 
+from matcher import metrics
 from matcher.engine.catalog import Catalog
 from matcher.errors import FailedPrecondition, FeedError, FeedRejected, Unavailable
 from matcher.model import Update
@@ -165,6 +166,11 @@ class Replica:
         return self._holder.snapshot()
 
     @property
+    def store_description(self) -> str:
+        """The store, as logs name it: a path, or a URI without its password."""
+        return self._store.description
+
+    @property
     def who(self) -> str:
         """This process, as generations record who asked for them: host and pid."""
         return self._who
@@ -294,7 +300,9 @@ class Replica:
             while True:
                 batch = self._store.entries(after=holder.snapshot().applied, limit=PAGE)
                 if not batch:
-                    return holder.snapshot()
+                    serving = holder.snapshot()
+                    metrics.store_position(applied=serving.applied, latest=head.sequence)
+                    return serving
                 holder.apply(batch)
 
     def _maybe_load(self, head: Head) -> None:

@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from matcher.errors import FeedError, FeedRejected
 
@@ -84,10 +85,12 @@ def fetch(
 
     Raises FeedRejected when it cannot be read or downloaded, or is not the bytes expected.
     """
+    path = Path(source)
     if is_url(source):
         got = _cached(cache, source, expect) or _download(source, cache=cache, timeout=timeout)
+    elif _streamed(path):  # a named pipe can be read once: keep what it gives in the cache
+        got = _copied(path, cache=cache)
     else:
-        path = Path(source)
         try:
             sha256, size = digest_of(path)
         except OSError as exc:
@@ -145,37 +148,63 @@ def _cached(cache: Path, source: str, expect: tuple[str, int] | None) -> Fetched
     return Fetched(path=path, sha256=expect[0], size=expect[1])
 
 
+def _streamed(path: Path) -> bool:
+    """Whether a path is something other than a file or a directory (a named pipe, say)."""
+    try:
+        return path.exists() and not (path.is_file() or path.is_dir())
+    except OSError:
+        return False
+
+
 def _download(source: str, *, cache: Path, timeout: float) -> Fetched:
     """Downloads a URL into the cache, hashing as it goes, with a progress line every few s."""
-    name = shown(source)
+    try:
+        with urllib.request.urlopen(source, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            return _kept(response, source=source, name=_name(source), total=total, cache=cache)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise refused(source, f"download failed: {reason}") from None
+
+
+def _copied(path: Path, *, cache: Path) -> Fetched:
+    """A stream read once (a named pipe) and kept in the cache under its checksum."""
+    try:
+        with path.open("rb") as stream:
+            return _kept(stream, source=str(path), name=path.name, total=0, cache=cache)
+    except OSError as exc:
+        raise refused(str(path), exc.strerror or str(exc)) from None
+
+
+def _kept(stream: BinaryIO, *, source: str, name: str, total: int, cache: Path) -> Fetched:
+    """Copies a stream into the cache, hashing as it goes, with a progress line every few
+    seconds; kept under its SHA-256. Raises OSError, or FeedRejected when it ends early."""
+    shown_as = shown(source)
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="partial-", dir=cache))
     try:
-        target = staging / _name(source)
+        target = staging / name
         hasher, size = hashlib.sha256(), 0
         started = last = time.monotonic()
-        with urllib.request.urlopen(source, timeout=timeout) as response, target.open("wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            log.info("feed %s: downloading %s", name, _amount(total) if total else "(size unknown)")
-            while chunk := response.read(CHUNK):
+        log.info("feed %s: reading %s", shown_as, _amount(total) if total else "(size unknown)")
+        with target.open("wb") as out:
+            while chunk := stream.read(CHUNK):
                 out.write(chunk)
                 hasher.update(chunk)
                 size += len(chunk)
                 if time.monotonic() - last >= PROGRESS_EVERY_S:
                     last = time.monotonic()
-                    log.info("feed %s: %s", name, _progress(size, total, last - started))
+                    log.info("feed %s: %s", shown_as, _progress(size, total, last - started))
         if total and size != total:
             raise refused(source, f"download ended after {size} of {total} bytes")
         sha256 = hasher.hexdigest()
-        log.info("feed %s: %s", name, _progress(size, total or size, time.monotonic() - started))
+        took = time.monotonic() - started
+        log.info("feed %s: %s", shown_as, _progress(size, total or size, took))
         final = cache / sha256
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
         _evict(cache)
         return Fetched(path=final / target.name, sha256=sha256, size=size)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-        raise refused(source, f"download failed: {reason}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
