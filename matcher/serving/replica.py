@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import cast
 
 from matcher import metrics
@@ -131,7 +130,7 @@ class Replica:
         self._accepts_updates = accepts_updates
         self._clock = clock
         self._who = who
-        self._cache = settings.feed_cache or Path.home() / ".cache" / "matcher" / "feeds"
+        self._cache = settings.feed_cache or sources.default_cache()
         self._holder: CatalogHolder | None = None
         self._appender = Appender(store)
         self._ready = threading.Event()

@@ -41,6 +41,20 @@ class Fetched:
     size: int
 
 
+def default_cache() -> Path:
+    """Where downloads are kept unless --feed-cache says: $XDG_CACHE_HOME/matcher/feeds (by
+    default ~/.cache/matcher/feeds), or the temporary directory when that cannot be made (a
+    container user without a home)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    wanted = Path(base) / "matcher" / "feeds"
+    existing = wanted
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if os.access(existing, os.W_OK):
+        return wanted
+    return Path(tempfile.gettempdir()) / f"matcher-feeds-{os.getuid()}"
+
+
 def is_url(source: str) -> bool:
     """Whether a source is downloaded (http or https) rather than read in place."""
     return urllib.parse.urlsplit(source).scheme in ("http", "https")

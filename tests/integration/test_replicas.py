@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from matcher import queries
 from matcher.errors import FeedRejected
 from matcher.model import Window
+from matcher.paging import Cursor, PageTokens
 from matcher.queries import SlotInput, WindowInput
 from matcher.serving.postgresql import PostgresStore
 from matcher.serving.replica import Replica
@@ -176,9 +177,23 @@ def test_a_generation_a_replica_cannot_verify_is_refused_there_and_the_old_one_s
     eventually(lambda: starts(b) == ["10:15"], what="updates still flowing on the old generation")
 
 
-def test_every_replica_signs_page_tokens_with_the_stores_secret(cluster):
+def test_a_page_token_issued_by_one_replica_is_read_by_another(cluster):
     a, b = cluster.replica(), cluster.replica()
-    assert a.page_secret() == b.page_secret()
+    ttl = Limits().page_token_ttl
+    cursor = Cursor(offset=20, window=TUESDAY)
+    token = PageTokens(a.page_secret, ttl=ttl).issue(cursor, query="q", now=NOW)
+    assert PageTokens(b.page_secret, ttl=ttl).read(token, query="q", now=NOW, field="t") == cursor
+
+
+def test_the_log_is_compacted_on_any_replica_and_followers_miss_nothing(cluster):
+    a, b = cluster.replica(), cluster.replica()
+    for k, hh_mm in enumerate(("10:00", "10:30")):  # the second covers the first
+        a.update(london_update(f"u{k}", hh_mm), wait=True)
+    assert b.compact() == 0, "younger than --compact-after-hours: kept for retries"
+    later = NOW + timedelta(days=2)  # a process that compacts after an hour, two days on
+    assert cluster.replica(compact_after_hours=1, clock=lambda: later).compact() == 2
+    a.update(london_update("u2", "11:00"), wait=True)
+    eventually(lambda: starts(b) == ["11:00"], what="following past the compaction")
 
 
 def test_losing_the_store_keeps_reads_refuses_updates_and_loses_nothing(private_postgres, tmp_path):

@@ -92,6 +92,16 @@ def test_only_the_latest_downloads_are_kept(tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == sources.CACHE_KEEP
 
 
+def test_downloads_go_to_the_users_cache_or_else_the_temporary_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert sources.default_cache() == tmp_path / "cache" / "matcher" / "feeds"
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(locked / "cache"))
+    monkeypatch.setattr(sources.os, "access", lambda path, mode: path != locked)
+    assert sources.default_cache().name.startswith("matcher-feeds-")
+
+
 def test_how_sources_are_named():
     assert is_url("https://example.com/f.jsonl") and not is_url("/data/f.jsonl")
     assert shown("https://u:p@example.com:8443/f.jsonl?sig=1") == "https://example.com:8443/f.jsonl"
