@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -235,7 +236,7 @@ def sustained(
     time every replica then takes to serve all of them."""
     spawn = multiprocessing.get_context("spawn")
     results: Queue[int] = spawn.Queue()
-    start = time.time() + 3.0  # client start-up
+    start = time.time() + 6.0  # client start-up (a few seconds on a busy machine)
     until = start + seconds
     procs = [
         spawn.Process(
@@ -309,21 +310,32 @@ def match_latency(address: str, *, seconds: float) -> dict[str, float]:
     return summary(latencies)
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user and system, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def match_while_updating(
-    addresses: list[str], ids: list[str], *, seconds: float, rate: float
+    servers: list[tuple[str, int]], ids: list[str], *, seconds: float, rate: float
 ) -> dict[str, Any]:
-    """Match on the second replica, quiet, then while updates go to the first at ``rate``."""
+    """Match on the second replica: quiet, while updates go to the first at ``rate``, and quiet
+    again (the two quiet runs show how much the machine alone moves the figures)."""
+    addresses = [a for a, _ in servers]
+    follower = servers[2][1]  # neither takes the updates nor serves the Match calls
+    idle = cpu_seconds(follower)
     quiet = match_latency(addresses[1], seconds=seconds)
+    idle = cpu_seconds(follower) - idle
     spawn = multiprocessing.get_context("spawn")
     results: Queue[int] = spawn.Queue()
-    start = time.time() + 3.0  # the sender's start-up
+    start = time.time() + 6.0  # the sender's start-up
     until = start + seconds
     sender = spawn.Process(
         target=send_updates,
         args=(addresses[:1], ids),
         kwargs={
             "prefix": "m",
-            "threads": 8,
+            "threads": 16,
             "start": start,
             "until": until,
             "rate": rate,
@@ -332,15 +344,19 @@ def match_while_updating(
     )
     sender.start()
     time.sleep(max(0.0, start - time.time()))
+    following = cpu_seconds(follower)
     busy = match_latency(addresses[1], seconds=seconds)
+    following = cpu_seconds(follower) - following
     sent = results.get(timeout=120)
     sender.join()
     return {
         "quiet": quiet,
         "updating": busy,
+        "quiet_after": match_latency(addresses[1], seconds=seconds),
         "updates_sent": sent,
         "update_rate": rate,
         "update_rate_achieved": sent / seconds,
+        "follower_cpu_ms_per_update": (following - idle) * 1000 / max(sent, 1),
     }
 
 
@@ -366,9 +382,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             addresses, ids, clients=args.clients, threads=args.threads, seconds=args.seconds
         )
         print("bench: Match while updates flow ...", file=sys.stderr, flush=True)
-        match = match_while_updating(
-            addresses, ids, seconds=args.match_seconds, rate=args.match_rate
-        )
+        match = match_while_updating(servers, ids, seconds=args.match_seconds, rate=args.match_rate)
         memory = [{**memory_mib(pid), "peak_rss_mib": peak_rss_mib(pid)} for _, pid in servers]
     return {
         "command": " ".join(["python", "-m", "bench.replication", *sys.argv[1:]]),
@@ -386,7 +400,7 @@ def table(results: dict[str, Any]) -> str:
     """The figures as the README shows them."""
     seen, ack = results["propagation"]["visible_elsewhere"], results["propagation"]["ack"]
     load, match = results["sustained"], results["match"]
-    quiet, busy = match["quiet"], match["updating"]
+    quiet, busy, after = match["quiet"], match["updating"], match["quiet_after"]
     memory = results["memory"]
     lines = [
         f"{results['replicas']} replicas, {results['suppliers']:,} suppliers, one PostgreSQL",
@@ -398,7 +412,9 @@ def table(results: dict[str, Any]) -> str:
         f" all caught up {load['catch_up_after_s']:.2f} s after the last",
         f"Match p50 / p99: quiet {quiet['median_ms']:.2f} / {quiet['p99_ms']:.2f} ms,"
         f" with {match['update_rate_achieved']:.0f} updates/s {busy['median_ms']:.2f} /"
-        f" {busy['p99_ms']:.2f} ms",
+        f" {busy['p99_ms']:.2f} ms, quiet again {after['median_ms']:.2f} /"
+        f" {after['p99_ms']:.2f} ms",
+        f"a follower's CPU per update: {match['follower_cpu_ms_per_update']:.2f} ms",
         "memory per replica (RSS / PSS / peak RSS): "
         + ", ".join(
             f"{m['rss_mib']:.0f} / {m['pss_mib']:.0f} / {m['peak_rss_mib']:.0f} MiB" for m in memory

@@ -199,6 +199,7 @@ def start_replica(replica: Replica) -> int | None:
     status if the process must stop instead (a refused feed, or SIGTERM meanwhile)."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_loading)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the current feed is loading anyway
     try:
         replica.start()
     except FeedRejected as exc:

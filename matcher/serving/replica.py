@@ -148,6 +148,8 @@ class Replica:
         self._checked_at: datetime | None = None
         self._secret: bytes | None = None
         self._follower: threading.Thread | None = None
+        self._keep_built = False
+        self._built_last: tuple[tuple[str, int], Snapshot] | None = None
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -194,10 +196,11 @@ class Replica:
         a new generation is refused, and Unavailable if ``stop`` is called meanwhile.
         """
         backoff = Backoff(most=self._settings.store_retry_max_seconds)
+        self._keep_built = True  # a feed loaded before the store failed is not loaded again
         while not self._stopping.is_set():
             try:
-                snapshot = self._first_snapshot()
                 self._secret = self._store.secret(PAGE_TOKEN_SECRET)
+                snapshot = self._first_snapshot()
             except StoreUnavailable as exc:
                 self._unreachable(exc, waiting=backoff.next(), starting=True)
                 continue
@@ -208,6 +211,7 @@ class Replica:
                 continue
             self._reached()
             self._holder = CatalogHolder(snapshot, clock=self._clock)
+            self._keep_built, self._built_last = False, None
             self._ready.set()
             return snapshot
         raise Unavailable("stopped before the feed was loaded")
@@ -584,12 +588,18 @@ class Replica:
         )
 
     def _built(self, fetched: sources.Fetched, *, generation: Generation | None) -> Snapshot:
-        """A fetched feed loaded and indexed; FeedRejected if refused."""
+        """A fetched feed loaded and indexed; FeedRejected if refused. At start, the last one is
+        kept, so that a retry after the store failed does not load the same bytes again."""
+        key = (fetched.sha256, fetched.size)
+        if self._built_last is not None and self._built_last[0] == key:
+            return replace(self._built_last[1], generation=generation)
         snapshot = build(
             fetched.path,
             max_rejected_share=self._settings.max_rejected_share,
             clock=self._clock,
         )
+        if self._keep_built:
+            self._built_last = (key, snapshot)
         return replace(snapshot, generation=generation)
 
     def _record(
