@@ -151,6 +151,7 @@ class Settings:
     feed: str | None = setting(
         None,
         "supplier feed: a file, a snapshot directory or an http(s) URL; unset, the sample feed",
+        metavar="PATH|URL",
     )
     max_rejected_share: float = setting(
         0.0, "share of bad records (0 to 1) a feed may leave out and still load", parse=share
@@ -166,6 +167,7 @@ class Settings:
         "postgresql:// URI of the store every replica shares (keep the password in PGPASSWORD"
         " or ~/.pgpass)",
         parse=postgres_uri,
+        metavar="URI",
         group=STORE,
     )
     feed_cache: Path | None = setting(

@@ -307,6 +307,7 @@ class PostgresStore:
             locked = row.fetchone()
             if not (locked and locked[0]):
                 return 0
+            conn.execute("SET LOCAL statement_timeout = '10min'")  # a large log, once
             done = conn.execute(
                 """
                 DELETE FROM matcher_log l WHERE l.accepted_at < %(cutoff)s AND (

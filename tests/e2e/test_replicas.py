@@ -84,6 +84,19 @@ class Node:
         found = [(s.start.ToDatetime(UTC), s.end.ToDatetime(UTC)) for s in listed.slots]
         return found == [(hour(k), hour(k) + timedelta(minutes=20))]
 
+    def matches(self, k: int) -> bool:
+        """Whether Match near London offers london-gp with exactly update k's slot in hour k."""
+        answer = self.matcher.Match(
+            pb.MatchRequest(
+                location=pb.Location(point=pb.LatLng(lat=51.5136, lng=-0.1365)),
+                window=pb.TimeWindow(start=stamp(hour(k)), end=stamp(hour(k + 1))),
+                page_size=50,
+            ),
+            timeout=10,
+        )
+        found = [m for m in answer.matches if m.supplier.id == "london-gp"]
+        return [[s.start.ToDatetime(UTC) for s in m.slots] for m in found] == [[hour(k)]]
+
     def tags(self) -> set[str]:
         """The feed versions the suppliers near Los Angeles come from."""
         answer = self.matcher.Match(
@@ -177,6 +190,8 @@ def test_an_update_to_any_process_is_served_by_every_process(trio, capsys):
         for other in nodes:
             if other is not sender:
                 delays.append(eventually(lambda o=other, k=k: o.shows(k), what=f"update {k}"))
+    for node in nodes:
+        assert all(node.matches(k) for k in range(8)), "Match shows every update too"
     with capsys.disabled():
         print(
             f"\npropagation ack -> visible elsewhere, {len(delays)} samples:"
