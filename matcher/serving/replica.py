@@ -24,7 +24,7 @@ from typing import cast
 
 from matcher import metrics
 from matcher.engine.catalog import Catalog
-from matcher.errors import FailedPrecondition, FeedError, FeedRejected, Unavailable
+from matcher.errors import FailedPrecondition, FeedError, FeedRejected, Reason, Unavailable
 from matcher.model import Update
 from matcher.serving import sources
 from matcher.serving.appender import Appender
@@ -157,13 +157,13 @@ class Replica:
         """The catalogue serving now; Unavailable until the first one is loaded."""
         holder = self._holder
         if holder is None:
-            raise Unavailable("still loading the feed: not serving yet")
+            raise _loading()
         return holder.current()
 
     def snapshot(self) -> Snapshot:
         """The snapshot serving now; Unavailable until the first one is loaded."""
         if self._holder is None:
-            raise Unavailable("still loading the feed: not serving yet")
+            raise _loading()
         return self._holder.snapshot()
 
     @property
@@ -183,7 +183,7 @@ class Replica:
     def page_secret(self) -> bytes:
         """The page-token secret every process of this store shares (read at start)."""
         if self._secret is None:
-            raise Unavailable("still starting: not serving yet")
+            raise _loading()
         return self._secret
 
     # -- start-up --------------------------------------------------------------------------
@@ -466,7 +466,8 @@ class Replica:
         """
         if not self._accepts_updates:
             raise FailedPrecondition(
-                "real-time updates need a store: start with --journal or --store"
+                "real-time updates need a store: start with --journal or --store",
+                reason=Reason.UPDATES_DISABLED,
             )
         holder = self._serving_holder()
         holder.current().supplier(change.supplier_id)
@@ -543,7 +544,7 @@ class Replica:
     def _serving_holder(self) -> CatalogHolder:
         """The holder; Unavailable before the first snapshot."""
         if self._holder is None:
-            raise Unavailable("still loading the feed: not serving yet")
+            raise _loading()
         return self._holder
 
     def _read_head(self) -> Head:
@@ -704,6 +705,13 @@ def _refusal(exc: FeedRejected, *, at: datetime, generation: int = 0) -> Refusal
     """A refusal record from the error that refused a feed."""
     return Refusal(
         at=at, path=exc.path, summary=exc.summary, errors=tuple(exc.errors), generation=generation
+    )
+
+
+def _loading() -> Unavailable:
+    """What a call meets before the first feed is loaded and the log caught up."""
+    return Unavailable(
+        "the supplier feed is still loading; retry shortly", reason=Reason.FEED_LOADING
     )
 
 
