@@ -535,7 +535,8 @@ class Replica:
         self._stopping.set()
         follower = self._follower
         if follower is not None:
-            self._store.wake()
+            if self._reachable:  # else the follower waits on nothing the store could end
+                self._store.wake()
             follower.join(timeout=self._settings.store_poll_seconds + 5)
         self._store.close()
 
