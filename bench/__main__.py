@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=True,
         help="PostGIS and Redis beside Match (throwaway servers from `make system`)",
     )
+    parser.add_argument(
+        "--replication",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure replicas on one PostgreSQL (bench.replication)",
+    )
     return parser.parse_args(argv)
 
 
@@ -79,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     largest = results["sizes"][-1]
     print(f"\nWhere a served Match's time goes at {largest['suppliers']:,} suppliers:\n")
     print(profile.table(largest["profile"]))
+    if args.replication:  # its own process: it starts PostgreSQL and three servers
+        print("bench: replicas on one PostgreSQL ...", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "bench.replication", "--out", str(args.out)]
+        subprocess.run([*command, "--cache", str(args.cache)], check=True, cwd=HERE.parent)
 
 
 if __name__ == "__main__":
