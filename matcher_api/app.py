@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdminServic
 QUIET_S = 0.1
 QUIET_MAX_S = 1.0
 log = logging.getLogger("matcher.server")
+
+#: Builds the MatcherService implementation a server registers: MatcherServicer, or a stand-in
+#: the bench measures against (its serving floor) registered and started the same way.
+ServicerFactory = Callable[[Matching], pb_grpc.MatcherServiceServicer]
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ def create_app(
     reflect: bool = True,
     edge: Edge | None = None,
     administration: Administration | None = None,
+    servicer: ServicerFactory = MatcherServicer,
     health: Health | None = None,
 ) -> App:
     """A server ready to start, bound to ``address`` (port 0 picks a free one).
@@ -101,7 +107,7 @@ def create_app(
     edge = edge or Edge()
     gate = edge.gate(threads=max_workers)
     server = edge.server(gate)
-    pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
+    pb_grpc.add_MatcherServiceServicer_to_server(servicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if administration is not None:
         feed_admin_pb2_grpc.add_FeedAdminServiceServicer_to_server(  # type: ignore[no-untyped-call]

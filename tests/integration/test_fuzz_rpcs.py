@@ -19,8 +19,6 @@ from hypothesis import strategies as st
 
 from matcher.auth import Keyring, digest, parse_keys
 from matcher.service import Administration
-from matcher.serving.holder import CatalogHolder
-from matcher.serving.journal import Journal
 from matcher.settings import Limits
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
@@ -30,6 +28,7 @@ from matcher_api.v1 import feed_admin_pb2_grpc as admin_grpc
 from matcher_api.v1 import matcher_pb2 as pb
 from tests.conftest import NOW, TINY_FEED, matching_over
 from tests.integration.helpers import bad_fields, point
+from tests.replicas import sqlite_replica
 
 DELIBERATE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
 #: FeedAdmin may also say an update conflicts with an earlier one, or that a feed is refused.
@@ -106,24 +105,23 @@ def answered(call, request, **options) -> grpc.StatusCode:
 
 @pytest.fixture(scope="module")
 def admin_channel(tmp_path_factory, resolver) -> Iterator[grpc.Channel]:
-    """A server with FeedAdmin and a journal over a copy of the tiny feed, tokens required."""
+    """A server with FeedAdminService taking updates over a copy of the tiny feed, tokens
+    required."""
     folder = tmp_path_factory.mktemp("fuzz-admin")
     feed = folder / "feed.jsonl"
     feed.write_bytes(TINY_FEED.read_bytes())
-    journal = Journal(folder / "updates.sqlite")
-    holder = CatalogHolder(feed, clock=lambda: NOW, journal=journal)
     keys = parse_keys(f"{digest(OPS_TOKEN)} match,admin", source="fuzz")
-    server, port = create_server(
-        "127.0.0.1:0",
-        matching=matching_over(holder.current, resolver),
-        administration=Administration(holder=holder, limits=Limits(), clock=lambda: NOW),
-        edge=Edge(keyring=Keyring(keys), auth_failures_per_minute=1_000_000),
-    )
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield channel
-    server.stop(grace=None)
-    journal.close()
+    with sqlite_replica(feed, folder / "store", updates=True) as replica:
+        server, port = create_server(
+            "127.0.0.1:0",
+            matching=matching_over(replica.current, resolver),
+            administration=Administration(replica=replica, limits=Limits(), clock=lambda: NOW),
+            edge=Edge(keyring=Keyring(keys), auth_failures_per_minute=1_000_000),
+        )
+        server.start()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+        server.stop(grace=None)
 
 
 def ops() -> tuple[tuple[str, str], ...]:
