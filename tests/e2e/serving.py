@@ -17,7 +17,7 @@ from tests.e2e.conftest import GRPCURL, ROOT, SERVER
 
 STARTED = re.compile(r"serving \d+ suppliers from .* on port (\d+)")
 #: What a --workers server says once its workers are forked (its port is the one it was given).
-WORKERS_READY = re.compile(r"serving \d+ suppliers on \S+:(\d+) from \d+ processes")
+WORKERS_READY = re.compile(r"serving \d+ suppliers (?:from \S+ )?on \S+:(\d+) from \d+ processes")
 #: Generous bounds so a stuck process fails the test instead of hanging it; never a speed check.
 PATIENCE_S = 60
 
