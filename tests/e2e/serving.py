@@ -48,7 +48,15 @@ class Server:
             env={**os.environ, **(env or {})},
         )
         threading.Thread(target=self._read, daemon=True).start()
-        self.port = int(self.wait_for(ready).group(1))
+        try:
+            self.port = int(self.wait_for(ready).group(1))
+        except BaseException:  # never ready: stop it (SIGTERM first, so workers go too)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=PATIENCE_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            raise
         self.target = f"localhost:{self.port}"
 
     def _read(self) -> None:
