@@ -7,10 +7,12 @@ with its column as the field (``timezone``, ``weekly[0].end``).
 from __future__ import annotations
 
 import csv
-import json
 from typing import Any
 
+import orjson
+
 from matcher.errors import FeedError
+from matcher.feeds.messages import syntax_error
 
 SUPPLIER_COLUMNS = ("id", "name", "specialties", "languages", "modalities", "timezone")
 LOCATION_COLUMNS = ("lat", "lng", "x", "y")
@@ -61,10 +63,10 @@ class CsvLayout:
             return [item.strip() for item in cell.split(";")]
         if column in JSON_CELLS:
             try:
-                return json.loads(cell)
-            except ValueError as exc:
+                return orjson.loads(cell)
+            except orjson.JSONDecodeError as exc:
                 raise FeedError(
-                    path=self.path, line=line, field=column, reason=f"is not JSON: {exc}"
+                    path=self.path, line=line, field=column, reason=syntax_error(exc, cell)
                 ) from None
         if column in NUMBERS or column == "service_area":
             return _number(cell)
