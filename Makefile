@@ -1,4 +1,5 @@
-# Every target sets up what it needs: a fresh clone with only Python runs `make run` or `make test`.
+# Every target sets up what it needs: a fresh clone with Python runs `make run`; `make test` also
+# needs Node.js and npm, for buf (the proto's linter and breaking-change check, from npm).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,8 +9,11 @@ GEN    := matcher_api/v1/matcher_pb2.py
 PROTOS := $(wildcard proto/matcher/v1/*.proto)
 ADDRESS ?= localhost:50051
 FEED   ?= data/suppliers.jsonl
+# npm ci writes node_modules/.package-lock.json: it stands for the whole install
+NODE   := node_modules/.package-lock.json
+BUF    := node_modules/.bin/buf
 
-.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs
+.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs proto-lint
 
 all: test
 
@@ -33,10 +37,19 @@ $(GEN): $(PROTOS) $(STAMP) devtools/protogen.py
 
 gen: $(GEN)
 
+# Node tools, pinned by package-lock.json: buf.
+$(NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# buf.yaml: STANDARD lint rules and comments on everything.
+proto-lint: $(NODE)
+	$(BUF) lint
+
 run: setup
 	$(BIN)/matcher-server --address $(ADDRESS) --feed $(FEED)
 
-lint: setup
+lint: setup proto-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -45,7 +58,7 @@ typecheck: setup
 
 check: lint typecheck
 
-test: setup system
+test: setup system proto-lint
 	$(BIN)/ruff check .
 	$(BIN)/mypy matcher matcher_api devtools
 	$(BIN)/pytest -q
@@ -62,4 +75,4 @@ dev-certs: setup
 	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,9 @@
 
 protoc names Python modules after proto paths (``matcher/v1/*.proto`` -> ``matcher.v1``), so the
 code is generated into a scratch folder and its imports of its siblings moved to
-``matcher_api.v1``. Run by ``make gen``; the output is never committed.
+``matcher_api.v1``. Beside the code it writes ``descriptors.binpb``: the files' descriptors with
+their comments (SourceCodeInfo), which reflection serves so ``grpcurl describe`` shows the
+documentation. Run by ``make gen``; the output is never committed.
 """
 
 from __future__ import annotations
@@ -13,30 +15,59 @@ import sys
 import tempfile
 from pathlib import Path
 
+from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
+PROTOS = ROOT / "proto"
 PROTO_PACKAGE = "matcher.v1"
 PYTHON_PACKAGE = "matcher_api.v1"
+#: The descriptor set with comments, beside the generated code.
+DESCRIPTORS = "descriptors.binpb"
+
+
+def sources(protos: Path) -> list[str]:
+    """Every proto file of the package, sorted."""
+    return sorted(str(p) for p in (protos / PROTO_PACKAGE.replace(".", "/")).glob("*.proto"))
+
+
+def run_protoc(*, protos: Path, options: list[str]) -> None:
+    """protoc (grpcio-tools' own) over the package's files with its well-known types."""
+    code = protoc.main(
+        [
+            "protoc",
+            f"-I{protos}",
+            f"-I{Path(protoc.__file__).parent / '_proto'}",
+            *options,
+            *sources(protos),
+        ]
+    )
+    if code != 0:
+        raise SystemExit(f"protoc failed with status {code}")
+
+
+def described(*, protos: Path = PROTOS) -> descriptor_pb2.FileDescriptorSet:
+    """The package's files and their imports as descriptors, comments included."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch, DESCRIPTORS)
+        run_protoc(
+            protos=protos,
+            options=[f"--descriptor_set_out={out}", "--include_imports", "--include_source_info"],
+        )
+        return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
 
 
 def generate(*, protos: Path, out: Path) -> list[Path]:
-    """Writes the messages, stubs and type stubs of every proto under ``protos`` into ``out``."""
-    sources = sorted(str(p) for p in (protos / PROTO_PACKAGE.replace(".", "/")).glob("*.proto"))
+    """Writes the messages, stubs, type stubs and described files of ``protos`` into ``out``."""
     with tempfile.TemporaryDirectory() as scratch:
-        code = protoc.main(
-            [
-                "protoc",
-                f"-I{protos}",
-                f"-I{Path(protoc.__file__).parent / '_proto'}",
+        run_protoc(
+            protos=protos,
+            options=[
                 f"--python_out={scratch}",
                 f"--pyi_out={scratch}",
                 f"--grpc_python_out={scratch}",
-                *sources,
-            ]
+            ],
         )
-        if code != 0:
-            raise SystemExit(f"protoc failed with status {code}")
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -49,13 +80,16 @@ def generate(*, protos: Path, out: Path) -> list[Path]:
             target = out / made.name
             target.write_text(text)
             written.append(target)
+    target = out / DESCRIPTORS
+    target.write_bytes(described(protos=protos).SerializeToString())
+    written.append(target)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generates into matcher_api/v1 (or --out)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--protos", type=Path, default=ROOT / "proto")
+    parser.add_argument("--protos", type=Path, default=PROTOS)
     parser.add_argument("--out", type=Path, default=ROOT / "matcher_api" / "v1")
     args = parser.parse_args(argv)
     for path in generate(protos=args.protos, out=args.out):

@@ -1,4 +1,4 @@
-"""FeedAdmin: each RPC converts its request, calls one use case and converts the answer."""
+"""FeedAdminService: each RPC converts its request, calls one use case and converts the answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from matcher_api.v1 import feed_admin_pb2 as pb
 from matcher_api.v1 import feed_admin_pb2_grpc as pb_grpc
 
 
-class FeedAdminServicer(pb_grpc.FeedAdminServicer):
+class FeedAdminServicer(pb_grpc.FeedAdminServiceServicer):
     """The operator API, one method per RPC."""
 
     def __init__(self, administration: Administration) -> None:
@@ -33,5 +33,5 @@ class FeedAdminServicer(pb_grpc.FeedAdminServicer):
     @translated
     def GetFeedStatus(
         self, request: pb.GetFeedStatusRequest, context: grpc.ServicerContext
-    ) -> pb.FeedStatus:
+    ) -> pb.GetFeedStatusResponse:
         return convert.feed_status(self._administration.status())

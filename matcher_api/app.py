@@ -17,7 +17,7 @@ from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
-ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdmin"].full_name
+ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdminService"].full_name
 
 
 def create_server(
@@ -31,14 +31,14 @@ def create_server(
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
 
-    With ``administration``, the server also offers FeedAdmin.
+    With ``administration``, the server also offers FeedAdminService.
     """
     edge = edge or Edge()
     server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if administration is not None:
-        feed_admin_pb2_grpc.add_FeedAdminServicer_to_server(  # type: ignore[no-untyped-call]
+        feed_admin_pb2_grpc.add_FeedAdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
             FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)

@@ -17,6 +17,7 @@ from matcher.model import (
     Point,
     RenderedSlot,
     SlotCheck,
+    SlotStatus,
     Supplier,
     Window,
     ZoneState,
@@ -36,16 +37,18 @@ from matcher_api.v1 import feed_admin_pb2 as admin_pb
 from matcher_api.v1 import matcher_pb2 as pb
 
 MODALITY_TO_PB = {
-    Modality.IN_PERSON: pb.IN_PERSON,
-    Modality.HOME_VISIT: pb.HOME_VISIT,
-    Modality.REMOTE: pb.REMOTE,
+    Modality.IN_PERSON: pb.MODALITY_IN_PERSON,
+    Modality.HOME_VISIT: pb.MODALITY_HOME_VISIT,
+    Modality.REMOTE: pb.MODALITY_REMOTE,
 }
 MODALITY_FROM_PB: dict[int, Modality] = {v: k for k, v in MODALITY_TO_PB.items()}
 ORDER_FROM_PB: dict[int, Order] = {
     pb.ORDER_UNSPECIFIED: Order.BY_DISTANCE,
-    pb.BY_DISTANCE: Order.BY_DISTANCE,
-    pb.BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
+    pb.ORDER_BY_DISTANCE: Order.BY_DISTANCE,
+    pb.ORDER_BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
 }
+#: Each domain slot status by its wire name, which carries the enum's prefix.
+SLOT_STATUS_TO_PB: dict[SlotStatus, str] = {s: f"SLOT_STATUS_{s.name}" for s in SlotStatus}
 #: Problems a feed status lists; its counts always cover them all.
 MAX_LISTED_PROBLEMS = 100
 
@@ -70,7 +73,10 @@ def modalities(values: Iterable[int], *, field: str) -> frozenset[Modality]:
     chosen = set()
     for k, value in enumerate(values):
         if value not in MODALITY_FROM_PB:
-            raise InvalidArgument.of(f"{field}[{k}]", "must be IN_PERSON, HOME_VISIT or REMOTE")
+            raise InvalidArgument.of(
+                f"{field}[{k}]",
+                "must be MODALITY_IN_PERSON, MODALITY_HOME_VISIT or MODALITY_REMOTE",
+            )
         chosen.add(MODALITY_FROM_PB[value])
     return frozenset(chosen)
 
@@ -78,7 +84,7 @@ def modalities(values: Iterable[int], *, field: str) -> frozenset[Modality]:
 def order(value: int, *, field: str) -> Order:
     """The requested ranking."""
     if value not in ORDER_FROM_PB:
-        raise InvalidArgument.of(field, "must be BY_DISTANCE or BY_EARLIEST_SLOT")
+        raise InvalidArgument.of(field, "must be ORDER_BY_DISTANCE or ORDER_BY_EARLIEST_SLOT")
     return ORDER_FROM_PB[value]
 
 
@@ -258,7 +264,7 @@ def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
             pb.SlotCheck(
                 slot_id=c.slot_id,
                 bookable=c.bookable,
-                status=pb.SlotStatus.Value(c.status.value),  # type: ignore[arg-type]
+                status=SLOT_STATUS_TO_PB[c.status],
                 reason=c.reason,
             )
             for c in checks
@@ -310,9 +316,9 @@ def refusal(refused: Refusal) -> admin_pb.Refusal:
     )
 
 
-def feed_status(status: FeedStatus) -> admin_pb.FeedStatus:
+def feed_status(status: FeedStatus) -> admin_pb.GetFeedStatusResponse:
     """What is serving, and the last refusal, as a message."""
-    message = admin_pb.FeedStatus(
+    message = admin_pb.GetFeedStatusResponse(
         serving=loaded_feed(status.serving), max_rejected_share=status.max_rejected_share
     )
     if status.last_refusal is not None:

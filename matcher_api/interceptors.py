@@ -17,6 +17,8 @@ from matcher.auth import Decision, Keyring
 log = logging.getLogger("matcher.access")
 #: Services anyone may call: load balancers and orchestrators probe health without a token.
 OPEN_SERVICES = frozenset({"grpc.health.v1.Health"})
+#: Services whose every method needs the "admin" scope, by the end of their names.
+ADMIN_SERVICE_SUFFIXES = ("FeedAdmin", "FeedAdminService")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 if TYPE_CHECKING:  # the stubs' handler type is generic, the runtime class is not
     Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None]
@@ -155,7 +157,7 @@ def required_scope(method: str) -> str | None:
     service = method.lstrip("/").split("/", 1)[0]
     if service in OPEN_SERVICES:
         return None
-    return "admin" if service.endswith("FeedAdmin") else "match"
+    return "admin" if service.endswith(ADMIN_SERVICE_SUFFIXES) else "match"
 
 
 def _text_header(details: grpc.HandlerCallDetails, name: str) -> str | None:

@@ -126,7 +126,7 @@ def drain(server: grpc.Server, *, grace_seconds: float) -> None:
 def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, suppliers: int) -> int:
     """Serves from ``settings.workers`` processes sharing the port, until SIGINT or SIGTERM.
 
-    Each worker holds its own copy of the catalogue, so FeedAdmin and SIGHUP reloads are off:
+    Each worker holds its own copy of the catalogue, so FeedAdminService and SIGHUP reloads are off:
     a new feed means a restart.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":

@@ -32,8 +32,9 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
     @translated
     def GetSupplier(
         self, request: pb.GetSupplierRequest, context: grpc.ServicerContext
-    ) -> pb.Supplier:
-        return convert.supplier(self._matching.get_supplier(request.supplier_id))
+    ) -> pb.GetSupplierResponse:
+        supplier = self._matching.get_supplier(request.supplier_id)
+        return pb.GetSupplierResponse(supplier=convert.supplier(supplier))
 
     @translated
     def ListSlots(

@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import TINY_FEED, call, grpcurl, launch, wait_until_serving
 
-ADMIN = "matcher.v1.FeedAdmin"
+ADMIN = "matcher.v1.FeedAdminService"
 
 
 def rfc3339(instant: datetime) -> str:

@@ -15,7 +15,7 @@ from tests.e2e.conftest import RunningServer, grpcurl, launch, serving
 from tests.feed_files import tagged, write_feed
 
 pytestmark = pytest.mark.e2e
-ADMIN = "matcher.v1.FeedAdmin"
+ADMIN = "matcher.v1.FeedAdminService"
 FAILED_PRECONDITION = 9
 
 

@@ -175,10 +175,10 @@ def test_get_supplier_unknown_is_not_found(address: str) -> None:
 
 
 def test_get_supplier_known(address: str) -> None:
-    got = call(address, "GetSupplier", {"supplier_id": "kathmandu-derm"})
+    got = call(address, "GetSupplier", {"supplier_id": "kathmandu-derm"})["supplier"]
     assert got["id"] == "kathmandu-derm"
     assert got["timezone"] == "Asia/Kathmandu"
-    assert got["modalities"] == ["REMOTE"]
+    assert got["modalities"] == ["MODALITY_REMOTE"]
 
 
 def test_check_slots_answers_each_id_in_order(address: str) -> None:
@@ -186,7 +186,7 @@ def test_check_slots_answers_each_id_in_order(address: str) -> None:
     got = call(address, "CheckSlots", {"slot_ids": [slot_id, "garbage"]})
     results = got["results"]
     assert [r["slot_id"] for r in results] == [slot_id, "garbage"]
-    assert [r["status"] for r in results] == ["BOOKABLE", "MALFORMED_ID"]
+    assert [r["status"] for r in results] == ["SLOT_STATUS_BOOKABLE", "SLOT_STATUS_MALFORMED_ID"]
     assert results[0]["bookable"] is True
     assert not results[1].get("bookable", False)
 

@@ -38,7 +38,7 @@ LOS_ANGELES = (34.05, -118.25)
         ({"local_hours": pb.LocalHours(start="8:00", end="20:00")}, "local_hours.start"),
         ({"local_hours": pb.LocalHours(start="08:00", end="08:00")}, "local_hours.end"),
         ({"modalities": [pb.MODALITY_UNSPECIFIED]}, "modalities[0]"),
-        ({"modalities": [pb.REMOTE, 42]}, "modalities[1]"),
+        ({"modalities": [pb.MODALITY_REMOTE, 42]}, "modalities[1]"),
         ({"order": 9}, "order"),
         ({"page_token": "forged.token"}, "page_token"),
     ],
@@ -73,10 +73,12 @@ def test_a_country_locates_remote_care_only(stub):
     response = stub.Match(pb.MatchRequest(location=pb.Location(country_code="NP")), timeout=10)
     assert response.user_timezone.zone == "Asia/Kathmandu"
     assert response.matches
-    assert all(list(m.matched_modalities) == [pb.REMOTE] for m in response.matches)
+    assert all(list(m.matched_modalities) == [pb.MODALITY_REMOTE] for m in response.matches)
     with pytest.raises(grpc.RpcError) as caught:
         stub.Match(
-            pb.MatchRequest(location=pb.Location(country_code="NP"), modalities=[pb.IN_PERSON])
+            pb.MatchRequest(
+                location=pb.Location(country_code="NP"), modalities=[pb.MODALITY_IN_PERSON]
+            )
         )
     assert bad_fields(caught.value) == ["location"]
 
@@ -93,9 +95,8 @@ def test_unknown_supplier_is_not_found(stub):
     with pytest.raises(grpc.RpcError) as caught:
         stub.GetSupplier(pb.GetSupplierRequest(supplier_id="nobody"))
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
-    assert stub.GetSupplier(pb.GetSupplierRequest(supplier_id="la-peds")).timezone == (
-        "America/Los_Angeles"
-    )
+    found = stub.GetSupplier(pb.GetSupplierRequest(supplier_id="la-peds")).supplier
+    assert found.timezone == "America/Los_Angeles"
 
 
 def test_list_slots_needs_a_user_zone_and_a_real_one(stub):
@@ -129,11 +130,15 @@ def test_a_page_token_is_bound_to_its_query(stub):
 
 
 def test_check_slots_answers_once_per_id_in_order(stub):
-    response = match(stub, LOS_ANGELES, modalities=[pb.IN_PERSON])
+    response = match(stub, LOS_ANGELES, modalities=[pb.MODALITY_IN_PERSON])
     slot_id = response.matches[0].slots[0].slot_id
     checks = stub.CheckSlots(pb.CheckSlotsRequest(slot_ids=[slot_id, "garbage", slot_id])).results
     assert [c.slot_id for c in checks] == [slot_id, "garbage", slot_id]
-    assert [c.status for c in checks] == [pb.BOOKABLE, pb.MALFORMED_ID, pb.BOOKABLE]
+    assert [c.status for c in checks] == [
+        pb.SLOT_STATUS_BOOKABLE,
+        pb.SLOT_STATUS_MALFORMED_ID,
+        pb.SLOT_STATUS_BOOKABLE,
+    ]
     assert [c.bookable for c in checks] == [True, False, True]
 
 

@@ -29,17 +29,17 @@ KEYS = "\n".join(
 
 
 def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
-    """Stands in for the FeedAdmin service another branch adds: answers with what it got."""
+    """Stands in for a FeedAdminService method: answers with what it got."""
     return request
 
 
 @contextmanager
 def serving(matching, edge: Edge) -> Iterator[grpc.Channel]:
-    """A channel to a server with this edge and a stand-in FeedAdmin method."""
+    """A channel to a server with this edge and a stand-in FeedAdminService method."""
     server, port = create_server("127.0.0.1:0", matching=matching, edge=edge)
     echo = grpc.unary_unary_rpc_method_handler(admin_echo)
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdmin", {"Echo": echo}),)
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", {"Echo": echo}),)
     )
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -113,7 +113,7 @@ def test_an_expired_key_no_longer_authenticates(guarded):
 
 
 def test_feed_admin_methods_need_the_admin_scope(guarded):
-    echo = guarded.unary_unary("/matcher.v1.FeedAdmin/Echo")
+    echo = guarded.unary_unary("/matcher.v1.FeedAdminService/Echo")
     assert echo(b"ping", metadata=bearer("ops-token"), timeout=10) == b"ping"
     denied = code_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
     assert denied is grpc.StatusCode.PERMISSION_DENIED

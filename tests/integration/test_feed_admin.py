@@ -1,4 +1,4 @@
-"""FeedAdmin over a real server: hot reloads under load, refusals and the feed status."""
+"""FeedAdminService over a real server: hot reloads under load, refusals and the feed status."""
 
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ VERSIONS = ("v1", "v2", "v3")
 
 
 class Admin:
-    """A server with FeedAdmin over a feed file the test rewrites, and stubs for both services."""
+    """A server with FeedAdminService over a feed file the test rewrites, and stubs for both."""
 
     def __init__(self, path, channel: grpc.Channel) -> None:
         self.path = path
         self.matcher = pb_grpc.MatcherServiceStub(channel)
-        self.admin = admin_grpc.FeedAdminStub(channel)
+        self.admin = admin_grpc.FeedAdminServiceStub(channel)
 
 
 @contextmanager
@@ -137,7 +137,7 @@ def test_a_refused_reload_names_every_bad_record_and_the_old_feed_keeps_serving(
         (f"{served.path}:4", "location.lat"),
         (f"{served.path}:5", "supplier_id"),
     ]
-    supplier = served.matcher.GetSupplier(pb.GetSupplierRequest(supplier_id="la-peds"))
+    supplier = served.matcher.GetSupplier(pb.GetSupplierRequest(supplier_id="la-peds")).supplier
     assert tag_of(supplier.name) == "v1"
     refusal = served.admin.GetFeedStatus(admin_pb.GetFeedStatusRequest()).last_refusal
     assert "2 of 24 records rejected" in refusal.reason

@@ -160,4 +160,4 @@ def test_a_window_at_the_ends_of_time_is_invalid_not_internal(stub, start, end):
 def test_a_slot_id_at_the_ends_of_time_is_malformed_not_internal(stub):
     ids = [slot_id("london-gp", epoch, 30) for epoch in (FIRST_SECOND, LAST_SECOND - 3600)]
     checked = stub.CheckSlots(pb.CheckSlotsRequest(slot_ids=ids), timeout=10)
-    assert [c.status for c in checked.results] == [pb.MALFORMED_ID, pb.MALFORMED_ID]
+    assert [c.status for c in checked.results] == [pb.SLOT_STATUS_MALFORMED_ID] * 2

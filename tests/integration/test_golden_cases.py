@@ -44,7 +44,7 @@ def test_beijing_supplier_seen_from_los_angeles_across_us_dst_start(stub):
     response = match(
         stub,
         LOS_ANGELES,
-        modalities=[pb.REMOTE],
+        modalities=[pb.MODALITY_REMOTE],
         window=window("2027-03-12T00:00:00Z", "2027-03-17T00:00:00Z"),
         max_slots_per_supplier=100,
     )
@@ -79,7 +79,7 @@ def test_kathmandu_is_five_hours_forty_five_ahead_of_london(stub):
     response = match(
         stub,
         LONDON,
-        modalities=[pb.REMOTE],
+        modalities=[pb.MODALITY_REMOTE],
         specialties=["dermatology"],
         window=window("2027-03-08T00:00:00Z", "2027-03-10T00:00:00Z"),
     )
@@ -149,7 +149,7 @@ def test_apia_and_pago_pago_share_the_wall_clock_a_day_apart(stub):
         stub,
         PAGO_PAGO,
         radius_km=200,
-        modalities=[pb.IN_PERSON],
+        modalities=[pb.MODALITY_IN_PERSON],
         window=window("2027-03-08T00:00:00Z", "2027-03-11T00:00:00Z"),
     )
     distances = {m.supplier.id: m.distance_km for m in response.matches}
@@ -162,7 +162,7 @@ def test_apia_and_pago_pago_share_the_wall_clock_a_day_apart(stub):
 
 def test_user_in_suva_finds_supplier_across_the_antimeridian(stub):
     """Suva is at 178.4°E; the Lau clinic at 178.8°W is about 290 km east across 180°."""
-    response = match(stub, SUVA, radius_km=300, modalities=[pb.IN_PERSON])
+    response = match(stub, SUVA, radius_km=300, modalities=[pb.MODALITY_IN_PERSON])
     distances = {m.supplier.id: m.distance_km for m in response.matches}
     assert 280 < distances["lau-clinic"] < 300
     assert response.user_timezone.zone == "Pacific/Fiji"
@@ -170,8 +170,8 @@ def test_user_in_suva_finds_supplier_across_the_antimeridian(stub):
 
 def test_radius_search_above_latitude_78(stub):
     """Ny-Ålesund (78.9°N) to Longyearbyen is about 115 km: inside 150 km, outside 100 km."""
-    wide = match(stub, NY_ALESUND, radius_km=150, modalities=[pb.IN_PERSON])
-    narrow = match(stub, NY_ALESUND, radius_km=100, modalities=[pb.IN_PERSON])
+    wide = match(stub, NY_ALESUND, radius_km=150, modalities=[pb.MODALITY_IN_PERSON])
+    narrow = match(stub, NY_ALESUND, radius_km=100, modalities=[pb.MODALITY_IN_PERSON])
     assert [m.supplier.id for m in wide.matches] == ["svalbard-gp"]
     assert 100 < wide.matches[0].distance_km < 150
     assert list(narrow.matches) == []
@@ -182,7 +182,7 @@ def test_supplier_monday_morning_is_the_users_sunday(stub):
     response = match(
         stub,
         LOS_ANGELES,
-        modalities=[pb.REMOTE],
+        modalities=[pb.MODALITY_REMOTE],
         specialties=["mental_health"],
         window=window("2027-03-05T00:00:00Z", "2027-03-12T00:00:00Z"),
     )

@@ -7,7 +7,7 @@ import pytest
 from matcher_api.interceptors import required_scope
 
 MATCH = "/matcher.v1.MatcherService/Match"
-ADMIN = "/matcher.v1.FeedAdmin/Reload"
+ADMIN = "/matcher.v1.FeedAdminService/ReloadFeeds"
 HEALTH = "/grpc.health.v1.Health/Check"
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 
@@ -18,6 +18,7 @@ REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
         (MATCH, "match"),
         (REFLECTION, "match"),
         (ADMIN, "admin"),
+        ("/matcher.v1.FeedAdmin/Reload", "admin"),
         ("/other.v2.FeedAdmin/Anything", "admin"),
         (HEALTH, None),
         ("/grpc.health.v1.Health/Watch", None),
