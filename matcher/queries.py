@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from matcher.errors import InvalidArgument
+from matcher import vocabulary as vocabulary_of
+from matcher.errors import FieldViolation, InvalidArgument
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -29,6 +30,7 @@ from matcher.model import (
     minute_of_day,
 )
 from matcher.settings import Limits
+from matcher.vocabulary import UnknownTerm, Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +165,47 @@ def _minute(text: str, *, field: str) -> int:
     if minute is None:
         raise InvalidArgument.of(field, f"{HHMM_RULE}, got {text!r}")
     return minute
+
+
+def filters(
+    *, specialties: Sequence[str], languages: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Specialty and language filters as the catalogue stores them, whatever their case or
+    synonym.
+
+    Any unknown value is INVALID_ARGUMENT naming each one with the closest known values, rather
+    than a filter that silently matches nothing.
+    """
+    unknown: list[FieldViolation] = []
+    found = tuple(
+        _terms(values, vocabulary=vocabulary, noun=noun, field=field, unknown=unknown)
+        for values, vocabulary, noun, field in (
+            (specialties, vocabulary_of.specialties(), "specialty", "specialties"),
+            (languages, vocabulary_of.languages(), "language code", "languages"),
+        )
+    )
+    if unknown:
+        raise InvalidArgument(*unknown)
+    return found[0], found[1]
+
+
+def _terms(
+    values: Sequence[str],
+    *,
+    vocabulary: Vocabulary,
+    noun: str,
+    field: str,
+    unknown: list[FieldViolation],
+) -> frozenset[str]:
+    """The canonical values of one filter; each unknown one is added to ``unknown``."""
+    found: set[str] = set()
+    for k, value in enumerate(values):
+        try:
+            found.add(vocabulary.canonical(value))
+        except UnknownTerm as exc:
+            rule = f"must be a known {noun} (ListFilterValues lists those served)"
+            unknown.append(FieldViolation(f"{field}[{k}]", exc.describe(rule)))
+    return frozenset(found)
 
 
 def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str) -> None:

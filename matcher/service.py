@@ -7,7 +7,7 @@ the matching; paging lives here, bound to the query and never to a wire format.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -31,6 +31,7 @@ from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
 from matcher.settings import Limits
+from matcher.vocabulary import Vocabulary, languages, specialties
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +103,23 @@ class SlotList:
 
 
 @dataclass(frozen=True)
+class FilterValue:
+    """A value a Match filter accepts, its label for people, and how many suppliers have it."""
+
+    value: str
+    label: str
+    suppliers: int
+
+
+@dataclass(frozen=True)
+class FilterValues:
+    """The specialties and languages of the suppliers serving now, most common first."""
+
+    specialties: Sequence[FilterValue]
+    languages: Sequence[FilterValue]
+
+
+@dataclass(frozen=True)
 class UpdateOutcome:
     """An update as recorded, and whether this call was the one that applied it."""
 
@@ -141,13 +159,16 @@ class Matching:
         user = self._locate(request.location)
         modalities = request.modalities or frozenset(Modality)
         page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
+        specialties_wanted, languages_wanted = queries.filters(
+            specialties=request.specialties, languages=request.languages
+        )
         query = MatchQuery(
             point=user.point,
             user_zone=user.zone,
             window=queries.window(request.window, now=now, limits=limits, field="window"),
             radius_km=queries.radius(request.radius_km, limits=limits, field="radius_km"),
-            specialties=frozenset(request.specialties),
-            languages=frozenset(request.languages),
+            specialties=specialties_wanted,
+            languages=languages_wanted,
             modalities=modalities,
             local_hours=queries.local_hours(request.local_hours, field="local_hours"),
             max_slots=queries.slots_per_supplier(
@@ -203,6 +224,14 @@ class Matching:
         queries.slot_ids(slot_ids, most=self._limits.max_slot_checks, field="slot_ids")
         return self._catalog().check(slot_ids, now=self._clock())
 
+    def filter_values(self) -> FilterValues:
+        """What the specialty and language filters can find in the catalogue serving now."""
+        counts = self._catalog().filter_counts()
+        return FilterValues(
+            specialties=_labelled(counts.specialties, specialties()),
+            languages=_labelled(counts.languages, languages()),
+        )
+
     def _locate(self, location: LocationInput) -> UserLocation:
         return queries.locate(
             location, resolver=self._resolver, limits=self._limits, field="location"
@@ -215,6 +244,14 @@ class Matching:
         if request.location is not None:
             return self._locate(request.location).zone
         raise queries.missing(field="user", what="a location or a timezone")
+
+
+def _labelled(counts: Mapping[str, int], vocabulary: Vocabulary) -> list[FilterValue]:
+    """Counted values with their labels, most suppliers first, then by value."""
+    return [
+        FilterValue(value=value, label=vocabulary.labels.get(value, value), suppliers=n)
+        for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 class Administration:

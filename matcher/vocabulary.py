@@ -44,15 +44,16 @@ class UnknownTerm(ValueError):
         self.known = known  # every valid value, when there are few enough to list
         super().__init__(self.describe())
 
-    def describe(self) -> str:
-        """The rule, the value (clipped) and the closest known values, for a person to act on."""
+    def describe(self, rule: str = "") -> str:
+        """The rule (this one, or the vocabulary's), the value (clipped) and the closest known
+        values, for a person to act on."""
         shown = self.value if len(self.value) <= 40 else self.value[:39] + "…"
         hint = ""
         if self.suggestions:
             hint = "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
         elif self.known:
             hint = f"; known: {', '.join(self.known)}"
-        return f"{self.rule}, got {shown!r}{hint}"
+        return f"{rule or self.rule}, got {shown!r}{hint}"
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,25 @@ def first_slots(
     user_tz: ZoneInfo,
     local_hours: LocalHours | None,
     limit: int,
+    preferred_hours: LocalHours | None = None,
 ) -> list[RenderedSlot]:
-    """The first ``limit`` bookable slots in the window and the user's hours, rendered for them."""
+    """The first ``limit`` bookable slots in the window and the user's hours, rendered for them.
+
+    With no hours asked for, ``preferred_hours`` (a remote supplier's: the hours it was ranked
+    by, the user's waking hours) come first: the first slots inside them, or, if it has none
+    there in the window, its first slots at any hour.
+    """
+    if local_hours is None and preferred_hours is not None:
+        preferred = first_slots(
+            supplier,
+            window=window,
+            now=now,
+            user_tz=user_tz,
+            local_hours=preferred_hours,
+            limit=limit,
+        )
+        if preferred:
+            return preferred
     found = iter_bookable(supplier, window=window, now=now)
     if local_hours is not None:
         found = (s for s in found if local_hours.admits(s.start.astimezone(user_tz)))
