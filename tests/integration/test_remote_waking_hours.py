@@ -73,8 +73,7 @@ def stub(tmp_path_factory, resolver) -> Iterator[pb_grpc.MatcherServiceStub]:
 def shown(response: pb.MatchResponse) -> list[tuple[str, list[str]]]:
     """Each match's supplier and the Kathmandu times of its slots."""
     return [
-        (m.supplier.id, [local_time(s.user_local_start) for s in m.slots])
-        for m in response.matches
+        (m.supplier.id, [local_time(s.user_local_start) for s in m.slots]) for m in response.matches
     ]
 
 
