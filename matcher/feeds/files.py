@@ -58,6 +58,14 @@ class Record:
             yield Record(value, self.path, self.line, f"{self.prefix}{name}[{k}].")
 
 
+class Problems(Exception):
+    """Every problem found with one record, when there is more than one to report."""
+
+    def __init__(self, errors: list[FeedError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
 class Digest:
     """The SHA-256 of a file's bytes after its header line, once a reader asks for it."""
 

@@ -17,7 +17,7 @@ from matcher.errors import FeedError, FeedRejected
 from matcher.feeds import availability, suppliers
 from matcher.feeds.acceptance import Feed, accepted
 from matcher.feeds.crs import Crs
-from matcher.feeds.files import Digest, Progress, Record, file_records
+from matcher.feeds.files import Digest, Problems, Progress, Record, file_records
 from matcher.feeds.header import Header, header
 from matcher.feeds.messages import clipped
 from matcher.feeds.placement import Placement
@@ -109,8 +109,8 @@ class _Reader:
                 continue
             try:
                 taken = self._take(record, found)
-            except FeedError as exc:
-                self.errors.append(exc)
+            except (FeedError, Problems) as exc:
+                self.errors.extend(exc.errors if isinstance(exc, Problems) else [exc])
                 self._remember_refused(record)
                 continue
             if taken is not None:
@@ -132,8 +132,7 @@ class _Reader:
             )
         problems = self.schema.problems(record, version=current.version if current else 1)
         if problems:
-            self.errors.extend(problems[1:])
-            raise problems[0]
+            raise Problems(problems)
         if kind == "header":
             return header(record)
         if kind == "supplier":
@@ -163,6 +162,8 @@ class _Reader:
         draft = self.drafts.get(supplier_id)
         if draft is None:
             refused = self.refused.get(("supplier", supplier_id))
+            if refused == (record.path, record.line):  # a CSV row, already reported
+                return
             if refused is not None:
                 raise record.fail(
                     "supplier_id",
@@ -196,10 +197,9 @@ class _Reader:
         """The feed of every file read, or FeedRejected if a file or header is broken."""
         errors = self.errors
         for supplier_id, draft in self.drafts.items():
-            if not draft.complete:
-                errors.append(
-                    _orphan(supplier_id, draft, self.refused.get(("availability", supplier_id)))
-                )
+            refused = self.refused.get(("availability", supplier_id))
+            if not draft.complete and refused != (draft.path, draft.line):  # not a CSV row's
+                errors.append(_orphan(supplier_id, draft, refused))
         first = headers[0]
         if first is None and not errors:
             errors.append(FeedError(path=name, line=1, field="record", reason="the feed is empty"))
@@ -209,8 +209,12 @@ class _Reader:
         order = {path: k for k, path in enumerate(self.files)}
         errors.sort(key=lambda e: (order.get(e.path, -1), e.line))
         structural = [e for e in errors if e.line <= 1]  # a file as a whole, or its header
-        if first is None or structural:
+        if first is None:  # no header: its records could not be read as anything
             raise FeedRejected(name, structural or errors)
+        if structural:
+            cause = structural[0]
+            summary = f"feed {name} refused whole: {cause.field}: {cause.reason}"
+            raise FeedRejected(name, errors, summary=summary)
         complete = [d.drawn for d in self.drafts.values() if d.complete]
         return Feed(
             suppliers=tuple(suppliers.with_circles(complete)),

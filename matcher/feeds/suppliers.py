@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import shapely
 from shapely.errors import GEOSException
@@ -16,7 +17,7 @@ from shapely.geometry import Polygon, shape
 from shapely.validation import explain_validity
 
 from matcher.feeds.crs import Crs
-from matcher.feeds.files import Record
+from matcher.feeds.files import Problems, Record
 from matcher.feeds.messages import clipped, did_you_mean
 from matcher.feeds.shared import Shared
 from matcher.geo.geometry import circles
@@ -33,6 +34,16 @@ def supplier(record: Record, shared: Shared, *, crs: Crs | None) -> Drawn:
     timezone = data["timezone"]
     if timezone not in known_zones():
         raise record.fail("timezone", _unknown_zone(timezone))
+    terms, problems = {}, []
+    for name, vocabulary in (("specialties", specialties()), ("languages", languages())):
+        try:
+            terms[name] = shared.made(
+                record, name, partial(_terms, record, name, vocabulary), strings=True
+            )
+        except Problems as exc:
+            problems.extend(exc.errors)
+    if problems:
+        raise Problems(problems)
     modalities = shared.made(
         record, "modalities", lambda: frozenset(map(Modality, data["modalities"])), strings=True
     )
@@ -41,18 +52,8 @@ def supplier(record: Record, shared: Shared, *, crs: Crs | None) -> Drawn:
         Supplier(
             id=data["id"],
             name=data["name"],
-            specialties=shared.made(
-                record,
-                "specialties",
-                lambda: _terms(record, "specialties", specialties()),
-                strings=True,
-            ),
-            languages=shared.made(
-                record,
-                "languages",
-                lambda: _terms(record, "languages", languages()),
-                strings=True,
-            ),
+            specialties=terms["specialties"],
+            languages=terms["languages"],
             modalities=modalities,
             timezone=shared(timezone),
             location=_location(record, crs),
@@ -98,13 +99,16 @@ def _unknown_zone(name: str) -> str:
 
 
 def _terms(record: Record, name: str, vocabulary: Vocabulary) -> tuple[str, ...]:
-    """A list field's values in their canonical form, each once; an unknown one is an error."""
-    found = []
+    """A list field's values in their canonical form, each once; Problems names every unknown
+    one."""
+    found, unknown = [], []
     for k, value in enumerate(record.data.get(name, ())):
         try:
             found.append(vocabulary.canonical(value))
         except UnknownTerm as exc:
-            raise record.fail(f"{name}[{k}]", exc.describe()) from None
+            unknown.append(record.fail(f"{name}[{k}]", exc.describe()))
+    if unknown:
+        raise Problems(unknown)
     return tuple(dict.fromkeys(found))
 
 
