@@ -7,6 +7,7 @@ that a rule ends after it starts, and that dates and wall times are real ones.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from matcher.feeds.files import Record
 from matcher.feeds.messages import clipped
@@ -18,6 +19,7 @@ DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 
 def availability(record: Record, shared: Shared, *, version: int) -> Availability:
     """A checked availability line: weekly rules, one-offs, closures, notice and bookings."""
+    data = record.data
     return Availability(
         weekly=shared.made(
             record,
@@ -25,11 +27,22 @@ def availability(record: Record, shared: Shared, *, version: int) -> Availabilit
             lambda: tuple(shared(_weekly(r)) for r in record.items("weekly")),
             version=version,
         ),
-        one_off=tuple(_one_off(o) for o in record.items("one_off")),
-        closed=shared.made(record, "closed", lambda: _closed(record)),
-        min_notice=timedelta(minutes=int(record.data.get("min_notice_minutes", 0))),
-        booked=tuple((_wall(b, "start"), int(b.data["spots"])) for b in record.items("booked")),
+        one_off=tuple(map(_one_off, record.items("one_off"))) if data.get("one_off") else (),
+        closed=shared.made(record, "closed", lambda: _closed(record), strings=True),
+        min_notice=_notice(data.get("min_notice_minutes", 0)),
+        booked=tuple(map(_booking, record.items("booked"))) if data.get("booked") else (),
     )
+
+
+@lru_cache(maxsize=1024)
+def _notice(minutes: int | float) -> timedelta:
+    """A notice period: a few distinct values shared by every supplier that gives them."""
+    return timedelta(minutes=int(minutes))
+
+
+def _booking(record: Record) -> tuple[datetime, int]:
+    """Places already taken in the slot starting at a local wall time."""
+    return _wall(record, "start"), int(record.data["spots"])
 
 
 def _closed(record: Record) -> frozenset[date]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TypeVar, cast
 
+import orjson
+
 from matcher.feeds.files import Record
 
 H = TypeVar("H", bound=Hashable)
@@ -33,13 +35,12 @@ class Shared:
     ) -> H:
         """What ``make`` builds from a field, reused for any later field written the same.
 
-        The key is the field's raw JSON as Python writes it (and the format version it was
-        checked under), so 5, 5.0 and true never share a value; a list the schema holds to
-        strings (``strings``) is keyed by its tuple, which is quicker. Only a value that passed
-        its checks is remembered.
+        The key is the field's raw JSON (and the format version it was checked under), so 5,
+        5.0 and true never share a value; a list the schema holds to strings (``strings``) is
+        keyed by its tuple, which is quicker. Only a value that passed its checks is remembered.
         """
         raw = record.data.get(name)
-        key = (name, version, tuple(raw) if strings and raw is not None else repr(raw))
+        key = (name, version, tuple(raw) if strings and raw is not None else orjson.dumps(raw))
         if key not in self._made:
             self._made[key] = self(make())
         return cast(H, self._made[key])
