@@ -13,14 +13,16 @@ FEED   ?= data/suppliers.jsonl
 NODE   := node_modules/.package-lock.json
 BUF    := node_modules/.bin/buf
 
-.PHONY: all setup system gen run test lint typecheck check bench data clean dev-certs proto-lint
+.PHONY: all setup system gen lock wheel run test lint typecheck check bench data clean dev-certs proto-lint
 
 all: test
 
-$(STAMP): pyproject.toml
+# Every package at the version the lock file pins (hashes checked), then this project, editable.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(STAMP) $(GEN)
@@ -36,6 +38,19 @@ $(GEN): $(PROTOS) $(STAMP) devtools/protogen.py
 	$(PY) -m devtools.protogen
 
 gen: $(GEN)
+
+# The lock files, from pyproject.toml: requirements.lock (what the wheel runs on, installed by the
+# Dockerfile) and requirements-dev.lock (that plus the dev tools, installed by make). Run after
+# changing a dependency, and commit both.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.11 --python-platform linux \
+	--generate-hashes --custom-compile-command "make lock"
+lock: | $(STAMP)
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
+
+# The wheel, as the Dockerfile builds it: generated stubs and the sample feed inside.
+wheel: | $(STAMP)
+	PYTHON=$(PY) sh deploy/install.sh wheel . dist
 
 # Node tools, pinned by package-lock.json: buf.
 $(NODE): package.json package-lock.json
@@ -75,4 +90,4 @@ dev-certs: setup
 	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) node_modules matcher_api/v1 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules matcher_api/v1 build dist .pytest_cache .mypy_cache .ruff_cache

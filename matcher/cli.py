@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from matcher.engine.catalog import Catalog
 from matcher.errors import FeedError, FeedRejected
 from matcher.feeds import Feed, accepted, read_feed
-from matcher.settings import Settings, add_arguments
+from matcher.settings import Settings, add_arguments, command_parser
 
 ACCEPTABLE, REFUSED, UNUSABLE = 0, 1, 2
 
@@ -141,13 +141,13 @@ def as_text(report: Report) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; the threshold falls back to MATCHER_MAX_REJECTED_SHARE."""
-    parser = argparse.ArgumentParser(prog="matcher-feed", description=__doc__)
+    parser = command_parser(prog="matcher-feed", description=__doc__ or "")
     parser.add_argument(
         "command",
         choices=("validate", "load"),
         help="validate: read and check; load: also build the catalogue and time it",
     )
-    parser.add_argument("feed", type=Path)
+    parser.add_argument("feed", type=Path, help="a JSON Lines or CSV feed, or a snapshot")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     add_arguments(parser, Settings, env=os.environ, only={"max_rejected_share"})
     return parser.parse_args(argv)

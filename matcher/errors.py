@@ -66,6 +66,10 @@ class FailedPrecondition(MatcherError):
     """A request the service cannot carry out in its current configuration or state."""
 
 
+class Unavailable(MatcherError):
+    """The service cannot answer yet (its feed is still loading); the caller may retry."""
+
+
 class UpdateConflict(MatcherError):
     """An update id already used for a different update."""
 

@@ -7,6 +7,7 @@ Each field of ``Limits`` and ``Settings`` is one setting: ``--some-name`` on the
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import types
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -17,6 +18,21 @@ from typing import Any, TypeVar, get_args, get_type_hints
 
 T = TypeVar("T", int, float)
 ENV_PREFIX = "MATCHER_"
+#: Sections of --help, in order; a setting with no group is listed under "server".
+SERVER, OBSERVABILITY, CONNECTIONS, LIMITS = "server", "observability", "connections", "limits"
+GROUP_TITLES = {
+    SERVER: "server",
+    OBSERVABILITY: "metrics, traces and logs",
+    CONNECTIONS: "connections (keepalive and rebalancing)",
+    LIMITS: "request limits",
+}
+#: What a value looks like in --help, by its type, when a setting names none.
+METAVARS: dict[object, str] = {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}
+EPILOG = """\
+Each flag falls back to the environment variable shown beside it, then to its default;
+MATCHER_PAGE_TOKEN_SECRET and MATCHER_AUTH_KEYS are variables only, so that no secret shows in a
+process list. Signals: SIGTERM or SIGINT drain and exit, SIGHUP reloads the feed.
+Operators' guide: docs/operations.md."""
 
 
 def setting(
@@ -26,9 +42,15 @@ def setting(
     parse: Callable[[str], Any] | None = None,
     env: str = "",
     flag: bool = True,
+    group: str = "",
+    metavar: str = "",
 ) -> Any:
-    """A settings field: its default, its help, and optionally how to read it and its variable."""
-    return field(default=default, metadata={"help": help, "parse": parse, "env": env, "flag": flag})
+    """A settings field: its default, its help, and optionally how to read it and its variable.
+
+    ``group`` names the section of --help it is listed in; ``metavar`` what its value looks like.
+    """
+    metadata = {"help": help, "parse": parse, "env": env, "flag": flag}
+    return field(default=default, metadata={**metadata, "group": group, "metavar": metavar})
 
 
 def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
@@ -109,7 +131,11 @@ class Limits:
 class Settings:
     """How one server process runs: where it listens, what it serves, and its limits."""
 
-    address: str = setting("localhost:50051", "host:port to listen on (port 0 picks a free one)")
+    address: str = setting(
+        "localhost:50051",
+        "host:port to listen on (port 0 picks a free one); [::]:50051 for all interfaces",
+        metavar="HOST:PORT",
+    )
     feed: Path | None = setting(
         None, "supplier feed, a file or a snapshot directory; unset, the sample feed"
     )
@@ -124,7 +150,7 @@ class Settings:
         1, "server processes sharing the port, forked after the feed loads", parse=positive(int)
     )
     reflection: bool = setting(True, "offer gRPC server reflection")
-    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR", metavar="LEVEL")
     tls_cert: Path | None = setting(None, "PEM certificate chain; with --tls-key, serve TLS")
     tls_key: Path | None = setting(None, "PEM private key of --tls-cert")
     tls_client_ca: Path | None = setting(None, "PEM CA that must sign callers' certificates")
@@ -145,6 +171,60 @@ class Settings:
     )
     page_token_secret: str = setting(
         "", "key page tokens are signed with; unset: random per process", flag=False
+    )
+    # observability (docs/operations.md "Metrics", "Traces and logs")
+    metrics_address: str = setting(
+        "",
+        "host:port serving Prometheus metrics at /metrics; unset: no metrics endpoint",
+        group=OBSERVABILITY,
+        metavar="HOST:PORT",
+    )
+    otlp_endpoint: str = setting(
+        "",
+        "OTLP/gRPC collector spans are exported to (e.g. http://otel-collector:4317);"
+        " unset: no spans exported",
+        group=OBSERVABILITY,
+        metavar="URL",
+    )
+    max_request_id_length: int = setting(
+        128,
+        "longest x-request-id taken from a caller; a longer or malformed one is replaced",
+        parse=positive(int),
+        group=OBSERVABILITY,
+    )
+    # connections (docs/operations.md "Connections and Kubernetes")
+    keepalive_seconds: float = setting(
+        60.0,
+        "ping a client after this long without activity, to find dead connections",
+        parse=positive(float),
+        group=CONNECTIONS,
+    )
+    keepalive_timeout_seconds: float = setting(
+        20.0,
+        "close a connection whose ping is not answered within this long",
+        parse=positive(float),
+        group=CONNECTIONS,
+    )
+    min_client_ping_seconds: float = setting(
+        10.0,
+        "shortest interval between a client's keepalive pings the server tolerates",
+        parse=positive(float),
+        group=CONNECTIONS,
+    )
+    max_connection_age_seconds: float = setting(
+        300.0,
+        "ask a client to reconnect after this long (±10%%), so new replicas get traffic",
+        parse=positive(float),
+        group=CONNECTIONS,
+    )
+    max_connection_age_grace_seconds: float = setting(
+        30.0,
+        "how long calls on a connection past its age may still finish",
+        parse=positive(float),
+        group=CONNECTIONS,
+    )
+    max_concurrent_streams: int = setting(
+        100, "most calls at once on one client connection", parse=positive(int), group=CONNECTIONS
     )
     limits: Limits = field(default_factory=Limits)
 
@@ -171,8 +251,7 @@ def add_arguments(
         flag = "--" + f.name.replace("_", "-")
         variable = env_name(f)
         default = f.default if f.default is not MISSING else None
-        shown = "unset" if default is None else "%(default)s"
-        help_text = f"{f.metadata['help']} (env {variable}; default: {shown})"
+        help_text = f"{f.metadata['help']} [{variable}; default {_shown(default)}]"
         if hints[f.name] is bool:
             parser.add_argument(
                 flag,
@@ -183,8 +262,45 @@ def add_arguments(
             continue
         parse = f.metadata.get("parse") or _plain(hints[f.name])
         parser.add_argument(
-            flag, type=parse, default=env.get(variable, default), help=help_text, dest=f.name
+            flag,
+            type=parse,
+            default=env.get(variable, default),
+            help=help_text,
+            dest=f.name,
+            metavar=f.metadata.get("metavar") or METAVARS.get(_plain(hints[f.name]), "VALUE"),
         )
+
+
+def _shown(default: Any) -> str:
+    """A default as --help shows it: "on"/"off" for switches, "unset" for none, "%" escaped."""
+    if default is None or default == "":
+        return "unset"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return str(default).replace("%", "%%")
+
+
+def version(distribution: str = "matcher") -> str:
+    """The installed version of the project, or "unknown" when run from a bare source tree."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def command_parser(
+    *, prog: str, description: str, usage: str | None = None
+) -> argparse.ArgumentParser:
+    """A parser for one of the project's commands, with --version and the environment epilog."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        usage=usage,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{prog} {version()}")
+    return parser
 
 
 def from_arguments(
@@ -215,10 +331,15 @@ def parse_settings(
 
 
 def settings_parser(*, env: Mapping[str, str], description: str = "") -> argparse.ArgumentParser:
-    """The server's command line: one flag for each setting, limits included."""
-    parser = argparse.ArgumentParser(description=description)
-    add_arguments(parser, Settings, env=env)
-    add_arguments(parser.add_argument_group("request limits"), Limits, env=env)
+    """The server's command line: one flag for each setting, limits included, in sections."""
+    parser = command_parser(
+        prog="matcher-server", description=description, usage="%(prog)s [options]"
+    )
+    groups = {name: parser.add_argument_group(title) for name, title in GROUP_TITLES.items()}
+    for name, group in groups.items():
+        chosen = {f.name for f in fields(Settings) if (f.metadata.get("group") or SERVER) == name}
+        add_arguments(group, Settings, env=env, only=chosen)
+    add_arguments(groups[LIMITS], Limits, env=env)
     return parser
 
 

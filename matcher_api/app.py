@@ -5,12 +5,13 @@ from __future__ import annotations
 from concurrent import futures
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from grpc_reflection.v1alpha import reflection
 
 from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
 from matcher_api.edge import Edge
+from matcher_api.health import Health
 from matcher_api.servicer import MatcherServicer
 from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher_api.v1 import matcher_pb2 as pb
@@ -28,10 +29,12 @@ def create_server(
     reflect: bool = True,
     edge: Edge | None = None,
     administration: Administration | None = None,
+    health: Health | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
 
-    With ``administration``, the server also offers FeedAdminService.
+    With ``administration``, the server also offers FeedAdminService. Health answers SERVING
+    unless a ``health`` is given, whose status its owner sets (NOT_SERVING while loading).
     """
     edge = edge or Edge()
     server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
@@ -42,12 +45,9 @@ def create_server(
             FeedAdminServicer(administration), server
         )
         services.append(ADMIN_SERVICE_NAME)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *services):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    (health or Health(serving=True)).add_to(server, services=services)
     if reflect:
-        names = (*services, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        names = (*services, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
     port = edge.bind(server, address)
     if port == 0:

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 
 from matcher.auth import Keyring
+from matcher.settings import Settings
 from matcher_api.interceptors import AccessLog, BearerAuth
 
 MIB = 1 << 20
@@ -23,6 +24,7 @@ class Edge:
     max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
     max_message_bytes: int = MIB
     reuse_port: bool = False  # sibling worker processes share the port; the kernel spreads calls
+    connection: tuple[tuple[str, int], ...] = ()  # keepalive and age: connection_options()
 
     def server(self, executor: futures.ThreadPoolExecutor) -> grpc.Server:
         """A gRPC server with the access log, token checks and limits installed."""
@@ -34,6 +36,7 @@ class Edge:
                 # grpcio shares ports by default: unless workers are meant to, a second server
                 # on a busy port would silently split the traffic
                 ("grpc.so_reuseport", int(self.reuse_port)),
+                *self.connection,
             ],
             maximum_concurrent_rpcs=self.max_concurrent_rpcs,
         )
@@ -52,3 +55,29 @@ def tls(*, cert: Path, key: Path, client_ca: Path | None = None) -> grpc.ServerC
         root_certificates=client_ca.read_bytes() if client_ca else None,
         require_client_auth=client_ca is not None,
     )
+
+
+def connection_options(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """gRPC core's arguments for keepalive pings, connection age and calls per connection.
+
+    A connection past its age gets a GOAWAY: the client reconnects (perhaps to another replica
+    behind the same Service) and its calls in flight have the grace period to finish.
+    """
+    return (
+        ("grpc.keepalive_time_ms", _ms(settings.keepalive_seconds)),
+        ("grpc.keepalive_timeout_ms", _ms(settings.keepalive_timeout_seconds)),
+        # clients may ping idle connections too, down to the tolerated interval
+        ("grpc.keepalive_permit_without_calls", 1),
+        (
+            "grpc.http2.min_recv_ping_interval_without_data_ms",
+            _ms(settings.min_client_ping_seconds),
+        ),
+        ("grpc.max_connection_age_ms", _ms(settings.max_connection_age_seconds)),
+        ("grpc.max_connection_age_grace_ms", _ms(settings.max_connection_age_grace_seconds)),
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+    )
+
+
+def _ms(seconds: float) -> int:
+    """Seconds as the whole milliseconds gRPC's arguments take."""
+    return round(seconds * 1000)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from matcher.auth import Decision, Keyring
+from matcher_api import correlation
 
 log = logging.getLogger("matcher.access")
 #: Services anyone may call: load balancers and orchestrators probe health without a token.
@@ -95,22 +95,24 @@ def _logged_stream(behavior: Behavior, method: str) -> Behavior:
 
 @contextmanager
 def _call_logged(method: str, context: grpc.ServicerContext) -> Iterator[None]:
-    """Gives the call a request id, sends it back as ``x-request-id`` and logs the outcome."""
-    request_id = uuid.uuid4().hex
-    context.send_initial_metadata((("x-request-id", request_id),))
-    started = time.perf_counter()
-    failed = True
-    try:
-        yield
-        failed = False
-    finally:
-        fields = {
-            "request_id": request_id,
-            "method": method,
-            "code": _outcome(context, failed=failed),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        log.info("rpc", extra=fields)
+    """Gives the call its ids (correlation.py), sends back ``x-request-id``, logs the outcome."""
+    with correlation.call(method, context.invocation_metadata()) as call:
+        context.send_initial_metadata((("x-request-id", call.correlation.request_id),))
+        started = time.perf_counter()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            code = _outcome(context, failed=failed)
+            call.ended(code)
+            fields = {
+                **call.correlation.fields(),
+                "method": method,
+                "code": code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+            log.info("rpc", extra=fields)
 
 
 def _outcome(context: grpc.ServicerContext, *, failed: bool) -> str:

@@ -8,8 +8,10 @@ import sys
 import traceback
 from datetime import UTC, datetime
 
+from matcher_api import correlation
+
 #: Extra fields a log call may attach (``extra=``); anything else a record carries is dropped.
-FIELDS = ("request_id", "method", "code", "duration_ms")
+FIELDS = ("request_id", "trace_id", "span_id", "method", "code", "duration_ms")
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +30,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": str(record.msg) if record.exc_info else record.getMessage(),
         }
+        entry.update(correlation.current())  # request_id, trace_id, span_id inside a call
         entry.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__

@@ -19,6 +19,7 @@ from matcher.errors import (
     FeedRejected,
     InvalidArgument,
     NotFound,
+    Unavailable,
     UpdateConflict,
 )
 
@@ -113,6 +114,8 @@ def translated(handler: Handler) -> Handler:
             abort(context, rich(code_pb2.FAILED_PRECONDITION, str(exc)))
         except UpdateConflict as exc:
             abort(context, rich(code_pb2.ALREADY_EXISTS, str(exc)))
+        except Unavailable as exc:
+            abort(context, rich(code_pb2.UNAVAILABLE, str(exc)))
         except Abandoned as exc:  # nobody is listening; the status is for the access log
             abort(context, rich(code_pb2.CANCELLED, str(exc)))
         except Exception:

@@ -12,11 +12,13 @@ import gc
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import replace
 
 from matcher.service import Matching
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
+from matcher_api.observability import Observability
 
 log = logging.getLogger("matcher.workers")
 
@@ -30,16 +32,23 @@ def fork_workers(
     reflect: bool,
     grace_seconds: float,
     edge: Edge | None = None,
+    observe: Callable[[int], Observability] | None = None,
 ) -> list[int]:
-    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids."""
+    """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
+
+    Each worker first calls ``observe`` with its index (0 to count - 1): its own metrics
+    endpoint and gRPC metrics plugin, which must be made after the fork.
+    """
     shared = replace(edge or Edge(), reuse_port=True)
     gc.freeze()
     pids = []
-    for _ in range(count):
+    for index in range(count):
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                if observe is not None:
+                    observe(index)
                 code = serve_worker(
                     address,
                     matching=matching,

@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from matcher import metrics
 from matcher.engine.catalog import Catalog
-from matcher.errors import FailedPrecondition, FeedError, FeedRejected, NotFound
+from matcher.errors import FailedPrecondition, FeedError, FeedRejected, NotFound, Unavailable
 from matcher.feeds import Feed, load_feed
 from matcher.instants import utc_now
 from matcher.model import Availability, Update
@@ -106,24 +107,45 @@ class CatalogHolder:
         max_rejected_share: float = 0.0,
         clock: Callable[[], datetime] = utc_now,
         journal: Journal | None = None,
+        load: bool = True,
     ) -> None:
-        """Loads the feed at ``path`` once and replays ``journal``; FeedRejected if it cannot."""
+        """Loads the feed at ``path`` and replays ``journal``; FeedRejected if it cannot.
+
+        With ``load=False`` nothing is read yet: every read raises Unavailable until the first
+        ``reload`` (so a server can answer health checks while a large feed loads).
+        """
         self.path = path
         self.max_rejected_share = max_rejected_share
         self._clock = clock
         self._journal = journal
         self._changing = threading.Lock()  # one reload or update at a time
-        self._snapshot = self._build()
+        self._loaded: Snapshot | None = None
         self._refusal: Refusal | None = None
+        if load:
+            self.reload()
+
+    @property
+    def _snapshot(self) -> Snapshot:
+        """The snapshot serving now; Unavailable before the first load."""
+        if self._loaded is None:
+            raise Unavailable("the supplier feed is still loading; retry shortly")
+        return self._loaded
 
     def _build(self) -> Snapshot:
         """A snapshot of the feed as it is now on disk, with the updates newer than it."""
-        return build(
-            self.path,
-            max_rejected_share=self.max_rejected_share,
-            clock=self._clock,
-            journal=self._journal,
-        )
+        started = time.perf_counter()
+        try:
+            fresh = build(
+                self.path,
+                max_rejected_share=self.max_rejected_share,
+                clock=self._clock,
+                journal=self._journal,
+            )
+        except FeedRejected:
+            metrics.load_finished(refused=True, seconds=time.perf_counter() - started)
+            raise
+        metrics.load_finished(refused=False, seconds=fresh.load_seconds)
+        return fresh
 
     def current(self) -> Catalog:
         """The catalogue serving now."""
@@ -150,8 +172,9 @@ class CatalogHolder:
                     at=self._clock(), path=exc.path, summary=exc.summary, errors=tuple(exc.errors)
                 )
                 raise
-            self._snapshot = fresh
+            self._loaded = fresh
             self._refusal = None
+            _served(fresh)
             return fresh
 
     def update(self, change: Update) -> Update:
@@ -167,8 +190,14 @@ class CatalogHolder:
             recorded = self._journal.record(change)
             if recorded is change:
                 catalog = applied(self._snapshot.catalog, [change])
-                self._snapshot = replace(self._snapshot, catalog=catalog)
+                self._loaded = replace(self._snapshot, catalog=catalog)
+                metrics.update_applied(accepted_at=change.received_at, now=self._clock())
             return recorded
+
+
+def _served(snapshot: Snapshot) -> None:
+    """Tells the metrics which feed serves now."""
+    metrics.feed_served(suppliers=len(snapshot.catalog), generated_at=snapshot.feed.generated_at)
 
 
 def reload_and_log(holder: CatalogHolder) -> None:

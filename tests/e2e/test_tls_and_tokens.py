@@ -35,7 +35,7 @@ def files(tmp_path_factory):
     return out
 
 
-def tls_server(files, *extra: str):
+def tls_server(files, *extra: str, env: dict[str, str] | None = None):
     return running(
         [
             "--feed",
@@ -47,7 +47,8 @@ def tls_server(files, *extra: str):
             "--auth-keys",
             str(files / "keys.txt"),
             *extra,
-        ]
+        ],
+        env=env,
     )
 
 
@@ -59,7 +60,9 @@ def tls(files):
 
 @pytest.fixture(scope="module")
 def mtls(files):
-    with tls_server(files, "--tls-client-ca", str(files / "ca.pem")) as server:
+    # gRPC core's own lines (silenced by default) show the handshake refusals server-side
+    verbose = {"GRPC_VERBOSITY": "INFO"}
+    with tls_server(files, "--tls-client-ca", str(files / "ca.pem"), env=verbose) as server:
         yield server
 
 

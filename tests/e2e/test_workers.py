@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ROOT, SERVER, TINY_FEED, grpcurl, launch, wait_until_serving
+from tests.e2e.conftest import (
+    ROOT,
+    SERVER,
+    TINY_FEED,
+    free_port,
+    grpcurl,
+    launch,
+    wait_until_serving,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +63,34 @@ def test_workers_need_a_fixed_port():
     )
     assert done.returncode == 2
     assert "--workers above 1 needs a fixed port" in done.stderr
+
+
+def free_port_pair() -> int:
+    """A port such that it and the next one are both free now."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    pytest.fail("no two consecutive free ports")
+
+
+def test_each_worker_serves_its_metrics_on_the_next_port_and_all_stop_on_sigterm():
+    port = free_port_pair()
+    server = launch(TINY_FEED, "--workers", "2", "--metrics-address", f"127.0.0.1:{port}")
+    try:
+        wait_until_serving(server)
+        for k in (0, 1):
+            url = f"http://127.0.0.1:{port + k}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                text = response.read().decode()
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            assert families["matcher_catalog_suppliers"].samples[0].value == 12, url
+    finally:
+        code = server.stop()
+        output = server.stderr_text()
+        server.log.unlink(missing_ok=True)
+    assert code == 0, output

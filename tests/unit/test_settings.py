@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from matcher.settings import Limits, Settings, parse_settings, settings_parser
+from matcher.settings import (
+    Limits,
+    Settings,
+    env_name,
+    parse_settings,
+    settings_parser,
+    version,
+)
 
 
 def test_no_flags_and_no_environment_give_the_defaults():
@@ -51,11 +58,22 @@ def test_a_bad_value_stops_at_start(argv, env):
     assert stopped.value.code == 2
 
 
-def test_every_limit_and_setting_but_the_secrets_is_a_flag_with_its_variable_in_the_help():
-    text = settings_parser(env={}).format_help()
+def test_every_flag_shows_its_variable_and_default_and_no_secret_is_a_flag():
+    text = " ".join(settings_parser(env={}).format_help().split())  # undo the line wrapping
     flagged = [f for kind in (Settings, Limits) for f in fields(kind) if f.name != "limits"]
     for f in flagged:
         if f.metadata["flag"]:
             assert "--" + f.name.replace("_", "-") in text
-    assert "MATCHER_AUTH_KEYS_FILE" in text
-    assert "MATCHER_PAGE_TOKEN_SECRET" not in text  # a secret never travels on a command line
+            assert f"[{env_name(f)}; default " in text, f.name
+    assert "[MATCHER_AUTH_KEYS_FILE; default unset]" in text
+    assert "[MATCHER_MAX_CONNECTION_AGE_SECONDS; default 300.0]" in text
+    assert "--page-token-secret" not in text  # a secret never travels on a command line
+    assert "MATCHER_PAGE_TOKEN_SECRET" in text  # but the help says which variable holds it
+
+
+def test_version_names_the_command_and_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        parse_settings(["--version"], env={})
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"matcher-server {version()}\n"
+    assert version()[0].isdigit()
