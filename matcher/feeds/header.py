@@ -9,6 +9,7 @@ from datetime import datetime
 from matcher.feeds.crs import WGS84, Crs
 from matcher.feeds.files import Record
 from matcher.feeds.messages import clipped
+from matcher.instants import SUPPORTED_RULE, supported
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ def instant(record: Record, name: str) -> datetime:
     """An RFC 3339 instant with an offset (the schema has checked its shape)."""
     text = record.data[name]
     try:
-        return datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise record.fail(name, f"must be a real RFC 3339 instant, got {clipped(text)}") from None
+    if not supported(value):
+        raise record.fail(name, f"{SUPPORTED_RULE}, got {clipped(text)}")
+    return value

@@ -11,6 +11,7 @@ import pytz
 from timezonefinder import TimezoneFinder
 
 from matcher.errors import InvalidArgument
+from matcher.instants import EARLIEST, LATEST
 from matcher.model import Point, ZoneState
 
 
@@ -71,7 +72,8 @@ def same_rules(a: str, b: str, *, since: datetime) -> bool:
     Zones that merely have different names (Europe/Oslo and Arctic/Longyearbyen, or a country's
     zone and the nautical zone of its waters) give every slot the same instant and local time.
     """
-    return a == b or _hourly_offsets(a, since.date()) == _hourly_offsets(b, since.date())
+    day = min(max(since, EARLIEST), LATEST).date()  # a year on from 9999 is beyond Python's dates
+    return a == b or _hourly_offsets(a, day) == _hourly_offsets(b, day)
 
 
 @lru_cache(maxsize=256)

@@ -313,7 +313,9 @@ def test_wrong_format_version_is_refused(tmp_path: Path, version: object) -> Non
     assert [(e.line, e.field) for e in errors] == [(1, "format_version")]
 
 
-@pytest.mark.parametrize("generated_at", ["2026-11-20T00:00:00", "yesterday", None])
+@pytest.mark.parametrize(
+    "generated_at", ["2026-11-20T00:00:00", "yesterday", None, "9999-12-31T23:00:00Z"]
+)
 def test_header_needs_an_instant_with_an_offset(tmp_path: Path, generated_at: object) -> None:
     errors = rejected(write(tmp_path, HEADER | {"generated_at": generated_at}))
     assert [(e.line, e.field) for e in errors] == [(1, "generated_at")]
