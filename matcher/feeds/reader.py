@@ -33,12 +33,14 @@ class _Draft:
     path: str
     line: int
     drawn: suppliers.Drawn  # with no availability until its line arrives
-    availability_at: tuple[str, int] | None = None  # where its availability line was
+    #: Where its availability line was (file, line): two references, no tuple per supplier.
+    availability_path: str = ""
+    availability_line: int = 0
 
     @property
     def complete(self) -> bool:
         """Whether its availability line has arrived."""
-        return self.availability_at is not None
+        return self.availability_line > 0
 
 
 def load_feed(
@@ -174,14 +176,15 @@ class _Reader:
                 "supplier_id",
                 f"must name a supplier earlier in the feed, got {clipped(supplier_id)}",
             )
-        if draft.availability_at is not None:
+        if draft.complete:
             raise record.fail(
                 "supplier_id",
                 f"must name a supplier once, got {clipped(supplier_id)} again"
-                f" (its availability is on {_where(draft.availability_at, record.path)})",
+                " (its availability is on"
+                f" {_where((draft.availability_path, draft.availability_line), record.path)})",
             )
         draft.drawn.availability = availability.availability(record, self.shared, version=version)
-        draft.availability_at = (record.path, record.line)
+        draft.availability_path, draft.availability_line = record.path, record.line
 
     def _remember_refused(self, record: Record) -> None:
         """Notes a refused supplier or availability record by the supplier id it names."""
@@ -217,7 +220,7 @@ class _Reader:
             raise FeedRejected(name, errors, summary=summary)
         complete = [d.drawn for d in self.drafts.values() if d.complete]
         return Feed(
-            suppliers=tuple(suppliers.with_circles(complete)),
+            suppliers=tuple(suppliers.finished(complete)),
             generated_at=first.generated_at,
             path=name,
             format_version=first.version,

@@ -26,6 +26,17 @@ from matcher.model import Availability, Modality, Point, Supplier
 from matcher.vocabulary import UnknownTerm, Vocabulary, languages, specialties
 
 NO_AVAILABILITY = Availability()  # a supplier's until its availability line is read
+#: What a Drawn holds once its finished supplier has been made.
+FINISHED = Supplier(
+    id="",
+    name="",
+    specialties=(),
+    languages=(),
+    modalities=frozenset(),
+    timezone="UTC",
+    location=Point(lat=0.0, lng=0.0),
+    availability=NO_AVAILABILITY,
+)
 
 
 def supplier(record: Record, shared: Shared, *, crs: Crs | None) -> Drawn:
@@ -74,22 +85,24 @@ class Drawn:
     availability: Availability = NO_AVAILABILITY
 
 
-def with_circles(drawn: Sequence[Drawn]) -> list[Supplier]:
-    """The suppliers, each with its availability and its circular area drawn (in one batch)."""
+def finished(drawn: Sequence[Drawn]) -> list[Supplier]:
+    """The suppliers, each with its availability and its circular area (drawn in one batch).
+
+    Each Drawn lets go of its draft supplier as the finished one is made, so a large feed never
+    holds both at once.
+    """
     round_areas = [d for d in drawn if d.radius_km is not None]
     circles_drawn = circles(
         [d.supplier.location for d in round_areas],
         radii_km=[d.radius_km or 0.0 for d in round_areas],
     )
     areas = {id(d): area for d, area in zip(round_areas, circles_drawn, strict=True)}
-    return [
-        replace(
-            d.supplier,
-            availability=d.availability,
-            service_area=areas.get(id(d), d.supplier.service_area),
-        )
-        for d in drawn
-    ]
+    done = []
+    for d in drawn:
+        area = areas.pop(id(d), d.supplier.service_area)
+        done.append(replace(d.supplier, availability=d.availability, service_area=area))
+        d.supplier, d.availability = FINISHED, NO_AVAILABILITY
+    return done
 
 
 def _unknown_zone(name: str) -> str:
