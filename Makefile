@@ -12,6 +12,8 @@ FEED   ?= data/suppliers.jsonl
 # npm ci writes node_modules/.package-lock.json: it stands for the whole install
 NODE   := node_modules/.package-lock.json
 BUF    := node_modules/.bin/buf
+# the Node client example, which the e2e tests run against a server
+NODE_EXAMPLE := examples/node/node_modules/.package-lock.json
 
 .PHONY: all setup system gen lock wheel run test lint typecheck check bench data clean dev-certs proto-lint
 
@@ -57,9 +59,15 @@ $(NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# buf.yaml: STANDARD lint rules and comments on everything.
+$(NODE_EXAMPLE): examples/node/package.json examples/node/package-lock.json
+	npm ci --prefix examples/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+# buf.yaml: STANDARD lint rules and comments on everything; then no change may break a client
+# of v1 as released (proto/v1-baseline.binpb, an image `buf build` made when v1 was settled).
 proto-lint: $(NODE)
 	$(BUF) lint
+	$(BUF) breaking --against proto/v1-baseline.binpb
 
 run: setup
 	$(BIN)/matcher-server --address $(ADDRESS) --feed $(FEED)
@@ -69,13 +77,13 @@ lint: setup proto-lint
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy matcher matcher_api devtools
+	$(BIN)/mypy matcher matcher_api devtools examples/python
 
 check: lint typecheck
 
-test: setup system proto-lint
+test: setup system proto-lint $(NODE_EXAMPLE)
 	$(BIN)/ruff check .
-	$(BIN)/mypy matcher matcher_api devtools
+	$(BIN)/mypy matcher matcher_api devtools examples/python
 	$(BIN)/pytest -q
 
 bench: setup system
@@ -90,4 +98,4 @@ dev-certs: setup
 	$(PY) -m devtools.protoset --out dev-certs/matcher.protoset
 
 clean:
-	rm -rf $(VENV) node_modules matcher_api/v1 build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules examples/node/node_modules matcher_api/v1 build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
-"""Writes a descriptor set of the matcher and health services, for grpcurl's -protoset.
+"""Writes a descriptor set of every service the server offers, for grpcurl's -protoset.
 
 With tokens on, reflection answers only token holders; with this file grpcurl needs no
-reflection, so a health check works without a token as load balancers make it.
+reflection, so a health check works without a token as load balancers make it. It holds what
+reflection serves: the API with its comments, the error details, health and reflection.
 
     python -m devtools.protoset --out dev-certs/matcher.protoset
 """
@@ -12,27 +13,13 @@ import argparse
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2
-from google.protobuf.descriptor import FileDescriptor
-from grpc_health.v1 import health_pb2
 
-from matcher_api.v1 import matcher_pb2
+from matcher_api.reflection import served_files
 
 
-def descriptor_set(*roots: FileDescriptor) -> descriptor_pb2.FileDescriptorSet:
-    """The files of ``roots`` and of everything they import, each once, imports first."""
-    files = descriptor_pb2.FileDescriptorSet()
-    seen: set[str] = set()
-
-    def add(descriptor: FileDescriptor) -> None:
-        for dependency in descriptor.dependencies:
-            add(dependency)
-        if descriptor.name not in seen:
-            seen.add(descriptor.name)
-            descriptor.CopyToProto(files.file.add())
-
-    for root in roots:
-        add(root)
-    return files
+def descriptor_set() -> descriptor_pb2.FileDescriptorSet:
+    """The files reflection serves, imports first."""
+    return descriptor_pb2.FileDescriptorSet(file=served_files().values())
 
 
 def main() -> None:
@@ -41,8 +28,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="file to write")
     out = parser.parse_args().out
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = descriptor_set(matcher_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR)
-    out.write_bytes(files.SerializeToString())
+    out.write_bytes(descriptor_set().SerializeToString())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ at most, checks or derives what follows from that data alone.
 from __future__ import annotations
 
 import enum
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -193,11 +195,21 @@ class ZoneState:
 
 
 @dataclass(frozen=True)
+class CountryZone:
+    """The zone a country code stands for: its most populous legal time's most populous zone."""
+
+    country_code: str  # ISO 3166-1 alpha-2, upper case
+    zone: str
+    population_share: float  # of the country's people, those keeping this zone's legal time
+
+
+@dataclass(frozen=True)
 class UserLocation:
     """Where a user is, as coarsely as the service ever holds it, and the user's zone."""
 
     point: Point | None  # None for a country: only its zone is known
     zone: str
+    country: CountryZone | None = None  # set when the zone came from a country code
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +242,7 @@ class MatchQuery:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RenderedSlot:
     """A slot as a user sees it: both local times and how the two zones differ at its start."""
 
@@ -239,10 +251,33 @@ class RenderedSlot:
     end: datetime
     user_local_start: str
     supplier_local_start: str
+    user_local_end: str
+    supplier_local_end: str
     offset_difference_minutes: int
     day_shift: int
     spots_total: int
     spots_open: int
+
+    @property
+    def user_date(self) -> date:
+        """The user's local date at the slot's start: the day a booking screen shows it on."""
+        return date.fromisoformat(self.user_local_start[:10])
+
+
+@dataclass(frozen=True)
+class SlotDay:
+    """The slots that start on one date of the user's calendar, in time order."""
+
+    day: date
+    slots: tuple[RenderedSlot, ...]
+
+
+def by_user_day(slots: Sequence[RenderedSlot]) -> list[SlotDay]:
+    """Slots in time order grouped by the user's local date of their starts, days in order."""
+    return [
+        SlotDay(day=day, slots=tuple(group))
+        for day, group in itertools.groupby(slots, key=lambda s: s.user_date)
+    ]
 
 
 @dataclass(frozen=True)

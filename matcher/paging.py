@@ -10,17 +10,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from matcher import urlsafe
-from matcher.errors import InvalidArgument
+from matcher.errors import InvalidArgument, Reason
 from matcher.instants import from_micros, to_micros
 from matcher.model import Window
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts, and the window the first page fixed."""
+    """Where the next page starts, and the window the first page fixed.
+
+    Without ``after``, the next page starts ``offset`` results into the answer (Match's
+    ranking). With it, it starts at the result at the instant ``after``, past the ``offset``
+    results at that same instant already sent (ListSlots, whose slots are in time order, so
+    slots added or removed before it move nothing).
+    """
 
     offset: int
     window: Window
+    after: datetime | None = None
 
 
 def fingerprint(*parts: object) -> str:
@@ -44,6 +51,7 @@ class PageTokens:
                 to_micros(cursor.window.end),
                 query,
                 to_micros(now),
+                None if cursor.after is None else to_micros(cursor.after),
             ],
             separators=(",", ":"),
         ).encode()
@@ -56,15 +64,25 @@ class PageTokens:
             body = urlsafe.decode(body_text)
             if not hmac.compare_digest(urlsafe.decode(signature), self._sign(body)):
                 raise ValueError("signature")
-            offset, start, end, issued_for, issued_at = json.loads(body)
+            offset, start, end, issued_for, issued_at, after = json.loads(body)
         except (ValueError, TypeError, binascii.Error):
-            raise InvalidArgument.of(field, "is not a page token this service issued") from None
+            raise InvalidArgument.of(
+                field, "is not a page token this service issued", reason=Reason.PAGE_TOKEN_INVALID
+            ) from None
         if issued_for != query:
-            raise InvalidArgument.of(field, "belongs to a different query; start again without it")
+            raise InvalidArgument.of(
+                field,
+                "belongs to a different query; start again without it",
+                reason=Reason.PAGE_TOKEN_INVALID,
+            )
         if now - from_micros(issued_at) > self._ttl:
-            raise InvalidArgument.of(field, "has expired; start again without it")
+            raise InvalidArgument.of(
+                field, "has expired; start again without it", reason=Reason.PAGE_TOKEN_EXPIRED
+            )
         return Cursor(
-            offset=int(offset), window=Window(start=from_micros(start), end=from_micros(end))
+            offset=int(offset),
+            window=Window(start=from_micros(start), end=from_micros(end)),
+            after=None if after is None else from_micros(after),
         )
 
     def _sign(self, body: bytes) -> bytes:

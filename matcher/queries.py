@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from matcher import vocabulary as vocabulary_of
-from matcher.errors import FieldViolation, InvalidArgument
+from matcher.errors import FieldViolation, InvalidArgument, Reason
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -76,8 +76,12 @@ def locate(
     elif location.geohash is not None:
         raw = decode_geohash(location.geohash, field=f"{field}.geohash")
     elif location.country_code is not None:
-        zone = country_zone(location.country_code, field=f"{field}.country_code")
-        return UserLocation(point=None, zone=zone)
+        country = country_zone(
+            location.country_code,
+            min_share=limits.country_min_population_share,
+            field=f"{field}.country_code",
+        )
+        return UserLocation(point=None, zone=country.zone, country=country)
     else:
         raise missing(field=field, what="a point, a geohash or a country_code")
     coarse = coarsen(raw, cell_km=limits.cell_km)
@@ -123,15 +127,22 @@ def instant(value: datetime, *, field: str) -> datetime:
 
 
 def count(value: int, *, default: int, most: int, field: str) -> int:
-    """A page size or slot count: 0 means the default; otherwise within [1, most]."""
+    """A slot count: 0 means the default; otherwise within [1, most]."""
     if value < 0 or value > most:
         raise InvalidArgument.of(field, f"must be between 0 (the default, {default}) and {most}")
     return value or default
 
 
+def clamped(value: int, *, default: int, most: int, field: str) -> int:
+    """A page size as AIP-158 reads it: 0 means the default, above the maximum the maximum."""
+    if value < 0:
+        raise InvalidArgument.of(field, f"must not be negative (0 means the default, {default})")
+    return min(value or default, most)
+
+
 def page_size(value: int, *, limits: Limits, field: str) -> int:
     """Matches per page."""
-    return count(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
+    return clamped(value, default=limits.default_page_size, most=limits.max_page_size, field=field)
 
 
 def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
@@ -140,8 +151,8 @@ def slots_per_supplier(value: int, *, limits: Limits, field: str) -> int:
 
 
 def listed_slots(value: int, *, limits: Limits, field: str) -> int:
-    """Slots one ListSlots returns."""
-    return count(
+    """Slots per ListSlots page."""
+    return clamped(
         value, default=limits.default_listed_slots, most=limits.max_listed_slots, field=field
     )
 
@@ -212,13 +223,15 @@ def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str
     """A country locates only remote care: anything else needs a point."""
     if user.point is None and Modality.REMOTE not in modalities:
         raise InvalidArgument.of(
-            field, "a country locates only REMOTE care; send a point or a geohash"
+            field,
+            "a country locates only REMOTE care; send a point or a geohash",
+            reason=Reason.LOCATION_TOO_COARSE,
         )
 
 
 def missing(*, field: str, what: str) -> InvalidArgument:
     """The error for a choice the caller left unmade."""
-    return InvalidArgument.of(field, f"is required: {what}")
+    return InvalidArgument.of(field, f"is required: {what}", reason=Reason.FIELD_REQUIRED)
 
 
 def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
@@ -232,7 +245,7 @@ def slot_ids(ids: Sequence[str], *, most: int, field: str) -> None:
 def required(value: str, *, field: str) -> str:
     """A string the caller must send."""
     if not value:
-        raise InvalidArgument.of(field, "is required")
+        raise InvalidArgument.of(field, "is required", reason=Reason.FIELD_REQUIRED)
     return value
 
 
@@ -252,7 +265,7 @@ def update(
         )
     required(supplier_id, field="supplier_id")
     if requested.start is None or requested.end is None:
-        raise InvalidArgument.of("window", "needs a start and an end")
+        raise InvalidArgument.of("window", "needs a start and an end", reason=Reason.FIELD_REQUIRED)
     span = bounded(
         instant(requested.start, field="window.start"),
         instant(requested.end, field="window.end"),

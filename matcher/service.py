@@ -21,11 +21,13 @@ from matcher.model import (
     Order,
     RenderedSlot,
     SlotCheck,
+    SlotDay,
     Supplier,
     Update,
     UserLocation,
     Window,
     ZoneState,
+    by_user_day,
 )
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
@@ -60,7 +62,9 @@ class ListSlotsInput:
     timezone: str | None = None
     window: WindowInput = field(default_factory=WindowInput)
     local_hours: HoursInput | None = None
-    max_slots: int = 0
+    page_size: int = 0
+    page_token: str = ""
+    by_user_day: bool = False  # also group the page's slots by the user's local date
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,12 +98,19 @@ class MatchPage:
 
 @dataclass(frozen=True)
 class SlotList:
-    """One supplier's slots in a window, rendered for the user's zone."""
+    """One page of a supplier's slots in a window, rendered for the user's zone.
+
+    ``days`` groups the same slots by the user's local date when the request asked for it; a
+    day may go on at the start of the next page. ``next_page_token`` is "" on the last page.
+    """
 
     supplier: Supplier
     zone: ZoneState
     slots: Sequence[RenderedSlot]
     window: Window
+    next_page_token: str = ""
+    days: Sequence[SlotDay] | None = None
+    user: UserLocation | None = None  # where the zone came from; None when given outright
 
 
 @dataclass(frozen=True)
@@ -202,21 +213,47 @@ class Matching:
         return self._catalog().supplier(queries.required(supplier_id, field="supplier_id"))
 
     def list_slots(self, request: ListSlotsInput) -> SlotList:
-        """One supplier's bookable slots in a window, in the user's time."""
+        """One page of a supplier's bookable slots in a window, in the user's time.
+
+        Pages follow the slots' instants: the token names the first slot of the next page, so
+        slots that come or go before it between two calls shift nothing.
+        """
         limits, now = self._limits, self._clock()
         supplier_id = queries.required(request.supplier_id, field="supplier_id")
-        user_zone = self._user_zone(request)
+        user = self._user(request)
+        user_zone = user.zone if isinstance(user, UserLocation) else user
         window = queries.window(request.window, now=now, limits=limits, field="window")
+        hours = queries.local_hours(request.local_hours, field="local_hours")
+        size = queries.listed_slots(request.page_size, limits=limits, field="page_size")
+        bound = fingerprint("slots", supplier_id, user_zone, hours, request.window)
+        cursor = Cursor(offset=0, window=window)
+        if request.page_token:
+            cursor = self._tokens.read(request.page_token, query=bound, now=now, field="page_token")
+        window = cursor.window
         supplier, found = self._catalog().slots_for(
             supplier_id,
             user_zone=user_zone,
-            window=window,
+            window=replace(window, start=cursor.after or window.start),
             now=now,
-            local_hours=queries.local_hours(request.local_hours, field="local_hours"),
-            max_slots=queries.listed_slots(request.max_slots, limits=limits, field="max_slots"),
+            local_hours=hours,
+            max_slots=cursor.offset + size + 1,
         )
+        found = found[_sent_before(found, cursor) :]
+        page, following = found[:size], ""
+        if len(found) > size:
+            after = found[size].start
+            sent = sum(1 for s in page if s.start == after)
+            following = self._tokens.issue(
+                Cursor(offset=sent, window=window, after=after), query=bound, now=now
+            )
         return SlotList(
-            supplier=supplier, zone=state_at(user_zone, at=now), slots=found, window=window
+            supplier=supplier,
+            zone=state_at(user_zone, at=now),
+            slots=page,
+            window=window,
+            next_page_token=following,
+            days=by_user_day(page) if request.by_user_day else None,
+            user=user if isinstance(user, UserLocation) else None,
         )
 
     def check_slots(self, slot_ids: Sequence[str]) -> list[SlotCheck]:
@@ -237,12 +274,12 @@ class Matching:
             location, resolver=self._resolver, limits=self._limits, field="location"
         )
 
-    def _user_zone(self, request: ListSlotsInput) -> str:
-        """The zone to render in: given outright, or resolved from a location."""
+    def _user(self, request: ListSlotsInput) -> UserLocation | str:
+        """Whom to render for: a zone given outright, or a location and the zone it resolves to."""
         if request.timezone is not None:
             return queries.timezone(request.timezone, field="timezone")
         if request.location is not None:
-            return self._locate(request.location).zone
+            return self._locate(request.location)
         raise queries.missing(field="user", what="a location or a timezone")
 
 
@@ -252,6 +289,15 @@ def _labelled(counts: Mapping[str, int], vocabulary: Vocabulary) -> list[FilterV
         FilterValue(value=value, label=vocabulary.labels.get(value, value), suppliers=n)
         for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
+
+
+def _sent_before(found: Sequence[RenderedSlot], cursor: Cursor) -> int:
+    """How many leading slots a previous page sent: those at the cursor's instant, at most its
+    offset."""
+    sent = 0
+    while sent < min(cursor.offset, len(found)) and found[sent].start == cursor.after:
+        sent += 1
+    return sent
 
 
 class Administration:

@@ -98,12 +98,22 @@ class Limits:
         31, "longest window of a request or a real-time update", parse=positive(int)
     )
     default_page_size: int = setting(20, "Match page size when unset", parse=positive(int))
-    max_page_size: int = setting(100, "largest Match page size", parse=positive(int))
+    max_page_size: int = setting(
+        100, "largest Match page size; a larger one is clamped to it", parse=positive(int)
+    )
     default_slots: int = setting(10, "slots per matched supplier when unset", parse=positive(int))
     max_slots: int = setting(100, "most slots per matched supplier", parse=positive(int))
-    default_listed_slots: int = setting(100, "ListSlots slots when unset", parse=positive(int))
-    max_listed_slots: int = setting(1000, "most slots ListSlots returns", parse=positive(int))
+    default_listed_slots: int = setting(100, "ListSlots page size when unset", parse=positive(int))
+    max_listed_slots: int = setting(
+        1000, "largest ListSlots page size; a larger one is clamped to it", parse=positive(int)
+    )
     max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
+    country_min_population_share: float = setting(
+        0.9,
+        "share of a country's people (0 to 1) that must keep one legal time for its code to"
+        " locate a user",
+        parse=share,
+    )
     max_update_id_length: int = setting(
         128, "longest update_id of a real-time update", parse=positive(int)
     )
@@ -165,6 +175,9 @@ class Settings:
     )
     max_concurrent_rpcs: int = setting(
         64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
+    )
+    busy_retry_seconds: float = setting(
+        1.0, "the retry delay a RESOURCE_EXHAUSTED refusal suggests", parse=positive(float)
     )
     grace_seconds: float = setting(
         5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)

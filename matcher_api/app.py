@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent import futures
-
 import grpc
 from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE_NAME
-from grpc_reflection.v1alpha import reflection
 
 from matcher.service import Administration, Matching
 from matcher_api.admin import FeedAdminServicer
-from matcher_api.edge import Edge
+from matcher_api.edge import CountingPool, Edge
 from matcher_api.health import Health
+from matcher_api.reflection import add_reflection
 from matcher_api.servicer import MatcherServicer
 from matcher_api.v1 import feed_admin_pb2, feed_admin_pb2_grpc
 from matcher_api.v1 import matcher_pb2 as pb
@@ -37,7 +35,7 @@ def create_server(
     unless a ``health`` is given, whose status its owner sets (NOT_SERVING while loading).
     """
     edge = edge or Edge()
-    server = edge.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server = edge.server(CountingPool(max_workers=max_workers))
     pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if administration is not None:
@@ -47,8 +45,7 @@ def create_server(
         services.append(ADMIN_SERVICE_NAME)
     (health or Health(serving=True)).add_to(server, services=services)
     if reflect:
-        names = (*services, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        add_reflection(server, services=(*services, HEALTH_SERVICE_NAME))
     port = edge.bind(server, address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")

@@ -19,6 +19,7 @@ from matcher.model import (
     SlotCheck,
     SlotStatus,
     Supplier,
+    UserLocation,
     Window,
     ZoneState,
 )
@@ -139,7 +140,9 @@ def list_slots_input(request: pb.ListSlotsRequest) -> ListSlotsInput:
         timezone=request.timezone if kind == "timezone" else None,
         window=window(request.window, field="window"),
         local_hours=hours(request),
-        max_slots=request.max_slots,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        by_user_day=request.group_by_user_day,
     )
 
 
@@ -211,6 +214,8 @@ def slot(r: RenderedSlot) -> pb.Slot:
         end=timestamp(r.end),
         user_local_start=r.user_local_start,
         supplier_local_start=r.supplier_local_start,
+        user_local_end=r.user_local_end,
+        supplier_local_end=r.supplier_local_end,
         offset_difference_minutes=r.offset_difference_minutes,
         day_shift=r.day_shift,
         spots_total=r.spots_total,
@@ -228,9 +233,24 @@ def match(m: Match) -> pb.SupplierMatch:
     )
 
 
+def zone_origin(user: UserLocation | None) -> pb.ZoneOrigin:
+    """Where a user's zone came from: a point, a country (and its share), or given outright."""
+    if user is None:
+        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
+    if user.country is None:
+        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_POINT)
+    return pb.ZoneOrigin(
+        source=pb.ZONE_SOURCE_COUNTRY,
+        country_code=user.country.country_code,
+        population_share=user.country.population_share,
+    )
+
+
 def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
     """A resolved zone as a response."""
-    response = pb.ResolveTimezoneResponse(timezone=zone_state(answer.zone))
+    response = pb.ResolveTimezoneResponse(
+        timezone=zone_state(answer.zone), zone_origin=zone_origin(answer.user)
+    )
     if answer.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(answer.user.point))
     return response
@@ -243,6 +263,7 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
         matches=[match(m) for m in page.matches],
         window=time_window(page.window),
         next_page_token=page.next_page_token,
+        zone_origin=zone_origin(page.user),
     )
     if page.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(page.user.point))
@@ -250,13 +271,22 @@ def match_page(page: MatchPage) -> pb.MatchResponse:
 
 
 def slot_list(answer: SlotList) -> pb.ListSlotsResponse:
-    """A supplier's slots as a response."""
-    return pb.ListSlotsResponse(
+    """A page of a supplier's slots as a response: flat, or by the user's day if asked."""
+    response = pb.ListSlotsResponse(
         supplier=supplier(answer.supplier),
         user_timezone=zone_state(answer.zone),
-        slots=[slot(s) for s in answer.slots],
         window=time_window(answer.window),
+        next_page_token=answer.next_page_token,
+        zone_origin=zone_origin(answer.user),
     )
+    if answer.days is None:
+        response.slots.extend(slot(s) for s in answer.slots)
+    else:
+        response.days.extend(
+            pb.SlotDay(date=d.day.isoformat(), slots=[slot(s) for s in d.slots])
+            for d in answer.days
+        )
+    return response
 
 
 def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:

@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import grpc
 
 from matcher.auth import Keyring
 from matcher.settings import Settings
-from matcher_api.interceptors import AccessLog, BearerAuth
+from matcher_api.interceptors import AccessLog, BearerAuth, CallLimit
 
 MIB = 1 << 20
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class CountingPool(futures.ThreadPoolExecutor):
+    """The server's threads, counting the calls it holds, queued or running.
+
+    grpcio hands each accepted call to this pool and the call ends with its future, so
+    ``held`` counts what grpcio's own concurrency limit counts; CallLimit reads it.
+    """
+
+    def __init__(self, *, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers)
+        self._lock = threading.Lock()
+        self._held = 0
+
+    @property
+    def held(self) -> int:
+        """Calls submitted and not yet finished."""
+        return self._held
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> futures.Future[T]:
+        """Runs a call on a thread, counting it until it ends."""
+        with self._lock:
+            self._held += 1
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._release(None)
+            raise
+        future.add_done_callback(self._release)
+        return future
+
+    def _release(self, _: Any) -> None:
+        with self._lock:
+            self._held -= 1
 
 
 @dataclass(frozen=True)
@@ -22,15 +62,27 @@ class Edge:
     credentials: grpc.ServerCredentials | None = None  # None: plaintext, local development only
     keyring: Keyring = field(default_factory=Keyring)  # no keys: authentication off
     max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
+    retry_after: timedelta = timedelta(seconds=1)  # the RetryInfo delay of those refusals
     max_message_bytes: int = MIB
     reuse_port: bool = False  # sibling worker processes share the port; the kernel spreads calls
     connection: tuple[tuple[str, int], ...] = ()  # keepalive and age: connection_options()
 
-    def server(self, executor: futures.ThreadPoolExecutor) -> grpc.Server:
-        """A gRPC server with the access log, token checks and limits installed."""
+    def server(self, executor: CountingPool) -> grpc.Server:
+        """A gRPC server with the access log, call limit, token checks and limits installed.
+
+        The call limit is CallLimit's, not grpcio's ``maximum_concurrent_rpcs``, whose refusals
+        can carry no details: these carry an ErrorInfo and a RetryInfo.
+        """
+        limit = self.max_concurrent_rpcs
+        interceptors: list[grpc.ServerInterceptor] = [AccessLog()]  # type: ignore[type-arg]
+        if limit is not None:
+            interceptors.append(
+                CallLimit(held=lambda: executor.held, limit=limit, retry_after=self.retry_after)
+            )
+        interceptors.append(BearerAuth(self.keyring))
         return grpc.server(
             executor,
-            interceptors=[AccessLog(), BearerAuth(self.keyring)],
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", self.max_message_bytes),
                 # grpcio shares ports by default: unless workers are meant to, a second server
@@ -38,7 +90,6 @@ class Edge:
                 ("grpc.so_reuseport", int(self.reuse_port)),
                 *self.connection,
             ],
-            maximum_concurrent_rpcs=self.max_concurrent_rpcs,
         )
 
     def bind(self, server: grpc.Server, address: str) -> int:

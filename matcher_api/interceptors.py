@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.rpc import status_pb2
 
 from matcher.auth import Decision, Keyring
-from matcher_api import correlation
+from matcher_api import correlation, status
 
 log = logging.getLogger("matcher.access")
 #: Services anyone may call: load balancers and orchestrators probe health without a token.
@@ -30,25 +32,23 @@ _KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., grpc.RpcMethodHandler[A
     (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
     (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
 }
-_REFUSALS = {
-    Decision.UNAUTHENTICATED: (
-        grpc.StatusCode.UNAUTHENTICATED,
-        "send a valid token as 'authorization: Bearer <token>'",
-    ),
-    Decision.PERMISSION_DENIED: (
-        grpc.StatusCode.PERMISSION_DENIED,
-        "this token's scopes do not cover this method",
-    ),
-}
 
 
 def rewrapped(
     handler: grpc.RpcMethodHandler[Any, Any], wrap: Callable[[Behavior], Behavior]
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """The same handler, of the same kind and (de)serializers, with its behaviour wrapped."""
+    """The same handler, of the same kind and (de)serializers, with its behaviour wrapped.
+
+    A behaviour's own thread pool (grpcio's ``experimental_thread_pool``) stays with it.
+    """
     attribute, build = _KINDS[(handler.request_streaming, handler.response_streaming)]
+    inner = getattr(handler, attribute)
+    outer = wrap(inner)
+    pool = getattr(inner, "experimental_thread_pool", None)
+    if pool is not None and not hasattr(outer, "experimental_thread_pool"):
+        outer.experimental_thread_pool = pool  # type: ignore[attr-defined]
     return build(
-        wrap(getattr(handler, attribute)),
+        outer,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
@@ -125,6 +125,33 @@ def _outcome(context: grpc.ServicerContext, *, failed: bool) -> str:
     return grpc.StatusCode.OK.name if context.is_active() else grpc.StatusCode.CANCELLED.name
 
 
+class CallLimit(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Refuses a call while ``limit`` calls are held with RESOURCE_EXHAUSTED and a RetryInfo.
+
+    The refusal runs on two threads of its own (grpcio's ``experimental_thread_pool``), so it
+    answers at once instead of queueing behind the very calls that fill the server.
+    """
+
+    def __init__(self, *, held: Callable[[], int], limit: int, retry_after: timedelta) -> None:
+        self._held = held
+        self._limit = limit
+        refusal = status.overloaded(limit=limit, retry_after=retry_after)
+        refuse = _refusal(refusal)
+        refuse.experimental_thread_pool = ThreadPoolExecutor(  # type: ignore[attr-defined]
+            max_workers=2, thread_name_prefix="refusals"
+        )
+        self._refuse = refuse
+
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The method's handler, or one of its kind refusing the call while the server is full."""
+        handler = continuation(handler_call_details)
+        if handler is None or self._held() < self._limit:
+            return handler
+        return rewrapped(handler, lambda _: self._refuse)
+
+
 def utc_today() -> date:
     """Today in UTC, the day key expiry is judged by."""
     return datetime.now(UTC).date()
@@ -143,15 +170,19 @@ class BearerAuth(grpc.ServerInterceptor):  # type: ignore[type-arg]
         handler = continuation(handler_call_details)
         if handler is None:
             return None
+        scope = required_scope(handler_call_details.method)
         decision = self._keyring.decide(
-            scope=required_scope(handler_call_details.method),
+            scope=scope,
             authorization=_text_header(handler_call_details, "authorization"),
             today=utc_today(),
         )
         if decision is Decision.ALLOW:
             return handler
-        code, message = _REFUSALS[decision]
-        return rewrapped(handler, lambda _: _refusal(code, message))
+        if decision is Decision.PERMISSION_DENIED:
+            refusal = status.permission_denied(scope=scope or "")
+        else:
+            refusal = status.unauthenticated()
+        return rewrapped(handler, lambda _: _refusal(refusal))
 
 
 def required_scope(method: str) -> str | None:
@@ -168,10 +199,10 @@ def _text_header(details: grpc.HandlerCallDetails, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _refusal(code: grpc.StatusCode, message: str) -> Behavior:
+def _refusal(refusal: status_pb2.Status) -> Behavior:
     """A behaviour that ends the call at once with this status."""
 
     def refuse(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(code, message)
+        status.abort(context, refusal)
 
     return refuse

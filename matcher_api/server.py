@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -59,6 +60,7 @@ def edge_from(settings: Settings) -> Edge:
         credentials=credentials,
         keyring=Keyring([*keys, *parse_keys(inline, source="MATCHER_AUTH_KEYS")]),
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        retry_after=timedelta(seconds=settings.busy_retry_seconds),
         connection=connection_options(settings),
     )
 

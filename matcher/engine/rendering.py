@@ -15,6 +15,8 @@ def render(
     """Renders a slot for a user; the offset difference is the one at this slot's instant."""
     user_local = slot.start.astimezone(user_tz)
     supplier_local = slot.start.astimezone(supplier_tz)
+    user_end = slot.end.astimezone(user_tz)
+    supplier_end = slot.end.astimezone(supplier_tz)
     difference = offset_seconds(supplier_local) - offset_seconds(user_local)
     return RenderedSlot(
         slot_id=slot_id(supplier_id=supplier_id, slot=slot),
@@ -22,6 +24,8 @@ def render(
         end=slot.end,
         user_local_start=user_local.isoformat(),
         supplier_local_start=supplier_local.isoformat(),
+        user_local_end=user_end.isoformat(),
+        supplier_local_end=supplier_end.isoformat(),
         offset_difference_minutes=difference // 60,
         day_shift=(supplier_local.date() - user_local.date()).days,
         spots_total=slot.spots_total,

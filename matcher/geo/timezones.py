@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import pytz
 from timezonefinder import TimezoneFinder
 
-from matcher.errors import InvalidArgument
+from matcher.errors import InvalidArgument, Reason
 from matcher.instants import EARLIEST, LATEST
-from matcher.model import Point, ZoneState
+from matcher.model import CountryZone, Point, ZoneState
+
+#: Written by devtools/country_zones.py; shipped in the package beside this module.
+COUNTRY_ZONES = "country_zones.csv"
 
 
 @lru_cache(maxsize=1024)
@@ -112,14 +117,34 @@ class TimezoneResolver:
         return name if name else ocean_zone(lng=p.lng)
 
 
-def country_zone(code: str, *, field: str) -> str:
-    """The single zone of a country, or INVALID_ARGUMENT when it has none or several."""
-    zones = pytz.country_timezones.get(code.upper()) if len(code) == 2 else None
-    if not zones:
+@lru_cache(maxsize=1)
+def country_zones() -> dict[str, CountryZone]:
+    """Each country's most populous legal time (country_zones.csv, by devtools.country_zones)."""
+    text = resources.files("matcher.geo").joinpath(COUNTRY_ZONES).read_text()
+    return {
+        row["country"]: CountryZone(
+            country_code=row["country"],
+            zone=row["zone"],
+            population_share=float(row["population_share"]),
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    }
+
+
+def country_zone(code: str, *, min_share: float, field: str) -> CountryZone:
+    """The zone a country code stands for: the zone of the legal time that at least
+    ``min_share`` of the country's people keep; INVALID_ARGUMENT asking for a finer location
+    when no legal time holds that many."""
+    found = country_zones().get(code.upper()) if len(code) == 2 else None
+    if found is None:
         raise InvalidArgument.of(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
-    if len(zones) > 1:
+    if not found.zone or found.population_share < min_share:
+        held = f"{found.population_share:.0%} of its people, " if found.zone else ""
         raise InvalidArgument.of(
             field,
-            f"{code.upper()} spans {len(zones)} timezones; send a point or a geohash instead",
+            f"{found.country_code} keeps several legal times; the most populous holds {held}"
+            f"under the {min_share:.0%} a country needs: send a point or a geohash",
+            reason=Reason.LOCATION_TOO_COARSE,
+            metadata={"country_code": found.country_code},
         )
-    return str(zones[0])
+    return found

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from matcher import metrics
 from matcher.engine.catalog import Catalog
-from matcher.errors import FailedPrecondition, FeedError, FeedRejected, NotFound, Unavailable
+from matcher.errors import (
+    FailedPrecondition,
+    FeedError,
+    FeedRejected,
+    NotFound,
+    Reason,
+    Unavailable,
+)
 from matcher.feeds import Feed, load_feed
 from matcher.instants import utc_now
 from matcher.model import Availability, Update
@@ -128,7 +135,9 @@ class CatalogHolder:
     def _snapshot(self) -> Snapshot:
         """The snapshot serving now; Unavailable before the first load."""
         if self._loaded is None:
-            raise Unavailable("the supplier feed is still loading; retry shortly")
+            raise Unavailable(
+                "the supplier feed is still loading; retry shortly", reason=Reason.FEED_LOADING
+            )
         return self._loaded
 
     def _build(self) -> Snapshot:
@@ -184,7 +193,10 @@ class CatalogHolder:
         supplier and FailedPrecondition when no journal is configured.
         """
         if self._journal is None:
-            raise FailedPrecondition("real-time updates need a journal: start with --journal")
+            raise FailedPrecondition(
+                "real-time updates need a journal: start with --journal",
+                reason=Reason.UPDATES_DISABLED,
+            )
         with self._changing:
             self._snapshot.catalog.supplier(change.supplier_id)
             recorded = self._journal.record(change)

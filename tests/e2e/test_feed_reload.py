@@ -58,7 +58,10 @@ def test_grpcurl_reload_of_a_bad_feed_is_refused_and_reported(server):
     status = json.loads(done.stderr)
     assert done.returncode == 64 + FAILED_PRECONDITION
     assert "2 of 24 records rejected" in status["message"]
-    [failure] = status["details"]
+    info, failure = status["details"]
+    assert info["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert (info["domain"], info["reason"]) == ("matcher.v1", "FEED_REJECTED")
+    assert failure["@type"] == "type.googleapis.com/google.rpc.PreconditionFailure"
     assert [v["subject"] for v in failure["violations"]] == [
         f"{server.feed}:4",
         f"{server.feed}:5",

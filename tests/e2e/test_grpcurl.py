@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from matcher_api.v1 import feed_admin_pb2, matcher_pb2
 from tests.e2e.conftest import (
     SERVER,
     SERVICE,
@@ -60,7 +61,9 @@ def test_list_shows_every_service(address: str) -> None:
     services = done.stdout.split()
     assert SERVICE in services
     assert "grpc.health.v1.Health" in services
-    assert any(s.startswith("grpc.reflection.") for s in services), services
+    assert "grpc.reflection.v1.ServerReflection" in services
+    assert "grpc.reflection.v1alpha.ServerReflection" in services
+    assert "matcher.v1.FeedAdminService" in services
 
 
 def test_describe_service_shows_the_five_rpcs(address: str) -> None:
@@ -68,6 +71,44 @@ def test_describe_service_shows_the_five_rpcs(address: str) -> None:
     assert done.returncode == 0, done.stderr
     for rpc in ("ResolveTimezone", "Match", "GetSupplier", "ListSlots", "CheckSlots"):
         assert f"rpc {rpc} (" in done.stdout, done.stdout
+
+
+#: Every method the server offers, from the compiled descriptors: describe must resolve each.
+METHODS = [
+    m.full_name
+    for f in (matcher_pb2.DESCRIPTOR, feed_admin_pb2.DESCRIPTOR)
+    for s in f.services_by_name.values()
+    for m in s.methods
+]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_describe_resolves_every_method_with_its_comment(address: str, method: str) -> None:
+    done = grpcurl(address, "describe", method)
+    assert done.returncode == 0, done.stderr
+    name = method.rsplit(".", 1)[-1]
+    assert f"{method} is a method:" in done.stdout, done.stdout
+    assert f"rpc {name} (" in done.stdout, done.stdout
+    assert "\n// " in "\n" + done.stdout, f"no comment shown: {done.stdout}"
+
+
+@pytest.mark.parametrize(
+    ("symbol", "kind", "shown"),
+    [
+        ("matcher.v1.Slot", "a message", "Positive: the supplier's clock is ahead."),
+        ("matcher.v1.Modality", "an enum", "MODALITY_IN_PERSON = 1;"),
+        ("matcher.v1.FeedAdminService", "a service", "rpc UpdateAvailability ("),
+        ("grpc.reflection.v1.ServerReflection", "a service", "rpc ServerReflectionInfo ("),
+        ("grpc.health.v1.Health.Check", "a method", "rpc Check ("),
+    ],
+)
+def test_describe_resolves_messages_enums_and_services(
+    address: str, symbol: str, kind: str, shown: str
+) -> None:
+    done = grpcurl(address, "describe", symbol)
+    assert done.returncode == 0, done.stderr
+    assert f"{symbol} is {kind}:" in done.stdout, done.stdout
+    assert shown in done.stdout, done.stdout
 
 
 def test_describe_match_request_shows_its_fields(address: str) -> None:

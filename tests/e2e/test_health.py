@@ -14,7 +14,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 
 from matcher_api.v1 import matcher_pb2, matcher_pb2_grpc
 from tests.e2e.conftest import TINY_FEED, RunningServer, launch
@@ -63,6 +65,11 @@ def test_health_is_not_serving_while_the_feed_loads_and_serving_once_it_is(loadi
             matcher.GetSupplier(request, timeout=5)
         assert early.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "loading" in early.value.details()
+        info, retry = rpc_status.from_call(early.value).details
+        reason, delay = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+        assert info.Unpack(reason) and retry.Unpack(delay)
+        assert reason.reason == "FEED_LOADING"
+        assert delay.retry_delay.ToTimedelta().total_seconds() > 0
 
         shutil.copyfileobj(TINY_FEED.open("rb"), pipe.open("wb"))  # the load can finish now
         assert next(watch).status == SERVING

@@ -52,6 +52,18 @@ def bad_fields(error: BaseException) -> list[str]:
     fields = []
     for detail in status.details:
         request = error_details_pb2.BadRequest()
-        assert detail.Unpack(request)
-        fields.extend(v.field for v in request.field_violations)
+        if detail.Unpack(request):
+            fields.extend(v.field for v in request.field_violations)
+    assert error_info(error).reason, status
     return fields
+
+
+def error_info(error: BaseException) -> error_details_pb2.ErrorInfo:
+    """The google.rpc.ErrorInfo every error of the service carries first; fails without one."""
+    assert isinstance(error, grpc.RpcError), error
+    status = rpc_status.from_call(error)
+    assert status is not None and status.details, (error.code(), error.details())
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info), status.details[0].type_url
+    assert info.domain == "matcher.v1", info
+    return info

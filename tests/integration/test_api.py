@@ -31,7 +31,6 @@ LOS_ANGELES = (34.05, -118.25)
         ({"radius_km": math.nan}, "radius_km"),
         ({"radius_km": 501.0}, "radius_km"),
         ({"page_size": -1}, "page_size"),
-        ({"page_size": 101}, "page_size"),
         ({"max_slots_per_supplier": 1000}, "max_slots_per_supplier"),
         ({"window": window("2027-03-10T00:00:00Z", "2027-03-09T00:00:00Z")}, "window.end"),
         ({"window": window("2027-03-10T00:00:00Z", "2027-03-10T00:00:00Z")}, "window.end"),
@@ -174,3 +173,64 @@ def test_many_threads_matching_at_once_all_get_the_same_answer(stub):
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(call, range(800)))
     assert all(results)
+
+
+def test_list_slots_pages_by_the_users_day_with_both_local_ends(stub):
+    """London seen from New York, three days a page: days hold the slots, slots stay empty."""
+    request = pb.ListSlotsRequest(
+        supplier_id="london-gp",
+        timezone="America/New_York",
+        window=window("2027-03-01T00:00:00Z", "2027-03-08T00:00:00Z"),
+        page_size=40,
+        group_by_user_day=True,
+    )
+    seen, token = [], ""
+    while True:
+        request.page_token = token
+        page = stub.ListSlots(request, timeout=10)
+        assert not page.slots
+        assert all(d.slots for d in page.days)
+        for day in page.days:
+            for s in day.slots:
+                assert s.user_local_start[:10] == day.date
+                assert s.user_local_end > s.user_local_start
+                assert s.supplier_local_end[-6:] == s.supplier_local_start[-6:]
+            seen.extend(s.slot_id for s in day.slots)
+        token = page.next_page_token
+        if not token:
+            break
+    flat = stub.ListSlots(
+        pb.ListSlotsRequest(
+            supplier_id="london-gp",
+            timezone="America/New_York",
+            window=request.window,
+            page_size=5000,
+        ),
+        timeout=10,
+    )
+    assert seen == [s.slot_id for s in flat.slots]
+    assert len(seen) > 40
+    assert not flat.days
+
+
+def test_each_answer_says_where_the_users_zone_came_from(stub):
+    brazil = stub.ResolveTimezone(
+        pb.ResolveTimezoneRequest(location=pb.Location(country_code="br")), timeout=10
+    )
+    assert brazil.timezone.zone == "America/Sao_Paulo"
+    assert brazil.zone_origin.source == pb.ZONE_SOURCE_COUNTRY
+    assert brazil.zone_origin.country_code == "BR"
+    assert 0.9 <= brazil.zone_origin.population_share <= 1.0
+    assert not brazil.HasField("coarse_location")
+    near = match(stub, LOS_ANGELES)
+    assert near.zone_origin == pb.ZoneOrigin(source=pb.ZONE_SOURCE_POINT)
+    listed = stub.ListSlots(
+        pb.ListSlotsRequest(supplier_id="london-gp", timezone="Asia/Kathmandu"), timeout=10
+    )
+    assert listed.zone_origin == pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
+    by_country = stub.ListSlots(
+        pb.ListSlotsRequest(supplier_id="london-gp", location=pb.Location(country_code="JP")),
+        timeout=10,
+    )
+    assert by_country.zone_origin.source == pb.ZONE_SOURCE_COUNTRY
+    assert by_country.user_timezone.zone == "Asia/Tokyo"

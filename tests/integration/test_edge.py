@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from matcher.auth import Keyring, digest, parse_keys
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
 from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
-from tests.integration.helpers import point
+from tests.integration.helpers import error_info, point
 
 LONDON = point(51.5136, -0.1365)
 KEYS = "\n".join(
@@ -34,9 +39,11 @@ def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
 
 
 @contextmanager
-def serving(matching, edge: Edge) -> Iterator[grpc.Channel]:
+def serving(matching, edge: Edge, *, max_workers: int = 16) -> Iterator[grpc.Channel]:
     """A channel to a server with this edge and a stand-in FeedAdminService method."""
-    server, port = create_server("127.0.0.1:0", matching=matching, edge=edge)
+    server, port = create_server(
+        "127.0.0.1:0", matching=matching, edge=edge, max_workers=max_workers
+    )
     echo = grpc.unary_unary_rpc_method_handler(admin_echo)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", {"Echo": echo}),)
@@ -56,8 +63,9 @@ def guarded(matching):
 
 @pytest.fixture(scope="module")
 def capped(matching):
-    """A server with room for one call at a time."""
-    with serving(matching, Edge(max_concurrent_rpcs=1)) as channel:
+    """A server with room for one call at a time, and one thread to run it."""
+    edge = Edge(max_concurrent_rpcs=1, retry_after=timedelta(seconds=2.5))
+    with serving(matching, edge, max_workers=1) as channel:
         yield channel
 
 
@@ -75,6 +83,15 @@ def code_of(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as caught:
         call()
     return caught.value.code()
+
+
+def refusal_of(call) -> tuple[grpc.StatusCode, error_details_pb2.ErrorInfo, list[any_pb2.Any]]:
+    """A refused call's code, its ErrorInfo and every detail of its status."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    status = rpc_status.from_call(caught.value)
+    assert status is not None
+    return caught.value.code(), error_info(caught.value), list(status.details)
 
 
 def test_each_call_gets_its_own_request_id_echoed_in_the_response_headers(stub):
@@ -101,7 +118,9 @@ def test_the_access_log_names_request_id_method_code_and_duration(stub, caplog):
 
 def test_a_call_without_a_token_or_with_an_unknown_one_is_unauthenticated(guarded):
     for metadata in ((), bearer("guessed"), (("authorization", "user-token"),)):
-        assert code_of(lambda m=metadata: match(guarded, m)) is grpc.StatusCode.UNAUTHENTICATED
+        code, info, _ = refusal_of(lambda m=metadata: match(guarded, m))
+        assert code is grpc.StatusCode.UNAUTHENTICATED
+        assert info.reason == "TOKEN_INVALID"
 
 
 def test_a_valid_token_with_the_match_scope_may_match(guarded):
@@ -115,8 +134,9 @@ def test_an_expired_key_no_longer_authenticates(guarded):
 def test_feed_admin_methods_need_the_admin_scope(guarded):
     echo = guarded.unary_unary("/matcher.v1.FeedAdminService/Echo")
     assert echo(b"ping", metadata=bearer("ops-token"), timeout=10) == b"ping"
-    denied = code_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
+    denied, info, _ = refusal_of(lambda: echo(b"ping", metadata=bearer("user-token"), timeout=10))
     assert denied is grpc.StatusCode.PERMISSION_DENIED
+    assert (info.reason, dict(info.metadata)) == ("SCOPE_MISSING", {"scope": "admin"})
     assert code_of(lambda: echo(b"ping", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -139,14 +159,38 @@ def test_reflection_needs_a_token(guarded):
 
 
 def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(capped):
+    """The Watch holds the only place and the only thread: the refusal needs neither."""
     health = health_pb2_grpc.HealthStub(capped)
     watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)
-    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the only place
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     try:
-        refused = code_of(lambda: match(capped))
+        refused, info, details = refusal_of(lambda: match(capped))
     finally:
         watch.cancel()
     assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert info.reason == "TOO_MANY_CALLS"
+    retry = error_details_pb2.RetryInfo()
+    assert details[1].Unpack(retry)
+    assert retry.retry_delay.ToTimedelta() == timedelta(seconds=2.5)
+
+
+def test_the_cap_frees_its_place_when_a_call_ends(capped):
+    """A place frees when the server has finished a call, a moment after its caller has the
+    answer (as with grpcio's own limit), so each call waits until the last one is done."""
+    for _ in range(3):
+        assert eventually(lambda: match(capped)).matches
+
+
+def eventually(call, *, attempts: int = 100):
+    """The first answer of a call retried while RESOURCE_EXHAUSTED, 50 ms apart."""
+    for _ in range(attempts - 1):
+        try:
+            return call()
+        except grpc.RpcError as error:
+            if error.code() is not grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+        time.sleep(0.05)
+    return call()
 
 
 def test_a_message_over_the_size_limit_is_refused(stub):

@@ -27,7 +27,7 @@ from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 from tests.conftest import NOW, matching_over
 from tests.feed_files import tag_of, tagged, write_feed
-from tests.integration.helpers import bad_fields, point, stamp, window
+from tests.integration.helpers import bad_fields, error_info, point, stamp, window
 
 LOS_ANGELES = (34.05, -118.25)
 CLIENTS = 6
@@ -131,8 +131,10 @@ def test_a_refused_reload_names_every_bad_record_and_the_old_feed_keeps_serving(
     assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     status = rpc_status.from_call(caught.value)
     assert status is not None
+    assert error_info(caught.value).reason == "FEED_REJECTED"
+    assert error_info(caught.value).metadata["problems"] == "2"
     failure = error_details_pb2.PreconditionFailure()
-    assert status.details[0].Unpack(failure)
+    assert status.details[1].Unpack(failure)
     assert [(v.subject, v.description.split(":")[0]) for v in failure.violations] == [
         (f"{served.path}:4", "location.lat"),
         (f"{served.path}:5", "supplier_id"),

@@ -111,7 +111,9 @@ def test_get_supplier_answers_deliberately(stub, supplier_id):
     timezone=st.none() | texts | st.sampled_from(["Asia/Kathmandu", "UTC"]),
     window=st.none() | windows,
     local_hours=hours,
-    max_slots=int32s,
+    page_size=int32s,
+    page_token=texts,
+    group_by_user_day=st.booleans(),
 )
 def test_list_slots_answers_deliberately(stub, **fields):
     assert answered(stub.ListSlots, maybe(pb.ListSlotsRequest, **fields)) in DELIBERATE

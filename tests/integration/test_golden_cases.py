@@ -65,7 +65,7 @@ def test_london_seen_from_new_york_is_four_hours_between_the_two_dst_starts(stub
         "2027-03-08T00:00:00Z",
         "2027-04-03T00:00:00Z",
         location=point(*NEW_YORK),
-        max_slots=1000,
+        page_size=1000,
     )
     assert response.user_timezone.zone == "America/New_York"
     by_day = offsets_by_day(response.slots)

@@ -7,14 +7,18 @@ needs. The descriptors come from protoc with ``--include_source_info`` (devtools
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from google.protobuf import descriptor_pb2
 
 from devtools.protogen import PROTO_PACKAGE, described
 
-Path = tuple[int, ...]
+ROOT = Path(__file__).resolve().parents[2]
+SourcePath = tuple[int, ...]
 # Field numbers of descriptor.proto, as SourceCodeInfo paths spell them.
 FILE_MESSAGE, FILE_ENUM, FILE_SERVICE = 4, 5, 6
 MESSAGE_FIELD, MESSAGE_NESTED, MESSAGE_ENUM, MESSAGE_ONEOF = 2, 3, 4, 8
@@ -41,8 +45,8 @@ FILES = own_files()
 
 
 def enum_elements(
-    enum: descriptor_pb2.EnumDescriptorProto, path: Path, prefix: str
-) -> Iterator[tuple[str, Path]]:
+    enum: descriptor_pb2.EnumDescriptorProto, path: SourcePath, prefix: str
+) -> Iterator[tuple[str, SourcePath]]:
     """An enum and its values, each with its SourceCodeInfo path."""
     name = f"{prefix}.{enum.name}"
     yield f"enum {name}", path
@@ -51,8 +55,8 @@ def enum_elements(
 
 
 def message_elements(
-    message: descriptor_pb2.DescriptorProto, path: Path, prefix: str
-) -> Iterator[tuple[str, Path]]:
+    message: descriptor_pb2.DescriptorProto, path: SourcePath, prefix: str
+) -> Iterator[tuple[str, SourcePath]]:
     """A message and everything declared in it, each with its SourceCodeInfo path."""
     name = f"{prefix}.{message.name}"
     yield f"message {name}", path
@@ -66,7 +70,7 @@ def message_elements(
         yield from enum_elements(enum, (*path, MESSAGE_ENUM, k), name)
 
 
-def file_elements(f: descriptor_pb2.FileDescriptorProto) -> Iterator[tuple[str, Path]]:
+def file_elements(f: descriptor_pb2.FileDescriptorProto) -> Iterator[tuple[str, SourcePath]]:
     """Every documentable element of a file, each with its SourceCodeInfo path."""
     for k, message in enumerate(f.message_type):
         yield from message_elements(message, (FILE_MESSAGE, k), f.package)
@@ -79,7 +83,7 @@ def file_elements(f: descriptor_pb2.FileDescriptorProto) -> Iterator[tuple[str, 
             yield f"method {name}.{method.name}", (FILE_SERVICE, k, SERVICE_METHOD, m)
 
 
-def leading_comments(f: descriptor_pb2.FileDescriptorProto) -> dict[Path, str]:
+def leading_comments(f: descriptor_pb2.FileDescriptorProto) -> dict[SourcePath, str]:
     """Each element's leading comment by its path."""
     return {tuple(loc.path): loc.leading_comments for loc in f.source_code_info.location}
 
@@ -121,3 +125,75 @@ def test_a_missing_comment_is_found() -> None:
     comments = leading_comments(f)
     silent = [name for name, path in file_elements(f) if not comments.get(path, "").strip()]
     assert silent == [f"message {f.package}.{f.message_type[0].name}"]
+
+
+# buf, as make runs it: the checks catch what they are there for.
+
+BUF = ROOT / "node_modules" / ".bin" / "buf"
+BASELINE = ROOT / "proto" / "v1-baseline.binpb"
+
+
+def buf(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """buf from node_modules (npm ci, which make runs), in a directory."""
+    assert BUF.exists(), "buf is missing: run make (npm ci installs it into node_modules)"
+    return subprocess.run(
+        [str(BUF), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def contract_copy(tmp_path: Path) -> Path:
+    """buf.yaml and proto/ copied, to change without touching the real ones."""
+    shutil.copy(ROOT / "buf.yaml", tmp_path)
+    shutil.copytree(ROOT / "proto", tmp_path / "proto")
+    return tmp_path
+
+
+def edit(root: Path, old: str, new: str) -> None:
+    """Replaces text once in the copy's matcher.proto."""
+    path = root / "proto" / "matcher" / "v1" / "matcher.proto"
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def test_the_proto_as_it_stands_passes_lint_and_the_breaking_check() -> None:
+    assert buf("lint", cwd=ROOT).returncode == 0
+    done = buf("breaking", "--against", str(BASELINE), cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("  double radius_km = 2;", "  double radius_km_max = 2;", "radius_km"),
+        ("  string page_token = 9;", "  int64 page_token = 9;", "page_token"),
+        ("  MODALITY_REMOTE = 3;", "  MODALITY_VIDEO = 3;", "MODALITY_REMOTE"),
+    ],
+    ids=["renamed-field", "retyped-field", "renamed-enum-value"],
+)
+def test_a_change_that_breaks_v1_clients_fails_the_breaking_check(
+    contract_copy: Path, old: str, new: str, says: str
+) -> None:
+    edit(contract_copy, old, new)
+    done = buf("breaking", "--against", str(BASELINE), cwd=contract_copy)
+    assert done.returncode != 0
+    assert says in done.stdout, done.stdout
+
+
+def test_an_added_field_is_no_break(contract_copy: Path) -> None:
+    edit(
+        contract_copy,
+        "  Order order = 11;\n",
+        "  Order order = 11;\n  // A field a later change adds, documented.\n  bool extra = 12;\n",
+    )
+    done = buf("breaking", "--against", str(BASELINE), cwd=contract_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_lint_refuses_an_unprefixed_enum_value_and_a_silent_field(contract_copy: Path) -> None:
+    edit(contract_copy, "  MODALITY_REMOTE = 3;", "  REMOTE = 3;")
+    edit(contract_copy, "  Order order = 11;\n", "  Order order = 11;\n  bool silent = 12;\n")
+    said = buf("lint", cwd=contract_copy).stdout
+    assert 'Enum value name "REMOTE" should be prefixed with "MODALITY_"' in said
+    assert '"silent"' in said and "comment" in said.lower()

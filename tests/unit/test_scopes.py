@@ -17,6 +17,7 @@ REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
     [
         (MATCH, "match"),
         (REFLECTION, "match"),
+        ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "match"),
         (ADMIN, "admin"),
         ("/matcher.v1.FeedAdmin/Reload", "admin"),
         ("/other.v2.FeedAdmin/Anything", "admin"),
