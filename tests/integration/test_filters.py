@@ -29,9 +29,13 @@ def violations(error: grpc.RpcError) -> dict[str, str]:
     """An INVALID_ARGUMENT's field violations, field to description."""
     bad_fields(error)  # asserts the status code
     status = rpc_status.from_call(error)
-    request = error_details_pb2.BadRequest()
-    assert status is not None and status.details[0].Unpack(request)
-    return {v.field: v.description for v in request.field_violations}
+    assert status is not None
+    described = {}
+    for detail in status.details:
+        request = error_details_pb2.BadRequest()
+        if detail.Unpack(request):
+            described.update({v.field: v.description for v in request.field_violations})
+    return described
 
 
 @pytest.mark.parametrize(

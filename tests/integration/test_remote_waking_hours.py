@@ -113,7 +113,7 @@ def test_list_slots_of_one_supplier_shows_every_hour(stub):
     """ListSlots lists a supplier's slots in order: no ranking, so no preference."""
     response = stub.ListSlots(
         pb.ListSlotsRequest(
-            supplier_id="bangkok-video", timezone="Asia/Kathmandu", window=TUESDAY, max_slots=2
+            supplier_id="bangkok-video", timezone="Asia/Kathmandu", window=TUESDAY, page_size=2
         ),
         timeout=10,
     )
