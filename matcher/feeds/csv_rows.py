@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from matcher.errors import FeedError
-from matcher.feeds.messages import syntax_error
+from matcher.feeds.messages import nearest, syntax_error
 
 SUPPLIER_COLUMNS = ("id", "name", "specialties", "languages", "modalities", "timezone")
 LOCATION_COLUMNS = ("lat", "lng", "x", "y")
@@ -77,7 +77,12 @@ def _column_problem(columns: list[str]) -> str | None:
     """What is wrong with a CSV feed's column names, if anything."""
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
-        return f"unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}"
+        hints = [
+            f"; {c}: did you mean {near[0]!r}?" for c in unknown if (near := nearest(c, COLUMNS))
+        ]
+        return (
+            f"unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}{''.join(hints)}"
+        )
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         return f"repeated column(s) {', '.join(repeated)}"

@@ -34,10 +34,14 @@ def syntax_error(exc: orjson.JSONDecodeError, text: bytes | str) -> str:
     return f"is not valid JSON: {exc.msg} at column {exc.colno}"
 
 
-def did_you_mean(value: str, options: Iterable[str], *, most: int = 1) -> str:
-    """ "; did you mean 'x'?" for the options nearest a value, ignoring case; "" if none is near."""
+def nearest(value: str, options: Iterable[str], *, most: int = 1) -> list[str]:
+    """The options nearest a value, ignoring case; none if nothing is near."""
     folded = {option.casefold(): option for option in options}
     near = difflib.get_close_matches(value.casefold(), list(folded), n=most, cutoff=0.6)
-    if not near:
-        return ""
-    return "; did you mean " + " or ".join(repr(folded[n]) for n in near) + "?"
+    return [folded[n] for n in near]
+
+
+def did_you_mean(value: str, options: Iterable[str], *, most: int = 1) -> str:
+    """ "; did you mean 'x'?" for the options nearest a value, ignoring case; "" if none is near."""
+    near = nearest(value, options, most=most)
+    return "; did you mean " + " or ".join(map(repr, near)) + "?" if near else ""

@@ -161,3 +161,12 @@ def test_an_unknown_column_refuses_the_feed(tmp_path):
     [problem] = caught.value.errors
     assert (problem.line, problem.field) == (2, "columns")
     assert problem.reason.startswith("unknown column(s) notice;")
+
+
+def test_a_misspelt_column_is_named_with_the_one_probably_meant(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text(tiny_csv().replace("specialties", "specialty", 1))
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(path)
+    [problem] = caught.value.errors
+    assert problem.reason.endswith("; specialty: did you mean 'specialties'?")
