@@ -10,7 +10,6 @@ vocabularies) is checked after this, in suppliers.py and availability.py.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -21,7 +20,7 @@ import jsonschema_rs
 
 from matcher.errors import FeedError
 from matcher.feeds.files import Record
-from matcher.feeds.messages import clipped, did_you_mean
+from matcher.feeds.messages import clipped, did_you_mean, nearest
 
 SCHEMA_FILE = "feed.schema.json"  # docs/feed.schema.json, shipped inside the package
 KINDS = ("header", "supplier", "availability")
@@ -99,9 +98,9 @@ class RecordSchema:
         rule = self._at(error.schema_path[:-1])
         kind = error.kind
         if isinstance(kind, Kind.AdditionalProperties):
-            known = _allowed(rule)
+            known, values = _allowed(rule), error.instance
             return [
-                record.fail(_field([*path, name]), _unknown_field(name, known))
+                record.fail(_field([*path, name]), _unknown_field(name, values[name], known))
                 for name in kind.unexpected
             ]
         if isinstance(kind, Kind.Required):
@@ -128,9 +127,12 @@ def _allowed(rule: Mapping[str, Any]) -> list[str]:
     return [k for k, v in properties.items() if v.get("$ref") != f"#/$defs/{NEEDS_V2}"]
 
 
-def _unknown_field(name: str, known: list[str]) -> str:
+def _unknown_field(name: str, value: object, known: list[str]) -> str:
     """Why an unknown field is refused, and the field probably meant."""
-    return f"is not a field here (fields: {', '.join(known)}){did_you_mean(name, known)}"
+    return (
+        f"must be one of the fields {', '.join(known)}, got {name!r}: {clipped(value)}"
+        f"{did_you_mean(name, known)}"
+    )
 
 
 def _missing(kind: Any, error: Any, rule: Mapping[str, Any]) -> str:
@@ -139,7 +141,7 @@ def _missing(kind: Any, error: Any, rule: Mapping[str, Any]) -> str:
         return "is required when modalities include HOME_VISIT"
     present = error.instance if isinstance(error.instance, dict) else {}
     unknown = [k for k in present if k not in rule.get("properties", {})]
-    near = difflib.get_close_matches(kind.property, unknown, n=1, cutoff=0.6)
+    near = nearest(kind.property, unknown)
     return f"is required (found {near[0]!r}: misspelt?)" if near else "is required"
 
 

@@ -87,14 +87,15 @@ REFUSED: dict[str, tuple[str, str, list[tuple[int, str, str]]]] = {
             (
                 5,
                 "closd",
-                "is not a field here (fields: record, supplier_id, weekly, one_off, closed,"
-                " min_notice_minutes); did you mean 'closed'?",
+                "must be one of the fields record, supplier_id, weekly, one_off, closed,"
+                " min_notice_minutes, got 'closd': [\"2026-12-25\"]; did you mean 'closed'?",
             ),
             (
                 5,
                 "min_notice_minute",
-                "is not a field here (fields: record, supplier_id, weekly, one_off, closed,"
-                " min_notice_minutes); did you mean 'min_notice_minutes'?",
+                "must be one of the fields record, supplier_id, weekly, one_off, closed,"
+                " min_notice_minutes, got 'min_notice_minute': 60;"
+                " did you mean 'min_notice_minutes'?",
             ),
             (4, "id", "supplier 's2' is left out: its availability record (line 5) was rejected"),
         ],
@@ -116,8 +117,8 @@ REFUSED: dict[str, tuple[str, str, list[tuple[int, str, str]]]] = {
             (
                 3,
                 "weekly[0].slot_minute",
-                "is not a field here (fields: days, start, end, slot_minutes);"
-                " did you mean 'slot_minutes'?",
+                "must be one of the fields days, start, end, slot_minutes,"
+                " got 'slot_minute': 30; did you mean 'slot_minutes'?",
             ),
         ],
     ),
