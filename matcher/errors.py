@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 
 class Reason(enum.StrEnum):
@@ -30,6 +31,10 @@ class Reason(enum.StrEnum):
     FEED_LOADING = "FEED_LOADING"  # retry after RetryInfo's delay
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # retry after RetryInfo's delay
     CALL_ABANDONED = "CALL_ABANDONED"  # none: the caller had already gone
+    IP_ADDRESS_NOT_PUBLIC = "IP_ADDRESS_NOT_PUBLIC"  # send the user's public address, not a proxy's
+    IP_ADDRESS_NOT_LOCATED = "IP_ADDRESS_NOT_LOCATED"  # ask the user for a point or a country
+    GEOIP_NOT_CONFIGURED = "GEOIP_NOT_CONFIGURED"  # start the server with --geoip-db
+    GEOIP_DATABASE_REFUSED = "GEOIP_DATABASE_REFUSED"  # put a City or Country MaxMind DB there
     INTERNAL_ERROR = "INTERNAL_ERROR"  # report it: a bug
 
 
@@ -170,3 +175,89 @@ class Unavailable(RetryLater):
         reason: Reason = Reason.SERVICE_UNAVAILABLE,
     ) -> None:
         super().__init__(message, retry_after=retry_after, reason=reason)
+
+
+# GeoIP: no message, repr or chained exception of these holds the address looked up.
+
+#: The special-purpose range a refused address lies in, most specific first.
+AddressRange = Literal[
+    "unspecified",
+    "loopback",
+    "link-local",
+    "multicast",
+    "private",
+    "shared",
+    "documentation",
+    "reserved",
+    "special-purpose",
+]
+
+
+class GeoipError(MatcherError):
+    """The root of the GeoIP errors; no message of theirs holds the address looked up."""
+
+
+class MalformedAddress(GeoipError, ValueError):
+    """Text that is not one IPv4 or IPv6 address; ``reason`` says why without quoting it."""
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class NotPublicAddress(GeoipError):
+    """An address no host on the public internet has; ``kind`` names its special range."""
+
+    def __init__(self, *, kind: AddressRange) -> None:
+        self.kind: AddressRange = kind
+        super().__init__(f"is not a public address ({kind})")
+
+
+class NotInDatabase(GeoipError):
+    """A public address the database places in no city and no country (NOT_FOUND).
+
+    Not INVALID_ARGUMENT: the address is well formed and public, and the same call may succeed
+    once the database knows it; not FAILED_PRECONDITION: nothing the operator sets changes it.
+    """
+
+    error_reason = Reason.IP_ADDRESS_NOT_LOCATED
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the GeoIP database does not locate this address; send a point, a geohash or a "
+            "country_code"
+        )
+
+
+class GeoipDatabaseError(GeoipError):
+    """A database file that cannot be opened or read; the file serving before goes on serving."""
+
+    def __init__(self, *, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"GeoIP database {path}: {reason}")
+
+
+class GeoipNotConfigured(GeoipError, FailedPrecondition):
+    """An IP address to locate, or a database to reload, on a server started without one."""
+
+    def __init__(self, *, how: str) -> None:
+        self.how = how
+        FailedPrecondition.__init__(
+            self,
+            f"this server has no GeoIP database: start it with {how}",
+            reason=Reason.GEOIP_NOT_CONFIGURED,
+        )
+
+
+class GeoipReloadRefused(FailedPrecondition):
+    """A GeoIP database file a reload could not open or use; the one before goes on serving."""
+
+    def __init__(self, *, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        self.error_metadata = {"path": path}
+        super().__init__(
+            f"GeoIP database {path}: {reason}; the database loaded before serves on",
+            reason=Reason.GEOIP_DATABASE_REFUSED,
+        )

@@ -62,12 +62,37 @@ SEQUENCE_BEHIND = Gauge(
     "Updates accepted by the shared store that this process has not applied yet",
 )
 
+GEOIP_BUILT = Gauge(
+    "matcher_geoip_built_timestamp_seconds",
+    "When the GeoIP database serving now was built (its metadata), Unix time; 0 without one",
+)
+GEOIP_AGE = Gauge(
+    "matcher_geoip_age_seconds",
+    "Seconds since the GeoIP database serving now was built; 0 without one",
+)
+GEOIP_LOADS = Counter(
+    "matcher_geoip_loads_total",
+    "GeoIP database opens (start-up and reloads) by outcome: loaded, or refused (the old one"
+    " kept serving)",
+    ["outcome"],
+)
+GEOIP_LOOKUPS = Counter(
+    "matcher_geoip_lookups_total",
+    "Public IP addresses looked up in the GeoIP database, by what it gave: city, country or none",
+    ["found"],
+)
+
 for _outcome in ("loaded", "refused"):  # both series exist from the start, at zero
     LOADS.labels(outcome=_outcome)
     LOAD_SECONDS.labels(outcome=_outcome)
+    GEOIP_LOADS.labels(outcome=_outcome)
+#: One child per answer, bound once: a lookup is a few microseconds, a labels() call one more.
+_GEOIP_FOUND = {found: GEOIP_LOOKUPS.labels(found=found) for found in ("city", "country", "none")}
 _lock = threading.Lock()
 _generated_at = 0.0  # Unix time of the serving feed's header, for the age computed when scraped
 FEED_AGE.set_function(lambda: time.time() - _generated_at if _generated_at else 0.0)
+_geoip_built = 0.0  # Unix time the serving GeoIP database was built, for its age when scraped
+GEOIP_AGE.set_function(lambda: time.time() - _geoip_built if _geoip_built else 0.0)
 
 
 def feed_served(*, suppliers: int, generated_at: datetime, generation: int | None = None) -> None:
@@ -101,3 +126,20 @@ def store_position(*, applied: int, latest: int) -> None:
     """Where this process stands in the shared store's log of updates (issue #15)."""
     SEQUENCE_APPLIED.set(applied)
     SEQUENCE_BEHIND.set(max(0, latest - applied))
+
+
+def geoip_loaded(*, built: datetime | None) -> None:
+    """A GeoIP database opened and serves now (``built`` its build time); None: it was refused."""
+    global _geoip_built
+    if built is None:
+        GEOIP_LOADS.labels(outcome="refused").inc()
+        return
+    with _lock:
+        _geoip_built = built.timestamp()
+        GEOIP_BUILT.set(_geoip_built)
+    GEOIP_LOADS.labels(outcome="loaded").inc()
+
+
+def geoip_looked_up(*, found: str) -> None:
+    """A public address was looked up: the database gave a "city", a "country" or "none"."""
+    _GEOIP_FOUND[found].inc()

@@ -203,13 +203,46 @@ class CountryZone:
     population_share: float  # of the country's people, those keeping this zone's legal time
 
 
+class ZoneSource(enum.Enum):
+    """Where a user's zone came from, as a response tells the caller."""
+
+    POINT = "point"  # the zone at the coarse point of a point or a geohash
+    COUNTRY = "country"  # the zone a country code stands for
+    TIMEZONE = "timezone"  # given outright
+    IP_CITY = "ip_city"  # the zone at the city an IP address was placed at, acting as a point
+    IP_COUNTRY = "ip_country"  # the zone of the country an IP address was placed in, no point
+    IP_AREA = "ip_area"  # the zone at a wide place an IP address was placed at, no point
+
+
+@dataclass(frozen=True)
+class IpPlacement:
+    """How a GeoIP database placed a user's IP address; never the address itself.
+
+    ``accuracy_km`` is how far from the database's place the user may be (None: it placed the
+    address only in a country); ``country_code`` the country it names, if any.
+    """
+
+    accuracy_km: float | None
+    country_code: str | None
+
+
 @dataclass(frozen=True)
 class UserLocation:
-    """Where a user is, as coarsely as the service ever holds it, and the user's zone."""
+    """Where a user is, as coarsely as the service ever holds it, the user's zone, and how."""
 
     point: Point | None  # None for a country: only its zone is known
     zone: str
     country: CountryZone | None = None  # set when the zone came from a country code
+    ip: IpPlacement | None = None  # set when the location came from an IP address
+
+    @property
+    def zone_source(self) -> ZoneSource:
+        """Where the zone came from: a point, a country, or one of those from an IP address."""
+        if self.ip is None:
+            return ZoneSource.POINT if self.country is None else ZoneSource.COUNTRY
+        if self.point is not None:
+            return ZoneSource.IP_CITY
+        return ZoneSource.IP_AREA if self.country is None else ZoneSource.IP_COUNTRY
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from matcher import vocabulary as vocabulary_of
-from matcher.errors import FieldViolation, InvalidArgument, Reason
+from matcher.errors import (
+    FieldViolation,
+    GeoipNotConfigured,
+    InvalidArgument,
+    MalformedAddress,
+    NotPublicAddress,
+    Reason,
+)
+from matcher.geo.geoip import GeoipResolver, IpCity, IpCountry, IpLocation, public_address
 from matcher.geo.geometry import coarsen, decode_geohash, point
 from matcher.geo.timezones import TimezoneResolver, country_zone, zone_or_invalid
 from matcher.instants import SUPPORTED_RULE, supported
@@ -20,6 +28,8 @@ from matcher.model import (
     HHMM_RULE,
     SLOT_MINUTES,
     SLOT_MINUTES_RULE,
+    CountryZone,
+    IpPlacement,
     LocalHours,
     Modality,
     Override,
@@ -29,17 +39,21 @@ from matcher.model import (
     Window,
     minute_of_day,
 )
-from matcher.settings import Limits
+from matcher.settings import Limits, how_to_set
 from matcher.vocabulary import UnknownTerm, Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
 class LocationInput:
-    """Where the caller says the user is: at most one of a point, a geohash or a country."""
+    """Where the caller says the user is: at most one of a point, a geohash, a country or an IP.
+
+    The IP address is left out of the repr, so no log line or error that shows an input shows it.
+    """
 
     lat_lng: tuple[float, float] | None = None
     geohash: str | None = None
     country_code: str | None = None
+    ip_address: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,9 +81,19 @@ class SlotInput:
 
 
 def locate(
-    location: LocationInput, *, resolver: TimezoneResolver, limits: Limits, field: str
+    location: LocationInput,
+    *,
+    resolver: TimezoneResolver,
+    limits: Limits,
+    field: str,
+    geoip: GeoipResolver | None = None,
+    radius_km: float | None = None,
 ) -> UserLocation:
-    """Resolves exactly one form of location, coarsened before anything else sees it."""
+    """Resolves exactly one form of location, coarsened before anything else sees it.
+
+    ``radius_km`` is the search radius an IP address's accuracy is weighed against (unset: the
+    default radius); ``geoip`` places IP addresses, if the server has a database.
+    """
     if location.lat_lng is not None:
         lat, lng = location.lat_lng
         raw = point(lat=lat, lng=lng, field=f"{field}.point")
@@ -82,10 +106,80 @@ def locate(
             field=f"{field}.country_code",
         )
         return UserLocation(point=None, zone=country.zone, country=country)
+    elif location.ip_address is not None:
+        return ip_located(
+            location.ip_address,
+            geoip=geoip,
+            resolver=resolver,
+            limits=limits,
+            radius_km=radius_km or limits.default_radius_km,
+            field=f"{field}.ip_address",
+        )
     else:
-        raise missing(field=field, what="a point, a geohash or a country_code")
+        raise missing(field=field, what="a point, a geohash, a country_code or an ip_address")
     coarse = coarsen(raw, cell_km=limits.cell_km)
     return UserLocation(point=coarse, zone=resolver.zone_at(coarse))
+
+
+def ip_located(
+    address: str,
+    *,
+    geoip: GeoipResolver | None,
+    resolver: TimezoneResolver,
+    limits: Limits,
+    radius_km: float,
+    field: str,
+) -> UserLocation:
+    """The place a GeoIP database gives a public address, coarse at once; the address is dropped.
+
+    A city point is snapped to the grid before anything else sees it. When its accuracy is
+    coarser than ``radius_km``, or the database knows only the country, the user acts as a
+    country does (no point): the zone is the country's, by the country_code rule; where that
+    rule gives none but the database gave a point, the zone at the coarse point (the response
+    says so); with neither, INVALID_ARGUMENT asks for a finer location.
+    """
+    place = _placed(address, geoip=geoip, field=field)
+    coarse = None if isinstance(place, IpCountry) else coarsen(place.point, cell_km=limits.cell_km)
+    accuracy = place.accuracy_km if isinstance(place, IpCity) else None
+    placed = IpPlacement(accuracy_km=accuracy, country_code=place.country_code)
+    if coarse is not None and accuracy is not None and accuracy <= radius_km:
+        return UserLocation(point=coarse, zone=resolver.zone_at(coarse), ip=placed)
+    code = place.country_code
+    country = None if code is None else _country(code, limits=limits)
+    if country is not None:
+        return UserLocation(point=None, zone=country.zone, country=country, ip=placed)
+    if coarse is not None:
+        return UserLocation(point=None, zone=resolver.zone_at(coarse), ip=placed)
+    raise InvalidArgument.of(
+        field,
+        f"locates the user only to the country {code}, which has no one legal time; "
+        "send a point or a geohash",
+        reason=Reason.LOCATION_TOO_COARSE,
+        metadata={"country_code": str(code)},
+    )
+
+
+def _placed(address: str, *, geoip: GeoipResolver | None, field: str) -> IpLocation:
+    """The database's place for an address; a bad one is refused first, database or not."""
+    try:
+        if geoip is None:
+            public_address(address=address)
+            raise GeoipNotConfigured(how=how_to_set("geoip_db"))
+        return geoip.locate(address=address)
+    except MalformedAddress as exc:
+        raise InvalidArgument.of(field, exc.reason) from None
+    except NotPublicAddress as exc:
+        raise InvalidArgument.of(field, str(exc), reason=Reason.IP_ADDRESS_NOT_PUBLIC) from None
+
+
+def _country(code: str, *, limits: Limits) -> CountryZone | None:
+    """The zone the country_code rule gives a country, or None where it gives none."""
+    try:
+        return country_zone(
+            code, min_share=limits.country_min_population_share, field="country_code"
+        )
+    except InvalidArgument:
+        return None
 
 
 def timezone(name: str, *, field: str) -> str:
@@ -220,13 +314,21 @@ def _terms(
 
 
 def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str) -> None:
-    """A country locates only remote care: anything else needs a point."""
-    if user.point is None and Modality.REMOTE not in modalities:
-        raise InvalidArgument.of(
-            field,
-            "a country locates only REMOTE care; send a point or a geohash",
-            reason=Reason.LOCATION_TOO_COARSE,
-        )
+    """A country, or an IP address placed as coarsely, locates only remote care."""
+    if user.point is not None or Modality.REMOTE in modalities:
+        return
+    accuracy = None if user.ip is None else user.ip.accuracy_km
+    if user.ip is None:
+        why = "a country locates"
+    elif accuracy is None:
+        why = "an IP address placed only in a country locates"
+    else:
+        why = f"an IP address placed only within {accuracy:g} km, more than the radius, locates"
+    raise InvalidArgument.of(
+        field,
+        f"{why} only REMOTE care; send a point or a geohash",
+        reason=Reason.LOCATION_TOO_COARSE,
+    )
 
 
 def missing(*, field: str, what: str) -> InvalidArgument:

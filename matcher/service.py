@@ -7,12 +7,15 @@ the matching; paging lives here, bound to the query and never to a wire format.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from matcher import queries
 from matcher.engine.catalog import Catalog
+from matcher.errors import GeoipDatabaseError, GeoipNotConfigured, GeoipReloadRefused
+from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
     Match,
@@ -32,8 +35,10 @@ from matcher.model import (
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
-from matcher.settings import Limits
+from matcher.settings import Limits, how_to_set
 from matcher.vocabulary import Vocabulary, languages, specialties
+
+log = logging.getLogger("matcher.service")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +136,14 @@ class FilterValues:
 
 
 @dataclass(frozen=True)
+class ServingStatus:
+    """What an operator asks is serving: the feed (and its last refusal), the GeoIP database."""
+
+    feed: FeedStatus
+    geoip: DatabaseInfo | None
+
+
+@dataclass(frozen=True)
 class UpdateOutcome:
     """An update as recorded, and whether this call was the one that applied it."""
 
@@ -149,9 +162,11 @@ class Matching:
         tokens: PageTokens,
         limits: Limits,
         clock: Callable[[], datetime],
+        geoip: GeoipResolver | None = None,
     ) -> None:
         self._catalog = catalog
         self._resolver = resolver
+        self._geoip = geoip
         self._tokens = tokens
         self._limits = limits
         self._clock = clock
@@ -167,7 +182,8 @@ class Matching:
         ``wanted`` tells whether the caller is still waiting; once not, the work stops.
         """
         limits, now = self._limits, self._clock()
-        user = self._locate(request.location)
+        radius_km = queries.radius(request.radius_km, limits=limits, field="radius_km")
+        user = self._locate(request.location, radius_km=radius_km)
         modalities = request.modalities or frozenset(Modality)
         page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
         specialties_wanted, languages_wanted = queries.filters(
@@ -177,7 +193,7 @@ class Matching:
             point=user.point,
             user_zone=user.zone,
             window=queries.window(request.window, now=now, limits=limits, field="window"),
-            radius_km=queries.radius(request.radius_km, limits=limits, field="radius_km"),
+            radius_km=radius_km,
             specialties=specialties_wanted,
             languages=languages_wanted,
             modalities=modalities,
@@ -269,10 +285,27 @@ class Matching:
             languages=_labelled(counts.languages, languages()),
         )
 
-    def _locate(self, location: LocationInput) -> UserLocation:
-        return queries.locate(
-            location, resolver=self._resolver, limits=self._limits, field="location"
+    def _locate(self, location: LocationInput, *, radius_km: float | None = None) -> UserLocation:
+        """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``.
+
+        At DEBUG, logs where the zone came from and how accurately: never where, nor what was sent.
+        """
+        user = queries.locate(
+            location,
+            resolver=self._resolver,
+            limits=self._limits,
+            field="location",
+            geoip=self._geoip,
+            radius_km=radius_km,
         )
+        if log.isEnabledFor(logging.DEBUG):
+            accuracy = None if user.ip is None else user.ip.accuracy_km
+            log.debug(
+                "location resolved: zone from %s, accuracy %s km",
+                user.zone_source.value,
+                "unstated" if accuracy is None else f"{accuracy:g}",
+            )
+        return user
 
     def _user(self, request: ListSlotsInput) -> UserLocation | str:
         """Whom to render for: a zone given outright, or a location and the zone it resolves to."""
@@ -301,22 +334,43 @@ def _sent_before(found: Sequence[RenderedSlot], cursor: Cursor) -> int:
 
 
 class Administration:
-    """The operator's use cases: reloading the feed, reading its status, real-time updates."""
+    """The operator's use cases: reloading the feed or the GeoIP database, status, updates."""
 
     def __init__(
-        self, *, holder: CatalogHolder, limits: Limits, clock: Callable[[], datetime]
+        self,
+        *,
+        holder: CatalogHolder,
+        limits: Limits,
+        clock: Callable[[], datetime],
+        geoip: GeoipResolver | None = None,
     ) -> None:
         self._holder = holder
         self._limits = limits
         self._clock = clock
+        self._geoip = geoip
 
     def reload(self) -> Snapshot:
         """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
         return self._holder.reload()
 
-    def status(self) -> FeedStatus:
-        """What is serving, and the last refused reload since."""
-        return self._holder.status()
+    def status(self) -> ServingStatus:
+        """The feed serving and the last refused reload since; the GeoIP database serving."""
+        return ServingStatus(
+            feed=self._holder.status(), geoip=None if self._geoip is None else self._geoip.info
+        )
+
+    def reload_geoip(self) -> DatabaseInfo:
+        """Re-opens the GeoIP database file and swaps it in whole.
+
+        Raises GeoipNotConfigured without one, and GeoipReloadRefused (the file serving before
+        goes on serving) for a file that cannot be opened or is not a City or Country database.
+        """
+        if self._geoip is None:
+            raise GeoipNotConfigured(how=how_to_set("geoip_db"))
+        try:
+            return self._geoip.reload()
+        except GeoipDatabaseError as exc:
+            raise GeoipReloadRefused(path=exc.path, reason=exc.reason) from None
 
     def update(self, request: UpdateInput) -> UpdateOutcome:
         """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""

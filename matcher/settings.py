@@ -31,7 +31,8 @@ METAVARS: dict[object, str] = {int: "N", float: "NUMBER", str: "TEXT", Path: "PA
 EPILOG = """\
 Each flag falls back to the environment variable shown beside it, then to its default;
 MATCHER_PAGE_TOKEN_SECRET and MATCHER_AUTH_KEYS are variables only, so that no secret shows in a
-process list. Signals: SIGTERM or SIGINT drain and exit, SIGHUP reloads the feed.
+process list. Signals: SIGTERM or SIGINT drain and exit, SIGHUP reloads the feed and the
+GeoIP database.
 Operators' guide: docs/operations.md."""
 
 
@@ -185,6 +186,19 @@ class Settings:
     page_token_secret: str = setting(
         "", "key page tokens are signed with; unset: random per process", flag=False
     )
+    geoip_db: Path | None = setting(
+        None,
+        "MaxMind DB file (GeoLite2-City or -Country, DB-IP lite) that places ip_address "
+        "locations; unset, they are refused with FAILED_PRECONDITION",
+    )
+    # MaxMind states its radius at 67% confidence; a file without one (DB-IP lite) earns no
+    # better than a large metropolitan area, so at the default 25 km Match radius such a place
+    # acts as its country.
+    geoip_unstated_accuracy_km: float = setting(
+        50.0,
+        "accuracy in km taken for a GeoIP place whose database states none (DB-IP lite)",
+        parse=positive(float),
+    )
     # observability (docs/operations.md "Metrics", "Traces and logs")
     metrics_address: str = setting(
         "",
@@ -245,6 +259,15 @@ class Settings:
 def env_name(f: Field[Any]) -> str:
     """The environment variable of a settings field."""
     return str(f.metadata.get("env") or ENV_PREFIX + f.name.upper())
+
+
+def how_to_set(name: str, *, kind: type[Any] = Settings, value: str = "PATH") -> str:
+    """How an operator sets one setting, for messages: "--some-name PATH or MATCHER_SOME_NAME"."""
+    chosen = next(f for f in fields(kind) if f.name == name)
+    variable = env_name(chosen)
+    if not chosen.metadata.get("flag", False):
+        return f"{variable}={value}"
+    return f"--{name.replace('_', '-')} {value} or {variable}={value}"
 
 
 def add_arguments(

@@ -34,4 +34,11 @@ class FeedAdminServicer(pb_grpc.FeedAdminServiceServicer):
     def GetFeedStatus(
         self, request: pb.GetFeedStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetFeedStatusResponse:
-        return convert.feed_status(self._administration.status())
+        return convert.serving_status(self._administration.status())
+
+    @translated
+    def ReloadGeoipDatabase(
+        self, request: pb.ReloadGeoipDatabaseRequest, context: grpc.ServicerContext
+    ) -> pb.ReloadGeoipDatabaseResponse:
+        info = self._administration.reload_geoip()
+        return pb.ReloadGeoipDatabaseResponse(serving=convert.geoip_database(info))

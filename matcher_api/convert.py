@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from matcher.errors import FeedError, InvalidArgument
 from matcher.feeds import Feed
+from matcher.geo.geoip import DatabaseInfo
 from matcher.instants import EPOCH
 from matcher.model import (
     Match,
@@ -21,6 +22,7 @@ from matcher.model import (
     Supplier,
     UserLocation,
     Window,
+    ZoneSource,
     ZoneState,
 )
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
@@ -31,11 +33,12 @@ from matcher.service import (
     MatchInput,
     MatchPage,
     ResolvedZone,
+    ServingStatus,
     SlotList,
     UpdateInput,
     UpdateOutcome,
 )
-from matcher.serving.holder import FeedStatus, Refusal, Snapshot
+from matcher.serving.holder import Refusal, Snapshot
 from matcher_api.v1 import feed_admin_pb2 as admin_pb
 from matcher_api.v1 import matcher_pb2 as pb
 
@@ -50,6 +53,8 @@ ORDER_FROM_PB: dict[int, Order] = {
     pb.ORDER_BY_DISTANCE: Order.BY_DISTANCE,
     pb.ORDER_BY_EARLIEST_SLOT: Order.BY_EARLIEST_SLOT,
 }
+#: Each domain zone source by its wire name, which carries the enum's prefix.
+ZONE_SOURCE_TO_PB: dict[ZoneSource, str] = {z: f"ZONE_SOURCE_{z.name}" for z in ZoneSource}
 #: Each domain slot status by its wire name, which carries the enum's prefix.
 SLOT_STATUS_TO_PB: dict[SlotStatus, str] = {s: f"SLOT_STATUS_{s.name}" for s in SlotStatus}
 #: Problems a feed status lists; its counts always cover them all.
@@ -68,6 +73,8 @@ def location(message: pb.Location) -> LocationInput:
         return LocationInput(geohash=message.geohash)
     if kind == "country_code":
         return LocationInput(country_code=message.country_code)
+    if kind == "ip_address":
+        return LocationInput(ip_address=message.ip_address)
     return LocationInput()
 
 
@@ -234,16 +241,18 @@ def match(m: Match) -> pb.SupplierMatch:
 
 
 def zone_origin(user: UserLocation | None) -> pb.ZoneOrigin:
-    """Where a user's zone came from: a point, a country (and its share), or given outright."""
+    """Where a user's zone came from (a point, a country and its share, an IP address and how
+    accurately placed), or that it was given outright."""
     if user is None:
         return pb.ZoneOrigin(source=pb.ZONE_SOURCE_TIMEZONE)
-    if user.country is None:
-        return pb.ZoneOrigin(source=pb.ZONE_SOURCE_POINT)
-    return pb.ZoneOrigin(
-        source=pb.ZONE_SOURCE_COUNTRY,
-        country_code=user.country.country_code,
-        population_share=user.country.population_share,
-    )
+    origin = pb.ZoneOrigin(source=ZONE_SOURCE_TO_PB[user.zone_source])
+    if user.country is not None:
+        origin.country_code = user.country.country_code
+        origin.population_share = user.country.population_share
+    if user.ip is not None:
+        origin.country_code = user.ip.country_code or ""
+        origin.accuracy_km = user.ip.accuracy_km or 0.0
+    return origin
 
 
 def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
@@ -359,11 +368,24 @@ def refusal(refused: Refusal) -> admin_pb.Refusal:
     )
 
 
-def feed_status(status: FeedStatus) -> admin_pb.GetFeedStatusResponse:
+def serving_status(status: ServingStatus) -> admin_pb.GetFeedStatusResponse:
     """What is serving, and the last refusal, as a message."""
+    feed = status.feed
     message = admin_pb.GetFeedStatusResponse(
-        serving=loaded_feed(status.serving), max_rejected_share=status.max_rejected_share
+        serving=loaded_feed(feed.serving), max_rejected_share=feed.max_rejected_share
     )
-    if status.last_refusal is not None:
-        message.last_refusal.CopyFrom(refusal(status.last_refusal))
+    if feed.last_refusal is not None:
+        message.last_refusal.CopyFrom(refusal(feed.last_refusal))
+    if status.geoip is not None:
+        message.geoip_database.CopyFrom(geoip_database(status.geoip))
     return message
+
+
+def geoip_database(info: DatabaseInfo) -> admin_pb.GeoipDatabase:
+    """A GeoIP database's metadata as a message."""
+    return admin_pb.GeoipDatabase(
+        path=info.path,
+        database_type=info.database_type,
+        ip_version=info.ip_version,
+        built_at=timestamp(info.built),
+    )

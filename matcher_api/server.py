@@ -15,7 +15,8 @@ from pathlib import Path
 import grpc
 
 from matcher.auth import Keyring, load_keys, parse_keys
-from matcher.errors import FeedRejected
+from matcher.errors import FeedRejected, GeoipDatabaseError
+from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver
 from matcher.instants import utc_now
 from matcher.paging import PageTokens
@@ -81,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     jsonlog.configure(level)
     try:
         edge = edge_from(settings)
+        geoip = open_geoip(settings)
         holder = CatalogHolder(
             settings.feed or sample_feed(),
             max_rejected_share=settings.max_rejected_share,
             journal=Journal(settings.journal) if settings.journal else None,
             load=settings.workers > 1,  # one process loads later, answering health meanwhile
         )
-    except (FeedRejected, ValueError, OSError, sqlite3.Error) as exc:
+    except (FeedRejected, GeoipDatabaseError, ValueError, OSError, sqlite3.Error) as exc:
         return cannot_start(exc)
     matching = Matching(
         catalog=holder.current,
@@ -95,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         tokens=page_tokens(settings),
         limits=settings.limits,
         clock=utc_now,
+        geoip=geoip,
     )
     if settings.workers > 1:
-        return serve_forked(settings, matching=matching, edge=edge, suppliers=len(holder.current()))
-    return serve(settings, matching=matching, edge=edge, holder=holder)
+        return serve_forked(
+            settings, matching=matching, edge=edge, suppliers=len(holder.current()), geoip=geoip
+        )
+    return serve(settings, matching=matching, edge=edge, holder=holder, geoip=geoip)
 
 
 def cannot_start(problem: Exception | str) -> int:
@@ -107,7 +112,14 @@ def cannot_start(problem: Exception | str) -> int:
     return 2
 
 
-def serve(settings: Settings, *, matching: Matching, edge: Edge, holder: CatalogHolder) -> int:
+def serve(
+    settings: Settings,
+    *,
+    matching: Matching,
+    edge: Edge,
+    holder: CatalogHolder,
+    geoip: GeoipResolver | None,
+) -> int:
     """Binds and answers health (NOT_SERVING), loads the feed, then serves until stopped."""
     health = Health()
     try:
@@ -121,7 +133,9 @@ def serve(settings: Settings, *, matching: Matching, edge: Edge, holder: Catalog
             max_workers=settings.max_workers,
             reflect=settings.reflection,
             edge=edge,
-            administration=Administration(holder=holder, limits=settings.limits, clock=utc_now),
+            administration=Administration(
+                holder=holder, limits=settings.limits, clock=utc_now, geoip=geoip
+            ),
             health=health,
         )
     except RuntimeError as exc:  # the address cannot be bound
@@ -148,13 +162,50 @@ def serve(settings: Settings, *, matching: Matching, edge: Edge, holder: Catalog
     log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
-    signal.signal(
-        signal.SIGHUP,
-        lambda *_: threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start(),
-    )
+    signal.signal(signal.SIGHUP, lambda *_: hang_up(holder, geoip))
     server.wait_for_termination()
     observed.close()
     return 0
+
+
+def open_geoip(settings: Settings) -> GeoipResolver | None:
+    """The configured GeoIP database, opened and checked, or None when there is none."""
+    if settings.geoip_db is None:
+        return None
+    geoip = GeoipResolver(
+        path=settings.geoip_db, unstated_accuracy_km=settings.geoip_unstated_accuracy_km
+    )
+    log_geoip(geoip.info, verb="opened")
+    return geoip
+
+
+def log_geoip(info: DatabaseInfo, *, verb: str) -> None:
+    """One line saying which GeoIP database serves now."""
+    log.info(
+        "%s GeoIP database %s (%s, IPv%d, built %s)",
+        verb,
+        info.path,
+        info.database_type,
+        info.ip_version,
+        info.built.date().isoformat(),
+    )
+
+
+def hang_up(holder: CatalogHolder, geoip: GeoipResolver | None) -> None:
+    """SIGHUP: reloads the feed and the GeoIP database on threads of their own, independently."""
+    threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start()
+    if geoip is not None:
+        threading.Thread(target=reload_geoip_and_log, args=(geoip,), daemon=True).start()
+
+
+def reload_geoip_and_log(geoip: GeoipResolver) -> None:
+    """Reloads the GeoIP database and logs the outcome rather than raising: no caller waits."""
+    try:
+        info = geoip.reload()
+    except GeoipDatabaseError as exc:
+        log.error("GeoIP reload refused, still serving the database before: %s", exc)
+        return
+    log_geoip(info, verb="reloaded")
 
 
 def _stop_loading(signum: int, frame: object) -> None:
@@ -182,11 +233,19 @@ def drain(server: grpc.Server, *, grace_seconds: float) -> None:
     server.stop(grace=grace_seconds)
 
 
-def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, suppliers: int) -> int:
+def serve_forked(
+    settings: Settings,
+    *,
+    matching: Matching,
+    edge: Edge,
+    suppliers: int,
+    geoip: GeoipResolver | None,
+) -> int:
     """Serves from ``settings.workers`` processes sharing the port, until SIGINT or SIGTERM.
 
-    Each worker holds its own copy of the catalogue, so FeedAdminService and SIGHUP reloads are off:
-    a new feed means a restart.
+    Each worker holds its own copy of the catalogue, so FeedAdminService and feed reloads are
+    off: a new feed means a restart. SIGHUP reaches every worker, which reloads its own GeoIP
+    database.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":
         return cannot_start("--workers above 1 needs a fixed port")
@@ -198,6 +257,7 @@ def serve_forked(settings: Settings, *, matching: Matching, edge: Edge, supplier
         max_workers=settings.max_workers,
         reflect=settings.reflection,
         grace_seconds=settings.grace_seconds,
+        on_hangup=None if geoip is None else lambda: reload_geoip_and_log(geoip),
         observe=lambda index: observability.start(
             settings, metrics_address=worker_metrics_address(settings.metrics_address, index)
         ),

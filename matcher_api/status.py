@@ -24,9 +24,11 @@ from matcher.errors import (
     Abandoned,
     FailedPrecondition,
     FeedRejected,
+    GeoipDatabaseError,
     InvalidArgument,
     MatcherError,
     NotFound,
+    NotInDatabase,
     Overloaded,
     Reason,
     RetryLater,
@@ -133,6 +135,7 @@ def retry_later(error: RetryLater) -> status_pb2.Status:
 PLAIN_CODES: dict[type[MatcherError], int] = {
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     UpdateConflict: code_pb2.ALREADY_EXISTS,
+    NotInDatabase: code_pb2.NOT_FOUND,  # no ResourceInfo: its name would be the address
     Abandoned: code_pb2.CANCELLED,  # nobody is listening; the status is for the access log
 }
 
@@ -147,6 +150,9 @@ def status_of(error: MatcherError) -> status_pb2.Status:
         return refused(error)
     if isinstance(error, (Overloaded, Unavailable)):
         return retry_later(error)
+    if isinstance(error, GeoipDatabaseError):  # a lookup failed on a corrupt file: the operator's
+        log.error("GeoIP lookup failed: %s: %s", error.path, error.reason)  # never the address
+        return internal()
     for kind, code in PLAIN_CODES.items():
         if isinstance(error, kind):
             return rich(code, str(error), reason=error.error_reason, metadata=error.error_metadata)

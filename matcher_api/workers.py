@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -32,12 +33,14 @@ def fork_workers(
     reflect: bool,
     grace_seconds: float,
     edge: Edge | None = None,
+    on_hangup: Callable[[], None] | None = None,
     observe: Callable[[int], Observability] | None = None,
 ) -> list[int]:
     """Forks ``count`` processes that each serve ``matching`` on ``address``; returns their pids.
 
     Each worker first calls ``observe`` with its index (0 to count - 1): its own metrics
-    endpoint and gRPC metrics plugin, which must be made after the fork.
+    endpoint and gRPC metrics plugin, which must be made after the fork. ``on_hangup`` is what
+    each worker runs, on a thread, when SIGHUP reaches it.
     """
     shared = replace(edge or Edge(), reuse_port=True)
     gc.freeze()
@@ -56,6 +59,7 @@ def fork_workers(
                     max_workers=max_workers,
                     reflect=reflect,
                     grace_seconds=grace_seconds,
+                    on_hangup=on_hangup,
                 )
             except Exception:
                 log.exception("worker %d failed", os.getpid())
@@ -73,8 +77,16 @@ def serve_worker(
     max_workers: int,
     reflect: bool,
     grace_seconds: float,
+    on_hangup: Callable[[], None] | None = None,
 ) -> int:
     """One worker's life: serve on the shared port until SIGINT or SIGTERM, then drain."""
+    if on_hangup is None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    else:
+        hangup = on_hangup
+        signal.signal(
+            signal.SIGHUP, lambda *_: threading.Thread(target=hangup, daemon=True).start()
+        )
     server, _ = create_server(
         address, matching=matching, max_workers=max_workers, reflect=reflect, edge=edge
     )
@@ -86,11 +98,11 @@ def serve_worker(
 
 
 def supervise(pids: list[int]) -> int:
-    """Passes SIGINT and SIGTERM on and waits for every worker; one failing stops the rest.
+    """Passes SIGINT, SIGTERM and SIGHUP on and waits for every worker; one failing stops the rest.
 
     Returns the first non-zero exit code, or 0.
     """
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda sig, _: stop(pids, sig))
     running, first = set(pids), 0
     while running:
@@ -104,7 +116,7 @@ def supervise(pids: list[int]) -> int:
 
 
 def stop(pids: list[int], signum: int = signal.SIGTERM) -> None:
-    """Asks every worker still running to drain and exit."""
+    """Asks every worker still running to drain and exit (or, with SIGHUP, to reload)."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):  # already gone
             os.kill(pid, signum)

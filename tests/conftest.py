@@ -11,6 +11,7 @@ import pytest
 
 from matcher.engine.catalog import Catalog
 from matcher.feeds import Feed, load_feed
+from matcher.geo.geoip import GeoipResolver
 from matcher.geo.timezones import TimezoneResolver
 from matcher.paging import PageTokens
 from matcher.service import Matching
@@ -41,7 +42,11 @@ def resolver() -> TimezoneResolver:
     return TimezoneResolver()
 
 
-def matching_over(catalog: Callable[[], Catalog], resolver: TimezoneResolver) -> Matching:
+def matching_over(
+    catalog: Callable[[], Catalog],
+    resolver: TimezoneResolver,
+    geoip: GeoipResolver | None = None,
+) -> Matching:
     """The public use cases over the catalogue serving, with default limits and the pinned clock."""
     limits = Limits()
     return Matching(
@@ -50,6 +55,7 @@ def matching_over(catalog: Callable[[], Catalog], resolver: TimezoneResolver) ->
         tokens=PageTokens(b"test-secret", ttl=limits.page_token_ttl),
         limits=limits,
         clock=lambda: NOW,
+        geoip=geoip,
     )
 
 

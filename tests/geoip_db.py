@@ -10,6 +10,7 @@ has found an address that reached the database when it should have been refused 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,10 @@ WIDE_US = Block(
     city(lat=37.751, lng=-97.822, country="US", radius_km=1000),
 )
 JAPAN = Block(("126.0.0.0/8", "2400:4000::/22"), country_only("JP"))
+#: A country with several zones and none that holds nearly all its people, and no point.
+US_ONLY = Block(("12.0.0.0/8",), country_only("US"))
+#: A wide place and no country (Cape Town, 300 km): its zone can come only from its point.
+NO_COUNTRY = Block(("41.0.0.0/16",), city(lat=-33.92, lng=18.42, country=None, radius_km=300))
 #: DB-IP City Lite: a point and a country, no accuracy radius.
 BERLIN_DBIP = Block(("5.44.0.0/16",), city(lat=52.52, lng=13.405, country="DE", radius_km=None))
 #: A point out of range: the record still names its country.
@@ -61,6 +66,8 @@ BAD_POINT = Block(("24.48.0.0/12",), city(lat=95.0, lng=-75.0, country="CA", rad
 #: Records that place nothing: a continent only, and DB-IP's ZZ for "no country".
 NOWHERE = Block(("185.0.0.0/16",), {"continent": {"code": "EU"}})
 UNKNOWN = Block(("196.0.0.0/16",), {"country": {"iso_code": "ZZ"}})
+#: London's networks placed in Berlin: the database a reload test swaps in.
+BERLIN_AT_LONDON = Block(LONDON.networks, city(lat=52.52, lng=13.405, country="DE", radius_km=20))
 NULL_ISLAND = city(lat=0.0, lng=0.0, country=None, radius_km=1)
 DECOYS = Block(
     (
@@ -84,7 +91,19 @@ DECOYS = Block(
     ),
     NULL_ISLAND,
 )
-BLOCKS = (LONDON, KATHMANDU, WIDE_US, JAPAN, BERLIN_DBIP, BAD_POINT, NOWHERE, UNKNOWN, DECOYS)
+BLOCKS = (
+    LONDON,
+    KATHMANDU,
+    WIDE_US,
+    JAPAN,
+    US_ONLY,
+    NO_COUNTRY,
+    BERLIN_DBIP,
+    BAD_POINT,
+    NOWHERE,
+    UNKNOWN,
+    DECOYS,
+)
 
 
 class _Writer(MMDBWriter):
@@ -125,3 +144,10 @@ def write_db(
                 writer.insert_network(IPSet([network.ipv6(ipv4_compatible=False)]), block.record)
     writer.to_db_file(str(path))
     return path
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Renames a complete new file over a served one, as geoipupdate does; never writes into it."""
+    staged = path.with_suffix(".staged")
+    staged.write_bytes(content)
+    os.replace(staged, path)

@@ -20,20 +20,27 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Final, Literal
+from typing import Final
 
 import maxminddb
 from maxminddb.reader import Reader
 from maxminddb.types import Record
 
-from matcher.errors import InvalidArgument, MatcherError
+from matcher import metrics
+from matcher.errors import (
+    AddressRange,
+    GeoipDatabaseError,
+    InvalidArgument,
+    MalformedAddress,
+    NotInDatabase,
+    NotPublicAddress,
+)
 from matcher.geo.geometry import point
 from matcher.model import Point
+from matcher.settings import Settings
 
-#: The accuracy taken when a database states none (DB-IP lite): city level, the radius of a large
-#: metropolitan area. MaxMind states its radius at 67% confidence; a file without one earns no
-#: better, so at the default 25 km Match radius such a place acts as its country.
-UNSTATED_ACCURACY_KM: Final = 50.0
+#: The accuracy taken when a database states none (DB-IP lite); settings.py says why 50 km.
+UNSTATED_ACCURACY_KM: Final = float(Settings.geoip_unstated_accuracy_km)
 #: The longest text an address has: eight hextets with the last two as dotted IPv4.
 MAX_ADDRESS_CHARS: Final = 45
 #: The C extension's memory map: about 1 µs a lookup, against 20 µs for pure-Python MODE_MMAP.
@@ -51,19 +58,6 @@ EMPTY: Final = "is empty"
 TOO_LONG: Final = f"is longer than {MAX_ADDRESS_CHARS} characters, the longest an address is"
 HAS_ZONE: Final = "has a zone index (%...), which no public address has"
 NOT_AN_ADDRESS: Final = "is not an IPv4 or IPv6 address"
-
-#: The special-purpose range an address is refused for, most specific first.
-Kind = Literal[
-    "unspecified",
-    "loopback",
-    "link-local",
-    "multicast",
-    "private",
-    "shared",
-    "documentation",
-    "reserved",
-    "special-purpose",
-]
 
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
@@ -93,42 +87,6 @@ _NOT_GLOBAL: Final[tuple[Network, ...]] = (
     IPv4Network("198.18.0.0/15"),  # benchmarking
     IPv6Network("2001::/23"),  # IETF protocol assignments: benchmarking, ORCHID, ...
 )
-
-
-class GeoipError(MatcherError):
-    """The root of the GeoIP errors; no message of theirs holds the address looked up."""
-
-
-class MalformedAddress(GeoipError, ValueError):
-    """Text that is not one IPv4 or IPv6 address; ``reason`` says why without quoting it."""
-
-    def __init__(self, *, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-class NotPublicAddress(GeoipError):
-    """An address no host on the public internet has; ``kind`` names its special range."""
-
-    def __init__(self, *, kind: Kind) -> None:
-        self.kind: Kind = kind
-        super().__init__(f"is not a public address ({kind})")
-
-
-class NotInDatabase(GeoipError):
-    """A public address the database places in no city and no country."""
-
-    def __init__(self) -> None:
-        super().__init__("the GeoIP database does not locate this address")
-
-
-class GeoipDatabaseError(GeoipError):
-    """A database file that cannot be opened or read; the file serving before goes on serving."""
-
-    def __init__(self, *, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"GeoIP database {path}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +148,7 @@ class GeoipResolver:
         self._path = os.fspath(path)
         self._unstated_km = unstated_accuracy_km
         self._reloading = threading.Lock()
-        self._loaded = _open(self._path)
+        self._loaded = _counted_open(self._path)
 
     @property
     def info(self) -> DatabaseInfo:
@@ -204,7 +162,7 @@ class GeoipResolver:
         is missing or is not a City or Country MaxMind DB file.
         """
         with self._reloading:
-            self._loaded = _open(self._path)
+            self._loaded = _counted_open(self._path)
             return self._loaded.info
 
     def locate(self, *, address: str) -> IpLocation:
@@ -215,9 +173,15 @@ class GeoipResolver:
         """
         target = public_address(address=address)
         loaded = self._loaded  # read once: a concurrent reload cannot mix two files
-        if target.version > loaded.info.ip_version:
-            raise NotInDatabase()  # an IPv6 address and an IPv4-only file
-        return _place(_record(loaded, target), unstated_km=self._unstated_km)
+        try:
+            if target.version > loaded.info.ip_version:
+                raise NotInDatabase()  # an IPv6 address and an IPv4-only file
+            place = _place(_record(loaded, target), unstated_km=self._unstated_km)
+        except NotInDatabase:
+            metrics.geoip_looked_up(found="none")
+            raise
+        metrics.geoip_looked_up(found="city" if isinstance(place, IpCity) else "country")
+        return place
 
 
 def public_address(*, address: str) -> Address:
@@ -267,7 +231,7 @@ def _unwrapped(address: Address) -> Address:
     return address
 
 
-def _special_kind(address: Address) -> Kind | None:
+def _special_kind(address: Address) -> AddressRange | None:
     """The special-purpose range an address lies in, or None for a public address."""
     if address.is_unspecified:
         return "unspecified"
@@ -348,6 +312,17 @@ def _number(value: Record | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def _counted_open(path: str) -> _Loaded:
+    """``_open``, its outcome counted in the service's metrics."""
+    try:
+        loaded = _open(path)
+    except GeoipDatabaseError:
+        metrics.geoip_loaded(built=None)
+        raise
+    metrics.geoip_loaded(built=loaded.info.built)
+    return loaded
 
 
 def _open(path: str) -> _Loaded:

@@ -11,13 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.geoip_db import write_db
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The server as installed: the matcher-server console script, run by this Python.
@@ -37,6 +39,14 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], *, what: str) -> None:
+    """Polls until ``condition()`` holds; fails after a generous deadline."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 def grpcurl(
@@ -170,9 +180,9 @@ def wait_until_serving(server: RunningServer, *, timeout: float = READY_TIMEOUT_
 
 
 @contextmanager
-def serving(feed: Path) -> Iterator[RunningServer]:
+def serving(feed: Path, *extra: str) -> Iterator[RunningServer]:
     """A ready server for the duration of a block; checks that it then stops cleanly."""
-    server = launch(feed)
+    server = launch(feed, *extra)
     try:
         wait_until_serving(server)
         yield server
@@ -198,9 +208,18 @@ def address(e2e_server: RunningServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def sample_address() -> Iterator[str]:
-    """The host:port of matcher-server serving the real sample feed, data/suppliers.jsonl."""
+def geoip_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The suite's own GeoIP test database (tests/geoip_db.py): London, Kathmandu, a wide US."""
+    return write_db(tmp_path_factory.mktemp("geoip") / "test-city.mmdb")
+
+
+@pytest.fixture(scope="session")
+def sample_address(geoip_db: Path) -> Iterator[str]:
+    """The host:port of matcher-server serving the real sample feed, data/suppliers.jsonl.
+
+    It places IP addresses with the suite's test database, as the README's example needs.
+    """
     if not SAMPLE_FEED.is_file():
         pytest.fail(f"{SAMPLE_FEED} is missing: run `make data`")
-    with serving(SAMPLE_FEED) as server:
+    with serving(SAMPLE_FEED, "--geoip-db", str(geoip_db)) as server:
         yield server.address

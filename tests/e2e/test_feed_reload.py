@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningServer, grpcurl, launch, serving
+from tests.e2e.conftest import RunningServer, grpcurl, launch, serving, wait_until
 from tests.feed_files import tagged, write_feed
 
 pytestmark = pytest.mark.e2e
@@ -24,14 +23,6 @@ def feed_status(address: str) -> dict[str, Any]:
     done = grpcurl(address, f"{ADMIN}/GetFeedStatus")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-
-def wait_until(condition: Callable[[], bool], *, what: str) -> None:
-    """Polls until ``condition()`` holds; fails after a generous deadline."""
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture

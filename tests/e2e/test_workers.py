@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import urllib.request
@@ -18,8 +19,10 @@ from tests.e2e.conftest import (
     free_port,
     grpcurl,
     launch,
+    wait_until,
     wait_until_serving,
 )
+from tests.geoip_db import BERLIN_AT_LONDON, replace_file, write_db
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +92,35 @@ def test_each_worker_serves_its_metrics_on_the_next_port_and_all_stop_on_sigterm
                 text = response.read().decode()
             families = {f.name: f for f in text_string_to_metric_families(text)}
             assert families["matcher_catalog_suppliers"].samples[0].value == 12, url
+    finally:
+        code = server.stop()
+        output = server.stderr_text()
+        server.log.unlink(missing_ok=True)
+    assert code == 0, output
+
+
+def test_sighup_reaches_every_worker_which_reloads_its_geoip_database(tmp_path):
+    """The feed cannot reload under --workers; the GeoIP database can, in each process."""
+    db = write_db(tmp_path / "city.mmdb")
+    server = launch(TINY_FEED, "--workers", "2", "--geoip-db", str(db))
+    try:
+        wait_until_serving(server)
+        berlin = write_db(tmp_path / "berlin.mmdb", blocks=(BERLIN_AT_LONDON,))
+        replace_file(db, berlin.read_bytes())
+        server.process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: server.stderr_text().count("reloaded GeoIP database") == 2,
+            what="both workers' reloads",
+        )
+        for _ in range(6):  # new connections, spread over both workers
+            done = grpcurl(
+                server.address,
+                "matcher.v1.MatcherService/ResolveTimezone",
+                data={"location": {"ip_address": "81.2.69.160"}},
+            )
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["timezone"]["zone"] == "Europe/Berlin"
+        assert len(children(server.process.pid)) == 2  # SIGHUP stopped nobody
     finally:
         code = server.stop()
         output = server.stderr_text()

@@ -16,7 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.errors import MatcherError
+from matcher.errors import (
+    GeoipDatabaseError,
+    GeoipError,
+    MalformedAddress,
+    MatcherError,
+    NotInDatabase,
+    NotPublicAddress,
+)
 from matcher.geo.geoip import (
     EMPTY,
     HAS_ZONE,
@@ -25,14 +32,9 @@ from matcher.geo.geoip import (
     TOO_LONG,
     UNSTATED_ACCURACY_KM,
     DatabaseInfo,
-    GeoipDatabaseError,
-    GeoipError,
     GeoipResolver,
     IpCity,
     IpCountry,
-    MalformedAddress,
-    NotInDatabase,
-    NotPublicAddress,
 )
 from matcher.model import Point
 from tests.geoip_db import BLOCKS, BUILD_EPOCH, LONDON, TEST_TYPE, Block, city, write_db

@@ -11,6 +11,7 @@ from matcher.settings import (
     Limits,
     Settings,
     env_name,
+    how_to_set,
     parse_settings,
     settings_parser,
     version,
@@ -50,6 +51,7 @@ def test_paths_booleans_and_environment_only_settings():
         (["--max-rejected-share", "1.5"], {}),
         ([], {"MATCHER_WORKERS": "many"}),
         ([], {"MATCHER_GRACE_SECONDS": "nan"}),
+        (["--geoip-unstated-accuracy-km", "0"], {}),
     ],
 )
 def test_a_bad_value_stops_at_start(argv, env):
@@ -77,3 +79,19 @@ def test_version_names_the_command_and_the_installed_version(capsys):
     assert stopped.value.code == 0
     assert capsys.readouterr().out == f"matcher-server {version()}\n"
     assert version()[0].isdigit()
+
+
+def test_the_geoip_database_is_a_flag_and_a_variable_and_unset_by_default():
+    assert Settings().geoip_db is None
+    assert Settings().geoip_unstated_accuracy_km == 50.0
+    env = {"MATCHER_GEOIP_DB": "/var/lib/GeoIP/GeoLite2-City.mmdb"}
+    assert parse_settings([], env=env).geoip_db == Path("/var/lib/GeoIP/GeoLite2-City.mmdb")
+    flagged = parse_settings(
+        ["--geoip-db", "x.mmdb", "--geoip-unstated-accuracy-km", "30"], env=env
+    )
+    assert (flagged.geoip_db, flagged.geoip_unstated_accuracy_km) == (Path("x.mmdb"), 30.0)
+
+
+def test_how_to_set_names_the_flag_and_the_variable():
+    assert how_to_set("geoip_db") == "--geoip-db PATH or MATCHER_GEOIP_DB=PATH"
+    assert how_to_set("page_token_secret", value="KEY") == "MATCHER_PAGE_TOKEN_SECRET=KEY"
