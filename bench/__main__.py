@@ -37,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per client process")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured per RPC and workers")
     parser.add_argument("--warmup", type=float, default=3.0, help="client start-up and warm-up")
+    parser.add_argument(
+        "--replication",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure replicas on one PostgreSQL (bench.replication)",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     report.plot(results, args.out / "bench.png")
     print(report.table(results))
+    if args.replication:  # its own process: it starts PostgreSQL and three servers
+        print("bench: replicas on one PostgreSQL ...", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "bench.replication", "--out", str(args.out)]
+        subprocess.run([*command, "--cache", str(args.cache)], check=True, cwd=HERE.parent)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,37 @@ class Override:
     window: Window
     slots: tuple[Slot, ...]
 
+    def outside(self, cut: Window) -> tuple[Override, ...]:
+        """What is left of this override outside ``cut``: itself, nothing, or one or two pieces,
+        each keeping the slots that start in it."""
+        mine = self.window
+        if cut.end <= mine.start or mine.end <= cut.start:
+            return (self,)
+        pieces = []
+        if mine.start < cut.start:
+            pieces.append(Window(start=mine.start, end=cut.start))
+        if cut.end < mine.end:
+            pieces.append(Window(start=cut.end, end=mine.end))
+        return tuple(
+            Override(window=w, slots=tuple(s for s in self.slots if s.start in w)) for w in pieces
+        )
+
+
+def folded(
+    overrides: tuple[Override, ...], change: Override, *, now: datetime | None = None
+) -> tuple[Override, ...]:
+    """Overrides with one more applied on top, kept as disjoint pieces in time order.
+
+    Serving the pieces gives exactly what applying every override in turn would, so a supplier
+    updated 3,000 times in one day holds one piece for that day, not 3,000 overrides. Pieces
+    that ended before ``now`` change no answer any more and are dropped.
+    """
+    kept = [piece for o in overrides for piece in o.outside(change.window)]
+    kept.append(change)
+    if now is not None:
+        kept = [o for o in kept if o.window.end > now]
+    return tuple(sorted(kept, key=lambda o: o.window.start))
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -143,8 +174,12 @@ class Availability:
     one_off: tuple[OneOff, ...] = ()
     closed: frozenset[date] = field(default_factory=frozenset)
     min_notice: timedelta = timedelta(0)
-    overrides: tuple[Override, ...] = ()  # applied in order: a later one wins where they overlap
+    overrides: tuple[Override, ...] = ()  # disjoint, in time order (see ``folded``)
     booked: tuple[tuple[datetime, int], ...] = ()  # (naive wall start, places already taken)
+
+    def overridden(self, start: datetime, end: datetime) -> bool:
+        """Whether a real-time override covers any instant of [start, end)."""
+        return any(o.window.start < end and start < o.window.end for o in self.overrides)
 
     def taken(self, day: date, minute: int) -> int:
         """Places already booked in the slot starting at a minute of a local date."""

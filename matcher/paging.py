@@ -6,6 +6,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,7 +39,8 @@ def fingerprint(*parts: object) -> str:
 class PageTokens:
     """Issues and checks page tokens signed with HMAC-SHA256 under a server secret."""
 
-    def __init__(self, secret: bytes, *, ttl: timedelta) -> None:
+    def __init__(self, secret: bytes | Callable[[], bytes], *, ttl: timedelta) -> None:
+        """``secret`` is the key, or where to get it once known (a store's shared one)."""
         self._secret = secret
         self._ttl = ttl
 
@@ -86,4 +88,6 @@ class PageTokens:
         )
 
     def _sign(self, body: bytes) -> bytes:
+        if callable(self._secret):
+            self._secret = self._secret()
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]

@@ -39,6 +39,7 @@ from matcher.model import (
     Window,
     minute_of_day,
 )
+from matcher.serving.sources import is_url
 from matcher.settings import Limits, how_to_set
 from matcher.vocabulary import UnknownTerm, Vocabulary
 
@@ -387,3 +388,22 @@ def update(
         override=Override(window=span, slots=tuple(sorted(set(found)))),
         received_at=received_at,
     )
+
+
+def feed_source(text: str, *, field: str) -> str:
+    """A feed to reload: "" (the configured one), a path, or an http(s) URL; no other scheme."""
+    scheme, sep, _ = text.partition("://")
+    if sep and not is_url(text):
+        raise InvalidArgument.of(field, f"must be a path or an http(s) URL, not {scheme}://")
+    if "\x00" in text:
+        raise InvalidArgument.of(field, "must not hold a NUL character")
+    return text
+
+
+def note(text: str, *, limits: Limits, field: str) -> str:
+    """A short free-text note kept with a record (who asked for a reload)."""
+    if len(text) > limits.max_note_length or not text.isprintable():
+        raise InvalidArgument.of(
+            field, f"must be at most {limits.max_note_length} printable characters"
+        )
+    return text.strip()

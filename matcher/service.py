@@ -14,7 +14,13 @@ from datetime import datetime
 
 from matcher import queries
 from matcher.engine.catalog import Catalog
-from matcher.errors import GeoipDatabaseError, GeoipNotConfigured, GeoipReloadRefused
+from matcher.errors import (
+    FeedRejected,
+    GeoipDatabaseError,
+    GeoipNotConfigured,
+    GeoipReloadRefused,
+    Unavailable,
+)
 from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
@@ -34,11 +40,13 @@ from matcher.model import (
 )
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
-from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
+from matcher.serving.holder import Snapshot
+from matcher.serving.replica import FeedStatus, Replica
 from matcher.settings import Limits, how_to_set
 from matcher.vocabulary import Vocabulary, languages, specialties
 
 log = logging.getLogger("matcher.service")
+reload_log = logging.getLogger("matcher.reload")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +88,15 @@ class UpdateInput:
     supplier_id: str
     window: WindowInput
     slots: Sequence[SlotInput] = ()
+    wait_applied: bool = True  # answer once this process serves it, not only once it is durable
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadInput:
+    """A reload as the operator asked for it: which feed ("" for the configured one), by whom."""
+
+    source: str = ""
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,18 +154,21 @@ class FilterValues:
 
 @dataclass(frozen=True)
 class ServingStatus:
-    """What an operator asks is serving: the feed (and its last refusal), the GeoIP database."""
+    """What an operator asks is serving: the feed (its last refusal, its place in the store)
+    and the GeoIP database."""
 
     feed: FeedStatus
     geoip: DatabaseInfo | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UpdateOutcome:
-    """An update as recorded, and whether this call was the one that applied it."""
+    """An update as recorded, whether this call recorded it, and where it stands."""
 
     update: Update
-    applied: bool
+    applied: bool  # false for a retry of an update recorded before
+    sequence: int  # its place in the store's log
+    served: bool  # whether this process served it when the call answered
 
 
 class Matching:
@@ -339,24 +359,44 @@ class Administration:
     def __init__(
         self,
         *,
-        holder: CatalogHolder,
+        replica: Replica,
         limits: Limits,
         clock: Callable[[], datetime],
         geoip: GeoipResolver | None = None,
     ) -> None:
-        self._holder = holder
+        self._replica = replica
         self._limits = limits
         self._clock = clock
         self._geoip = geoip
 
-    def reload(self) -> Snapshot:
-        """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
-        return self._holder.reload()
+    def reload(self, request: ReloadInput | None = None, *, how: str = "ReloadFeeds") -> Snapshot:
+        """Validates the feed and makes it the generation every process serves; FeedRejected,
+        and no change anywhere, if it is refused."""
+        request = request or ReloadInput()
+        source = queries.feed_source(request.source, field="source")
+        note = queries.note(request.requested_by, limits=self._limits, field="requested_by")
+        asked = f"{how} on {self._replica.who}" + (f", asked by {note}" if note else "")
+        return self._replica.reload(source=source, requested_by=asked)
+
+    def reload_logged(self, *, how: str) -> None:
+        """Reloads and logs the outcome rather than raising: for SIGHUP, where no caller waits."""
+        try:
+            fresh = self.reload(how=how)
+        except (FeedRejected, Unavailable) as exc:
+            reload_log.error("reload refused, still serving the previous feed: %s", exc)
+            return
+        reload_log.info(
+            "reloaded %d suppliers from %s in %.1f s",
+            len(fresh.catalog),
+            fresh.feed.path,
+            fresh.load_seconds,
+        )
 
     def status(self) -> ServingStatus:
-        """The feed serving and the last refused reload since; the GeoIP database serving."""
+        """The feed serving, the last refused reload since and where this process is in the
+        store; the GeoIP database serving."""
         return ServingStatus(
-            feed=self._holder.status(), geoip=None if self._geoip is None else self._geoip.info
+            feed=self._replica.status(), geoip=None if self._geoip is None else self._geoip.info
         )
 
     def reload_geoip(self) -> DatabaseInfo:
@@ -372,8 +412,21 @@ class Administration:
         except GeoipDatabaseError as exc:
             raise GeoipReloadRefused(path=exc.path, reason=exc.reason) from None
 
+    def reload_geoip_logged(self) -> None:
+        """Reloads the GeoIP database, if there is one, and logs the outcome rather than
+        raising: for SIGHUP, where no caller waits."""
+        if self._geoip is None:
+            return
+        try:
+            info = self.reload_geoip()
+        except GeoipReloadRefused as exc:
+            reload_log.error("GeoIP reload refused, still serving the database before: %s", exc)
+            return
+        reload_log.info("reloaded GeoIP database %s", info.summary())
+
     def update(self, request: UpdateInput) -> UpdateOutcome:
-        """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""
+        """Makes an update durable in the store, then (unless asked not to wait) waits until
+        this process serves it; a retry of a recorded one changes nothing."""
         change = queries.update(
             update_id=request.update_id,
             supplier_id=request.supplier_id,
@@ -382,5 +435,11 @@ class Administration:
             received_at=self._clock(),
             limits=self._limits,
         )
-        recorded = self._holder.update(change)
-        return UpdateOutcome(update=recorded, applied=recorded is change)
+        accepted = self._replica.update(change, wait=request.wait_applied)
+        entry = accepted.recorded.entry
+        return UpdateOutcome(
+            update=entry.update,
+            applied=accepted.recorded.new,
+            sequence=entry.seq,
+            served=accepted.served,
+        )

@@ -10,6 +10,7 @@ from datetime import datetime
 from itertools import chain, islice
 
 from matcher.engine.bookable import first_slots, recheck
+from matcher.engine.chunked import Chunked
 from matcher.engine.nearby import Nearby, having
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.slot_ids import parse_slot_id
@@ -54,15 +55,16 @@ class Catalog:
     """Every supplier of one feed, indexed by id, by place and by how remote ones suit a user."""
 
     def __init__(self, suppliers: Sequence[Supplier]) -> None:
-        self.suppliers = tuple(suppliers)
-        self._by_id = {s.id: i for i, s in enumerate(self.suppliers)}
+        every = tuple(suppliers)  # indexed from a tuple: quicker to walk than the chunks
+        self.suppliers: Chunked[Supplier] = Chunked(every)
+        self._by_id = {s.id: i for i, s in enumerate(every)}
         self._counts: FilterCounts | None = None  # counted on first use: availability changes none
-        self._nearby = Nearby(self.suppliers)
-        remote = having(self.suppliers, Modality.REMOTE).tolist()
+        self._nearby = Nearby(every)
+        remote = having(every, Modality.REMOTE).tolist()
         self._ranker = RemoteRanker(
             remote,
-            [self.suppliers[i].timezone for i in remote],
-            [daily_histogram(self.suppliers[i].availability) for i in remote],
+            [every[i].timezone for i in remote],
+            [daily_histogram(every[i].availability) for i in remote],
         )
 
     def __len__(self) -> int:
@@ -86,15 +88,16 @@ class Catalog:
 
     def with_availability(self, changed: Mapping[str, Availability]) -> Catalog:
         """A copy in which some suppliers (by id) have new availability; the indexes are
-        shared, as availability moves no supplier and changes no modality."""
-        suppliers = list(self.suppliers)
+        shared, as availability moves no supplier and changes no modality, and so are the
+        suppliers it does not change (copying them all would cost every update O(suppliers))."""
+        replacements = {}
         for supplier_id, availability in changed.items():
             position = self._by_id.get(supplier_id)
             if position is None:
                 raise NotFound("supplier", supplier_id)
-            suppliers[position] = replace(suppliers[position], availability=availability)
+            replacements[position] = replace(self.suppliers[position], availability=availability)
         updated = copy.copy(self)
-        updated.suppliers = tuple(suppliers)
+        updated.suppliers = self.suppliers.replaced(replacements)
         return updated
 
     def match(

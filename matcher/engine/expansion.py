@@ -91,17 +91,17 @@ def _day_slots(
 ) -> Iterator[Slot]:
     """One local day's slots starting in ``keep``, in order.
 
-    On a day with one offset all day and no real-time override, wall order is instant order:
-    slots are made only as far as the caller reads. Otherwise each wall time is mapped on its
-    own and the overrides applied.
+    On a day with one offset all day and no real-time override touching it, wall order is
+    instant order: slots are made only as far as the caller reads. Otherwise each wall time is
+    mapped on its own and the overrides applied.
     """
     offset = steady_offset(tz, day)
-    if offset is None or availability.overrides:
+    midnight = datetime.combine(day, time(), tzinfo=UTC) - (offset or timedelta(0))
+    if offset is None or availability.overridden(midnight, midnight + timedelta(days=1)):
         yield from sorted(_mapped_day_slots(availability, day=day, tz=tz, keep=keep))
         return
     if day in availability.closed:
         return
-    midnight = datetime.combine(day, time(), tzinfo=UTC) - offset
     starts = day_starts(availability, day)
     first = -((midnight - keep.start) // MINUTE)  # the first minute of the day not before it
     previous = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bench import replication
 from bench.__main__ import main
 
 
@@ -11,7 +12,7 @@ def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, cap
     out = tmp_path / "results"
     toy = ["--sizes", "500", "--queries", "20", "--workers", "1"]
     quick = ["--seconds", "0.5", "--warmup", "1.5"]
-    main([*toy, *quick, "--out", str(out), "--cache", str(tmp_path / "cache")])
+    main([*toy, *quick, "--no-replication", "--out", str(out), "--cache", str(tmp_path / "cache")])
     results = json.loads((out / "results.json").read_text())
     (size,) = results["sizes"]
     assert size["suppliers"] == 500
@@ -22,3 +23,16 @@ def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, cap
     assert all(served["rpcs"][rpc]["n"] > 0 for rpc in ("health", "match", "resolve"))
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
     assert "| 500 |" in capsys.readouterr().out
+
+
+def test_the_replication_bench_at_a_toy_size_writes_well_formed_results(tmp_path, capsys):
+    out = tmp_path / "results"
+    toy = ["--suppliers", "500", "--samples", "5", "--seconds", "1", "--clients", "1"]
+    quick = ["--threads", "2", "--match-seconds", "1", "--match-rate", "20"]
+    replication.main([*toy, *quick, "--out", str(out), "--cache", str(tmp_path / "cache")])
+    results = json.loads((out / "replication.json").read_text())
+    assert results["propagation"]["visible_elsewhere"]["n"] == 10  # 5 updates, 2 other replicas
+    assert results["sustained"]["acknowledged"] > 0
+    assert results["match"]["quiet"]["n"] > 0 and results["match"]["updating"]["n"] > 0
+    assert len(results["memory"]) == 3
+    assert "ack -> visible on another replica" in capsys.readouterr().out

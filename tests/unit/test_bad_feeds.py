@@ -9,8 +9,8 @@ import pytest
 
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.serving.holder import CatalogHolder
 from tests.feed_files import tiny_records
+from tests.replicas import sqlite_replica
 
 LONDON = 3  # index of london-gp's supplier record: line 4
 FIJI = 17  # index of fiji-nurse's supplier record: line 18
@@ -95,17 +95,17 @@ def test_a_bad_feed_is_reported_precisely_and_the_old_catalogue_keeps_serving(
 ):
     good = jsonl(tiny_records())
     path = write(tmp_path, f"feed{suffix}", gzip.compress(good) if suffix.endswith(".gz") else good)
-    holder = CatalogHolder(path)
-    serving = holder.current()
-    path.write_bytes(content)
-    with pytest.raises(FeedRejected) as caught:
-        holder.reload()
+    with sqlite_replica(path, tmp_path / "store") as replica:
+        serving = replica.current()
+        path.write_bytes(content)
+        with pytest.raises(FeedRejected) as caught:
+            replica.reload()
+        assert replica.current() is serving
     line, field, reason = expected
     found = [e for e in caught.value.errors if e.field == field]
     assert found, caught.value
     assert line is None or found[0].line == line
     assert reason in found[0].reason
-    assert holder.current() is serving
 
 
 def test_a_gzipped_feed_loads_like_the_plain_one(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.serving.holder import CatalogHolder
 from tests.feed_files import tag_of, tagged, version_2, write_feed, write_snapshot
+from tests.replicas import sqlite_replica
 
 
 def problems(caught):
@@ -80,12 +80,12 @@ def test_a_reload_swaps_one_whole_snapshot_for_another(tmp_path):
     current = write_snapshot(tmp_path / "a", version_2(tagged("v1")))
     link = tmp_path / "current"
     link.symlink_to(current)
-    holder = CatalogHolder(link)
-    write_snapshot(tmp_path / "b", version_2(tagged("v2")))
-    (tmp_path / "next").symlink_to(tmp_path / "b")
-    (tmp_path / "next").replace(link)
-    holder.reload()
-    assert {tag_of(s.name) for s in holder.current().suppliers} == {"v2"}
+    with sqlite_replica(link, tmp_path / "store") as replica:
+        write_snapshot(tmp_path / "b", version_2(tagged("v2")))
+        (tmp_path / "next").symlink_to(tmp_path / "b")
+        (tmp_path / "next").replace(link)
+        replica.reload()
+        assert {tag_of(s.name) for s in replica.current().suppliers} == {"v2"}
 
 
 def test_a_shard_needs_version_2(tmp_path):
