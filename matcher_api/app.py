@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 
@@ -18,6 +20,10 @@ from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MatcherService"].full_name
 ADMIN_SERVICE_NAME = feed_admin_pb2.DESCRIPTOR.services_by_name["FeedAdminService"].full_name
 
+#: Builds the MatcherService implementation a server registers: MatcherServicer, or a stand-in
+#: the bench measures against (its serving floor) registered and started the same way.
+ServicerFactory = Callable[[Matching], pb_grpc.MatcherServiceServicer]
+
 
 def create_server(
     address: str,
@@ -27,6 +33,7 @@ def create_server(
     reflect: bool = True,
     edge: Edge | None = None,
     administration: Administration | None = None,
+    servicer: ServicerFactory = MatcherServicer,
     health: Health | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready server bound to ``address`` (port 0 picks a free one) and its port.
@@ -36,7 +43,7 @@ def create_server(
     """
     edge = edge or Edge()
     server = edge.server(CountingPool(max_workers=max_workers))
-    pb_grpc.add_MatcherServiceServicer_to_server(MatcherServicer(matching), server)  # type: ignore[no-untyped-call]
+    pb_grpc.add_MatcherServiceServicer_to_server(servicer(matching), server)  # type: ignore[no-untyped-call]
     services = [SERVICE_NAME]
     if administration is not None:
         feed_admin_pb2_grpc.add_FeedAdminServiceServicer_to_server(  # type: ignore[no-untyped-call]

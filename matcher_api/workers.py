@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 from matcher.service import Administration, Matching
 from matcher.serving.replica import Replica
 from matcher.serving.store import Store
-from matcher_api.app import create_server
+from matcher_api.app import ServicerFactory, create_server
 from matcher_api.edge import Edge
 from matcher_api.health import Health
 from matcher_api.observability import Observability
+from matcher_api.servicer import MatcherServicer
 
 log = logging.getLogger("matcher.workers")
 
@@ -50,6 +51,7 @@ def fork_workers(
     reflect: bool,
     grace_seconds: float,
     edge: Edge | None = None,
+    servicer: ServicerFactory = MatcherServicer,
     following: Following | None = None,
     observe: Callable[[int], Observability] | None = None,
 ) -> list[int]:
@@ -77,6 +79,7 @@ def fork_workers(
                     max_workers=max_workers,
                     reflect=reflect,
                     grace_seconds=grace_seconds,
+                    servicer=servicer,
                     following=following,
                     reloads_feed=index == 0,
                 )
@@ -96,6 +99,7 @@ def serve_worker(
     max_workers: int,
     reflect: bool,
     grace_seconds: float,
+    servicer: ServicerFactory = MatcherServicer,
     following: Following | None = None,
     reloads_feed: bool = False,
 ) -> int:
@@ -110,6 +114,7 @@ def serve_worker(
         max_workers=max_workers,
         reflect=reflect,
         edge=edge,
+        servicer=servicer,
         administration=following.administration if following else None,
         health=health,
     )

@@ -20,9 +20,23 @@ def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, cap
     assert {"median_ms", "p99_ms"} <= size["in_process"]["brute_force"].keys()
     (served,) = size["served"]
     assert served["workers"] == 1
-    assert all(served["rpcs"][rpc]["n"] > 0 for rpc in ("health", "match", "resolve"))
+    assert all(served["rpcs"][rpc]["n"] > 0 for rpc in ("health", "match", "resolve", "floor"))
+    assert served["rpcs"]["floor"]["response_bytes"] > 0
+    assert all(served["sequential"][rpc]["n"] > 0 for rpc in ("match", "floor"))
+    postgis, redis = size["peers"]["postgis"], size["peers"]["redis"]
+    assert postgis["load"]["suppliers"] == 500
+    assert postgis["match"]["n"] == 20
+    assert postgis["agreement"]["queries"] == 20
+    assert postgis["dst_agreement"]["queries"] == 5 * 4  # 20 // 5 points on each DST weekend
+    assert redis["geosearch"]["n"] == 20
+    assert redis["agreement"]["queries"] == 20
+    assert size["profile"]["queries"] == 20
+    assert size["profile"]["modules"] and size["profile"]["functions"]
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
-    assert "| 500 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| 500 |" in printed
+    assert "PostGIS" in printed
+    assert "Where a served Match's time goes at 500 suppliers" in printed
 
 
 def test_the_replication_bench_at_a_toy_size_writes_well_formed_results(tmp_path, capsys):
