@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from matcher import vocabulary as vocabulary_of
 from matcher.errors import (
+    FieldViolation,
     GeoipNotConfigured,
     InvalidArgument,
     MalformedAddress,
@@ -39,6 +41,7 @@ from matcher.model import (
 )
 from matcher.serving.sources import is_url
 from matcher.settings import Limits, how_to_set
+from matcher.vocabulary import UnknownTerm, Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,6 +274,47 @@ def _minute(text: str, *, field: str) -> int:
     if minute is None:
         raise InvalidArgument.of(field, f"{HHMM_RULE}, got {text!r}")
     return minute
+
+
+def filters(
+    *, specialties: Sequence[str], languages: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Specialty and language filters as the catalogue stores them, whatever their case or
+    synonym.
+
+    Any unknown value is INVALID_ARGUMENT naming each one with the closest known values, rather
+    than a filter that silently matches nothing.
+    """
+    unknown: list[FieldViolation] = []
+    found = tuple(
+        _terms(values, vocabulary=vocabulary, noun=noun, field=field, unknown=unknown)
+        for values, vocabulary, noun, field in (
+            (specialties, vocabulary_of.specialties(), "specialty", "specialties"),
+            (languages, vocabulary_of.languages(), "language code", "languages"),
+        )
+    )
+    if unknown:
+        raise InvalidArgument(*unknown)
+    return found[0], found[1]
+
+
+def _terms(
+    values: Sequence[str],
+    *,
+    vocabulary: Vocabulary,
+    noun: str,
+    field: str,
+    unknown: list[FieldViolation],
+) -> frozenset[str]:
+    """The canonical values of one filter; each unknown one is added to ``unknown``."""
+    found: set[str] = set()
+    for k, value in enumerate(values):
+        try:
+            found.add(vocabulary.canonical(value))
+        except UnknownTerm as exc:
+            rule = f"must be a known {noun} (ListFilterValues lists those served)"
+            unknown.append(FieldViolation(f"{field}[{k}]", exc.describe(rule)))
+    return frozenset(found)
 
 
 def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str) -> None:

@@ -8,7 +8,7 @@ the matching; paging lives here, bound to the query and never to a wire format.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -44,6 +44,7 @@ from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.serving.holder import Snapshot
 from matcher.serving.replica import FeedStatus, Replica
 from matcher.settings import Limits, how_to_set
+from matcher.vocabulary import Vocabulary, languages, specialties
 
 log = logging.getLogger("matcher.service")
 reload_log = logging.getLogger("matcher.reload")
@@ -136,6 +137,23 @@ class SlotList:
 
 
 @dataclass(frozen=True)
+class FilterValue:
+    """A value a Match filter accepts, its label for people, and how many suppliers have it."""
+
+    value: str
+    label: str
+    suppliers: int
+
+
+@dataclass(frozen=True)
+class FilterValues:
+    """The specialties and languages of the suppliers serving now, most common first."""
+
+    specialties: Sequence[FilterValue]
+    languages: Sequence[FilterValue]
+
+
+@dataclass(frozen=True)
 class ServingStatus:
     """What an operator asks is serving: the feed (its last refusal, its place in the store)
     and the GeoIP database."""
@@ -190,13 +208,16 @@ class Matching:
         user = self._locate(request.location, radius_km=radius_km)
         modalities = request.modalities or frozenset(Modality)
         page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
+        specialties_wanted, languages_wanted = queries.filters(
+            specialties=request.specialties, languages=request.languages
+        )
         query = MatchQuery(
             point=user.point,
             user_zone=user.zone,
             window=queries.window(request.window, now=now, limits=limits, field="window"),
             radius_km=radius_km,
-            specialties=frozenset(request.specialties),
-            languages=frozenset(request.languages),
+            specialties=specialties_wanted,
+            languages=languages_wanted,
             modalities=modalities,
             local_hours=queries.local_hours(request.local_hours, field="local_hours"),
             max_slots=queries.slots_per_supplier(
@@ -290,6 +311,14 @@ class Matching:
             wanted=wanted,
         )
 
+    def filter_values(self) -> FilterValues:
+        """What the specialty and language filters can find in the catalogue serving now."""
+        counts = self._catalog().filter_counts()
+        return FilterValues(
+            specialties=_labelled(counts.specialties, specialties()),
+            languages=_labelled(counts.languages, languages()),
+        )
+
     def _locate(self, location: LocationInput, *, radius_km: float | None = None) -> UserLocation:
         """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``.
 
@@ -319,6 +348,14 @@ class Matching:
         if request.location is not None:
             return self._locate(request.location)
         raise queries.missing(field="user", what="a location or a timezone")
+
+
+def _labelled(counts: Mapping[str, int], vocabulary: Vocabulary) -> list[FilterValue]:
+    """Counted values with their labels, most suppliers first, then by value."""
+    return [
+        FilterValue(value=value, label=vocabulary.labels.get(value, value), suppliers=n)
+        for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 def _sent_before(found: Sequence[RenderedSlot], cursor: Cursor) -> int:

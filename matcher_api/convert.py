@@ -27,6 +27,8 @@ from matcher.model import (
 )
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.service import (
+    FilterValue,
+    FilterValues,
     ListSlotsInput,
     MatchInput,
     MatchPage,
@@ -318,6 +320,17 @@ def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
             )
             for c in checks
         ]
+    )
+
+
+def filter_values(values: FilterValues) -> pb.ListFilterValuesResponse:
+    """The catalogue's filter values as a response."""
+
+    def listed(found: Iterable[FilterValue]) -> list[pb.FilterValue]:
+        return [pb.FilterValue(value=v.value, label=v.label, suppliers=v.suppliers) for v in found]
+
+    return pb.ListFilterValuesResponse(
+        specialties=listed(values.specialties), languages=listed(values.languages)
     )
 
 

@@ -51,3 +51,9 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
         self, request: pb.CheckSlotsRequest, context: grpc.ServicerContext
     ) -> pb.CheckSlotsResponse:
         return convert.slot_checks(self._matching.check_slots(list(request.slot_ids)))
+
+    @translated
+    def ListFilterValues(
+        self, request: pb.ListFilterValuesRequest, context: grpc.ServicerContext
+    ) -> pb.ListFilterValuesResponse:
+        return convert.filter_values(self._matching.filter_values())

@@ -34,10 +34,29 @@ def first_slots(
     local_hours: LocalHours | None,
     limit: int,
     budget: Budget | None = None,
+    preferred_hours: LocalHours | None = None,
 ) -> list[RenderedSlot]:
     """The first ``limit`` bookable slots in the window and the user's hours, rendered for them;
-    the slots expanded, in the user's hours or not, are charged to the budget."""
-    found = (budget or Budget()).expanded(iter_bookable(supplier, window=window, now=now))
+    the slots expanded, in the user's hours or not, are charged to the budget.
+
+    With no hours asked for, ``preferred_hours`` (a remote supplier's: the hours it was ranked
+    by, the user's waking hours) come first: the first slots inside them, or, if it has none
+    there in the window, its first slots at any hour.
+    """
+    budget = budget or Budget()
+    if local_hours is None and preferred_hours is not None:
+        preferred = first_slots(
+            supplier,
+            window=window,
+            now=now,
+            user_tz=user_tz,
+            local_hours=preferred_hours,
+            limit=limit,
+            budget=budget,
+        )
+        if preferred:
+            return preferred
+    found = budget.expanded(iter_bookable(supplier, window=window, now=now))
     if local_hours is not None:
         found = (s for s in found if local_hours.admits(s.start.astimezone(user_tz)))
     supplier_tz = zone(supplier.timezone)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -40,6 +41,15 @@ class Candidate:
     distance_km: float
     modalities: frozenset[Modality]
     score: float = 0.0  # remote suppliers' estimated weekly slots in the user's hours
+    ranked_by: LocalHours | None = None  # the user hours a remote-only candidate was ranked by
+
+
+@dataclass(frozen=True)
+class FilterCounts:
+    """How many suppliers list each specialty and each language."""
+
+    specialties: Mapping[str, int]
+    languages: Mapping[str, int]
 
 
 class Catalog:
@@ -49,6 +59,7 @@ class Catalog:
         every = tuple(suppliers)  # indexed from a tuple: quicker to walk than the chunks
         self.suppliers: Chunked[Supplier] = Chunked(every)
         self._by_id = {s.id: i for i, s in enumerate(every)}
+        self._counts: FilterCounts | None = None  # counted on first use: availability changes none
         self._nearby = Nearby(every)
         remote = having(every, Modality.REMOTE).tolist()
         self._ranker = RemoteRanker(
@@ -66,6 +77,15 @@ class Catalog:
             return self.suppliers[self._by_id[supplier_id]]
         except KeyError:
             raise NotFound("supplier", supplier_id) from None
+
+    def filter_counts(self) -> FilterCounts:
+        """How many suppliers list each specialty and language (counted once per catalogue)."""
+        if self._counts is None:
+            self._counts = FilterCounts(
+                specialties=Counter(chain.from_iterable(s.specialties for s in self.suppliers)),
+                languages=Counter(chain.from_iterable(s.languages for s in self.suppliers)),
+            )
+        return self._counts
 
     def with_availability(self, changed: Mapping[str, Availability]) -> Catalog:
         """A copy in which some suppliers (by id) have new availability; the indexes are
@@ -133,10 +153,9 @@ class Catalog:
         """Remote suppliers not already nearby, best score first, distance measured lazily."""
         if Modality.REMOTE not in query.modalities or not len(self._ranker.positions):
             return
+        hours = query.local_hours or WAKING_HOURS
         for i, score in self._ranker.ranked(
-            user_zone=query.user_zone,
-            hours=query.local_hours or WAKING_HOURS,
-            at=query.window.start,
+            user_zone=query.user_zone, hours=hours, at=query.window.start
         ):
             if i in exclude or not _wanted(self.suppliers[i], query):
                 continue
@@ -145,6 +164,7 @@ class Catalog:
                 distance_km=self._nearby.distance_km(query.point, i),
                 modalities=frozenset({Modality.REMOTE}),
                 score=score,
+                ranked_by=hours,
             )
 
     def _with_slots(
@@ -160,6 +180,7 @@ class Catalog:
             local_hours=query.local_hours,
             limit=query.max_slots,
             budget=budget,
+            preferred_hours=candidate.ranked_by,
         )
         if not slots:
             return None

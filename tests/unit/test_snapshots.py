@@ -72,7 +72,7 @@ def test_a_duplicate_id_across_shards_names_both_places(tmp_path):
         "part-2.jsonl",
         8,
         "id",
-        f"duplicate supplier id 'beijing-clinic' (first on {directory}/part-0.jsonl:2)",
+        f"must be unique, got 'beijing-clinic' again (first on {directory}/part-0.jsonl:2)",
     )
 
 
@@ -93,7 +93,9 @@ def test_a_shard_needs_version_2(tmp_path):
     records[0]["shard"] = {"snapshot": "x", "index": 0, "count": 1}
     with pytest.raises(FeedRejected) as caught:
         load_feed(write_feed(tmp_path / "feed.jsonl", records))
-    assert problems(caught) == [("feed.jsonl", 1, "shard", "needs format_version 2")]
+    [(name, line, field, reason)] = problems(caught)
+    assert (name, line, field) == ("feed.jsonl", 1, "shard")
+    assert reason.startswith('needs format_version 2, got {"snapshot": "x"')
 
 
 def test_bad_records_on_the_same_line_of_two_shards_count_twice(tmp_path):
