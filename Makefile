@@ -15,7 +15,7 @@ BUF    := node_modules/.bin/buf
 # the Node client example, which the e2e tests run against a server
 NODE_EXAMPLE := examples/node/node_modules/.package-lock.json
 
-.PHONY: all setup system gen lock wheel run test lint typecheck check bench data clean dev-certs proto-lint
+.PHONY: all setup system gen lock wheel run test lint typecheck check bench stress data clean dev-certs proto-lint
 
 all: test
 
@@ -88,6 +88,11 @@ test: setup system proto-lint $(NODE_EXAMPLE)
 
 bench: setup system
 	$(PY) -m bench
+
+# The attacks of issue #11 against a real server with TLS and tokens on a 100k-supplier feed,
+# a few minutes: figures in bench/results/stress.json and the README's reliability section.
+stress: setup
+	$(PY) -m devtools.stress
 
 data: setup
 	$(PY) -m devtools.sample_feed --out $(FEED)

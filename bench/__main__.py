@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report, synthetic
+from bench import profile, report, synthetic
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,6 +37,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per client process")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured per RPC and workers")
     parser.add_argument("--warmup", type=float, default=3.0, help="client start-up and warm-up")
+    parser.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PostGIS and Redis beside Match (throwaway servers from `make system`)",
+    )
+    parser.add_argument(
+        "--replication",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure replicas on one PostgreSQL (bench.replication)",
+    )
     return parser.parse_args(argv)
 
 
@@ -45,6 +57,7 @@ def measure(feed: Path, args: argparse.Namespace) -> dict[str, object]:
     command = [sys.executable, "-m", "bench.size", "--feed", str(feed)]
     for name in ("queries", "workers", "clients", "threads", "seconds", "warmup"):
         command += [f"--{name}", str(getattr(args, name))]
+    command.append("--peers" if args.peers else "--no-peers")
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -69,6 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     report.plot(results, args.out / "bench.png")
     print(report.table(results))
+    largest = results["sizes"][-1]
+    print(f"\nWhere a served Match's time goes at {largest['suppliers']:,} suppliers:\n")
+    print(profile.table(largest["profile"]))
+    if args.replication:  # its own process: it starts PostgreSQL and three servers
+        print("bench: replicas on one PostgreSQL ...", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "bench.replication", "--out", str(args.out)]
+        subprocess.run([*command, "--cache", str(args.cache)], check=True, cwd=HERE.parent)
 
 
 if __name__ == "__main__":

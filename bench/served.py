@@ -1,6 +1,9 @@
 """Throughput and latency through real server processes on loopback, forked from this one.
 
 This process never touches gRPC itself (it forks servers); the load comes from client processes.
+Beside the real servers, the serving floor: the same servers (same servicer registration, same
+forked workers) whose Match answers one pre-built MatchResponse of a typical size, so that
+served Match can be read as a share of what the gRPC machinery alone allows.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
+
 from bench.measure import memory_mib, summary
 from matcher.engine.catalog import Catalog
 from matcher.geo.timezones import TimezoneResolver
@@ -23,9 +28,15 @@ from matcher.model import Point
 from matcher.paging import PageTokens
 from matcher.service import Matching
 from matcher.settings import Limits
+from matcher_api import convert
+from matcher_api.app import ServicerFactory
+from matcher_api.servicer import MatcherServicer
+from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.workers import fork_workers, stop
 
 RPCS = ("health", "match", "resolve")
+#: Points whose Match responses the floor's pre-built one is the median-sized of.
+FLOOR_SAMPLE = 51
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,6 +80,61 @@ def load(
     return {"calls_per_s": len(latencies) / seconds, **summary(latencies)}
 
 
+class FloorServicer(MatcherServicer):
+    """MatcherService whose Match answers one pre-built MatchResponse: the serving floor."""
+
+    def __init__(self, matching: Matching, *, response: pb.MatchResponse) -> None:
+        super().__init__(matching)
+        self._response = response
+
+    def Match(self, request: pb.MatchRequest, context: grpc.ServicerContext) -> pb.MatchResponse:
+        """The same response to every request, as fast as the server can send it."""
+        return self._response
+
+
+def typical_response(matching: Matching, *, points: Sequence[Point]) -> pb.MatchResponse:
+    """The median-sized Match response of the first points, built as the servicer builds it."""
+    responses = [
+        convert.match_page(
+            matching.match(
+                convert.match_input(pb.MatchRequest(location=_location(p))), wanted=lambda: True
+            )
+        )
+        for p in points[:FLOOR_SAMPLE]
+    ]
+    responses.sort(key=lambda r: r.ByteSize())
+    return responses[len(responses) // 2]
+
+
+def _location(p: Point) -> pb.Location:
+    """A point as the request's location."""
+    return pb.Location(point=pb.LatLng(lat=p.lat, lng=p.lng))
+
+
+def serve(matching: Matching, *, count: int, servicer: ServicerFactory) -> tuple[str, list[int]]:
+    """Forks ``count`` workers serving on a free loopback port; returns it once all listen."""
+    port = free_port()
+    pids = fork_workers(
+        f"127.0.0.1:{port}",
+        matching=matching,
+        count=count,
+        max_workers=16,
+        reflect=False,
+        grace_seconds=5.0,
+        servicer=servicer,
+    )
+    while listeners(port) < count:
+        time.sleep(0.05)
+    return f"127.0.0.1:{port}", pids
+
+
+def halt(pids: list[int]) -> None:
+    """Stops the workers and reaps them."""
+    stop(pids)
+    for pid in pids:
+        os.waitpid(pid, 0)
+
+
 def run(
     catalog: Catalog,
     *,
@@ -88,43 +154,47 @@ def run(
         limits=limits,
         clock=utc_now,
     )
-    results = []
+    floor = typical_response(matching, points=points)
+
+    def floor_servicer(m: Matching) -> FloorServicer:
+        return FloorServicer(m, response=floor)
+
+    results: list[dict[str, object]] = []
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump([[p.lat, p.lng] for p in points], file)
         file.flush()
-        for count in workers:
-            port = free_port()
-            address = f"127.0.0.1:{port}"
-            pids = fork_workers(
+
+        def drive(address: str, rpc: str, *, sequential: bool = False) -> dict[str, float]:
+            """One RPC's load: the configured clients, or one client calling one at a time."""
+            return load(
                 address,
-                matching=matching,
-                count=count,
-                max_workers=16,
-                reflect=False,
-                grace_seconds=5.0,
+                rpc,
+                points=Path(file.name),
+                clients=1 if sequential else clients,
+                threads=1 if sequential else threads,
+                seconds=seconds,
+                warmup=warmup,
             )
+
+        for count in workers:
+            first = not results
+            address, pids = serve(matching, count=count, servicer=MatcherServicer)
             try:
-                while listeners(port) < count:
-                    time.sleep(0.05)
-                rpcs = {
-                    rpc: load(
-                        address,
-                        rpc,
-                        points=Path(file.name),
-                        clients=clients,
-                        threads=threads,
-                        seconds=seconds,
-                        warmup=warmup,
-                    )
-                    for rpc in RPCS
-                }
+                rpcs = {rpc: drive(address, rpc) for rpc in RPCS}
+                sequential = {"match": drive(address, "match", sequential=True)} if first else {}
                 memory = {
                     "parent": memory_mib(os.getpid()),
                     "workers": [memory_mib(p) for p in pids],
                 }
             finally:
-                stop(pids)
-                for pid in pids:
-                    os.waitpid(pid, 0)
-            results.append({"workers": count, "rpcs": rpcs, "memory": memory})
+                halt(pids)
+            address, pids = serve(matching, count=count, servicer=floor_servicer)
+            try:
+                rpcs["floor"] = {**drive(address, "match"), "response_bytes": floor.ByteSize()}
+                if first:
+                    sequential["floor"] = drive(address, "match", sequential=True)
+            finally:
+                halt(pids)
+            run = {"workers": count, "rpcs": rpcs, "memory": memory}
+            results.append({**run, "sequential": sequential} if first else run)
     return results

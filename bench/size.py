@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import inprocess, served
+from bench import inprocess, peers, profile, served
 from bench.measure import peak_rss_mib
 from bench.synthetic import user_points
 from matcher.engine.catalog import Catalog
@@ -22,6 +22,12 @@ from matcher.geo.timezones import TimezoneResolver
 
 #: In-process "now": a Monday before the 2027 DST changes, as in the tests.
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+#: Points that only warm up (the first ones); of the rest, one in DST_SHARE also goes through the
+#: PostGIS peer on each of its DST weekends.
+WARMUP = 50
+DST_SHARE = 5
+#: Matches profiled for "where the time goes" (cProfile slows them, so not all of them).
+PROFILED = 200
 
 
 def main() -> None:
@@ -34,6 +40,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per client process")
     parser.add_argument("--seconds", type=float, default=5.0, help="per RPC and worker count")
     parser.add_argument("--warmup", type=float, default=3.0, help="client start-up and warm-up")
+    parser.add_argument(
+        "--peers", action=argparse.BooleanOptionalAction, default=True, help="PostGIS and Redis"
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -43,14 +52,15 @@ def main() -> None:
     built = time.perf_counter()
     memory = peak_rss_mib()
 
-    points = user_points(args.queries + 50)
-    result = {
+    points = user_points(args.queries + WARMUP)
+    resolver = TimezoneResolver()
+    result: dict[str, object] = {
         "suppliers": len(catalog),
         "load_feed_s": loaded - start,
         "catalog_s": built - loaded,
         "peak_rss_mib": memory,
         "in_process": inprocess.run(
-            catalog, resolver=TimezoneResolver(), points=points[50:], warmup=points[:50], now=NOW
+            catalog, resolver=resolver, points=points[WARMUP:], warmup=points[:WARMUP], now=NOW
         ),
         "served": served.run(
             catalog,
@@ -62,6 +72,18 @@ def main() -> None:
             warmup=args.warmup,
         ),
     }
+    result["profile"] = profile.run(
+        catalog, resolver=resolver, points=points[WARMUP : WARMUP + PROFILED], now=NOW
+    )
+    if args.peers:
+        result["peers"] = peers.run(
+            catalog,
+            resolver=resolver,
+            points=points[WARMUP:],
+            warmup=points[:WARMUP],
+            dst_points=points[WARMUP : WARMUP + max(args.queries // DST_SHARE, 1)],
+            now=NOW,
+        )
     print(json.dumps(result))
 
 

@@ -122,16 +122,27 @@ class Keyring:
         found = [k for k in self._keys if hmac.compare_digest(k.digest, presented)]
         return found[0] if found else None
 
+    def caller(self, authorization: str | None, *, today: date) -> Key | None:
+        """The valid key an authorization header presents, if it presents one."""
+        token = bearer(authorization)
+        key = self.key_for(token) if token else None
+        return key if key is not None and key.valid_on(today) else None
+
     def decide(self, *, scope: str | None, authorization: str | None, today: date) -> Decision:
         """Whether a call needing ``scope`` (None: open to anyone) may go ahead with this
         authorization header."""
+        return self.check(scope=scope, authorization=authorization, today=today)[0]
+
+    def check(
+        self, *, scope: str | None, authorization: str | None, today: date
+    ) -> tuple[Decision, Key | None]:
+        """``decide``, and the key that was presented when one had to be (None otherwise)."""
         if not self.enabled or scope is None:
-            return Decision.ALLOW
-        token = bearer(authorization)
-        key = self.key_for(token) if token else None
-        if key is None or not key.valid_on(today):
-            return Decision.UNAUTHENTICATED
-        return Decision.ALLOW if scope in key.scopes else Decision.PERMISSION_DENIED
+            return Decision.ALLOW, None
+        key = self.caller(authorization, today=today)
+        if key is None:
+            return Decision.UNAUTHENTICATED, None
+        return (Decision.ALLOW if scope in key.scopes else Decision.PERMISSION_DENIED), key
 
 
 def key_line(key: Key) -> str:

@@ -25,6 +25,8 @@ class Reason(enum.StrEnum):
     FEED_REJECTED = "FEED_REJECTED"  # fix the feed's records PreconditionFailure names
     UPDATES_DISABLED = "UPDATES_DISABLED"  # start the server with a journal
     UPDATE_ID_REUSED = "UPDATE_ID_REUSED"  # use a new update_id for new content
+    REQUEST_MALFORMED = "REQUEST_MALFORMED"  # send a well-formed message of the method's type
+    METHOD_UNKNOWN = "METHOD_UNKNOWN"  # call a method the server offers (reflection lists them)
     TOKEN_INVALID = "TOKEN_INVALID"  # send a valid bearer token
     SCOPE_MISSING = "SCOPE_MISSING"  # use a token with the scope ErrorInfo names
     TOO_MANY_CALLS = "TOO_MANY_CALLS"  # retry after RetryInfo's delay

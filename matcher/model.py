@@ -20,7 +20,8 @@ from shapely.geometry import Polygon
 SLOT_MINUTES = range(5, 241)
 SLOT_MINUTES_RULE = f"must be between {SLOT_MINUTES[0]} and {SLOT_MINUTES[-1]}"
 MINUTES_PER_DAY = 24 * 60
-HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
+#: ASCII digits only: ``\d`` would also take other scripts' digits ("0٨:00").
+HHMM = re.compile(r"(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))")
 HHMM_RULE = "must be HH:MM between 00:00 and 24:00"
 
 
@@ -73,6 +74,13 @@ class LocalHours:
 
     start_minute: int
     end_minute: int
+
+    @property
+    def length(self) -> int:
+        """How many minutes of the day these hours admit; 0 for "24:00" to "00:00"."""
+        if self.start_minute <= self.end_minute:
+            return self.end_minute - self.start_minute
+        return MINUTES_PER_DAY - self.start_minute + self.end_minute
 
     def admits(self, local: datetime) -> bool:
         """Whether a local time of day falls inside these hours."""
@@ -134,6 +142,37 @@ class Override:
     window: Window
     slots: tuple[Slot, ...]
 
+    def outside(self, cut: Window) -> tuple[Override, ...]:
+        """What is left of this override outside ``cut``: itself, nothing, or one or two pieces,
+        each keeping the slots that start in it."""
+        mine = self.window
+        if cut.end <= mine.start or mine.end <= cut.start:
+            return (self,)
+        pieces = []
+        if mine.start < cut.start:
+            pieces.append(Window(start=mine.start, end=cut.start))
+        if cut.end < mine.end:
+            pieces.append(Window(start=cut.end, end=mine.end))
+        return tuple(
+            Override(window=w, slots=tuple(s for s in self.slots if s.start in w)) for w in pieces
+        )
+
+
+def folded(
+    overrides: tuple[Override, ...], change: Override, *, now: datetime | None = None
+) -> tuple[Override, ...]:
+    """Overrides with one more applied on top, kept as disjoint pieces in time order.
+
+    Serving the pieces gives exactly what applying every override in turn would, so a supplier
+    updated 3,000 times in one day holds one piece for that day, not 3,000 overrides. Pieces
+    that ended before ``now`` change no answer any more and are dropped.
+    """
+    kept = [piece for o in overrides for piece in o.outside(change.window)]
+    kept.append(change)
+    if now is not None:
+        kept = [o for o in kept if o.window.end > now]
+    return tuple(sorted(kept, key=lambda o: o.window.start))
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -143,8 +182,12 @@ class Availability:
     one_off: tuple[OneOff, ...] = ()
     closed: frozenset[date] = field(default_factory=frozenset)
     min_notice: timedelta = timedelta(0)
-    overrides: tuple[Override, ...] = ()  # applied in order: a later one wins where they overlap
+    overrides: tuple[Override, ...] = ()  # disjoint, in time order (see ``folded``)
     booked: tuple[tuple[datetime, int], ...] = ()  # (naive wall start, places already taken)
+
+    def overridden(self, start: datetime, end: datetime) -> bool:
+        """Whether a real-time override covers any instant of [start, end)."""
+        return any(o.window.start < end and start < o.window.end for o in self.overrides)
 
     def taken(self, day: date, minute: int) -> int:
         """Places already booked in the slot starting at a minute of a local date."""

@@ -6,13 +6,18 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from matcher import urlsafe
 from matcher.errors import InvalidArgument, Reason
-from matcher.instants import from_micros, to_micros
+from matcher.instants import EARLIEST, LATEST, from_micros, to_micros
 from matcher.model import Window
+
+#: How deep paging may go: far past any real use (pages hold at most a few hundred matches).
+MAX_OFFSET = 1_000_000
+EARLIEST_MICROS, LATEST_MICROS = to_micros(EARLIEST), to_micros(LATEST)
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ def fingerprint(*parts: object) -> str:
 class PageTokens:
     """Issues and checks page tokens signed with HMAC-SHA256 under a server secret."""
 
-    def __init__(self, secret: bytes, *, ttl: timedelta) -> None:
+    def __init__(self, secret: bytes | Callable[[], bytes], *, ttl: timedelta) -> None:
+        """``secret`` is the key, or where to get it once known (a store's shared one)."""
         self._secret = secret
         self._ttl = ttl
 
@@ -64,8 +70,8 @@ class PageTokens:
             body = urlsafe.decode(body_text)
             if not hmac.compare_digest(urlsafe.decode(signature), self._sign(body)):
                 raise ValueError("signature")
-            offset, start, end, issued_for, issued_at, after = json.loads(body)
-        except (ValueError, TypeError, binascii.Error):
+            offset, start, end, issued_for, issued_at, after = _checked(json.loads(body))
+        except (ValueError, TypeError, binascii.Error, RecursionError):
             raise InvalidArgument.of(
                 field, "is not a page token this service issued", reason=Reason.PAGE_TOKEN_INVALID
             ) from None
@@ -80,10 +86,32 @@ class PageTokens:
                 field, "has expired; start again without it", reason=Reason.PAGE_TOKEN_EXPIRED
             )
         return Cursor(
-            offset=int(offset),
+            offset=offset,
             window=Window(start=from_micros(start), end=from_micros(end)),
             after=None if after is None else from_micros(after),
         )
 
     def _sign(self, body: bytes) -> bytes:
+        """The signature of a token's body."""
+        if callable(self._secret):
+            self._secret = self._secret()
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
+
+
+def _checked(fields: object) -> tuple[int, int, int, str, int, int | None]:
+    """A token body's fields, each of the type and in the range an issued token has.
+
+    The signature says the service wrote the body, not that the service was this version or
+    had this secret's other users' habits: every field is checked before use all the same.
+    """
+    if not isinstance(fields, list) or len(fields) != 6:
+        raise ValueError("not six fields")
+    offset, start, end, issued_for, issued_at, after = fields
+    instants = (start, end, issued_at, *(() if after is None else (after,)))
+    if not all(type(value) is int for value in (offset, *instants)):
+        raise ValueError("not whole numbers")
+    if not isinstance(issued_for, str) or not 0 <= offset <= MAX_OFFSET:
+        raise ValueError("bad query or offset")
+    if not all(EARLIEST_MICROS <= value <= LATEST_MICROS for value in instants) or start >= end:
+        raise ValueError("instants out of range")
+    return offset, start, end, issued_for, issued_at, after

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from matcher import vocabulary as vocabulary_of
 from matcher.errors import (
+    FieldViolation,
     GeoipNotConfigured,
     InvalidArgument,
     MalformedAddress,
@@ -37,7 +39,9 @@ from matcher.model import (
     Window,
     minute_of_day,
 )
+from matcher.serving.sources import is_url
 from matcher.settings import Limits, how_to_set
+from matcher.vocabulary import UnknownTerm, Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,7 +262,10 @@ def local_hours(hours: HoursInput | None, *, field: str) -> LocalHours | None:
     ]
     if minutes[0] == minutes[1]:
         raise InvalidArgument.of(f"{field}.end", "must differ from start")
-    return LocalHours(start_minute=minutes[0], end_minute=minutes[1])
+    admitted = LocalHours(start_minute=minutes[0], end_minute=minutes[1])
+    if not admitted.length:  # "24:00" to "00:00": a search for nothing that would read everything
+        raise InvalidArgument.of(field, "admit no minute of the day; 24:00 to 00:00 is empty")
+    return admitted
 
 
 def _minute(text: str, *, field: str) -> int:
@@ -267,6 +274,47 @@ def _minute(text: str, *, field: str) -> int:
     if minute is None:
         raise InvalidArgument.of(field, f"{HHMM_RULE}, got {text!r}")
     return minute
+
+
+def filters(
+    *, specialties: Sequence[str], languages: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Specialty and language filters as the catalogue stores them, whatever their case or
+    synonym.
+
+    Any unknown value is INVALID_ARGUMENT naming each one with the closest known values, rather
+    than a filter that silently matches nothing.
+    """
+    unknown: list[FieldViolation] = []
+    found = tuple(
+        _terms(values, vocabulary=vocabulary, noun=noun, field=field, unknown=unknown)
+        for values, vocabulary, noun, field in (
+            (specialties, vocabulary_of.specialties(), "specialty", "specialties"),
+            (languages, vocabulary_of.languages(), "language code", "languages"),
+        )
+    )
+    if unknown:
+        raise InvalidArgument(*unknown)
+    return found[0], found[1]
+
+
+def _terms(
+    values: Sequence[str],
+    *,
+    vocabulary: Vocabulary,
+    noun: str,
+    field: str,
+    unknown: list[FieldViolation],
+) -> frozenset[str]:
+    """The canonical values of one filter; each unknown one is added to ``unknown``."""
+    found: set[str] = set()
+    for k, value in enumerate(values):
+        try:
+            found.add(vocabulary.canonical(value))
+        except UnknownTerm as exc:
+            rule = f"must be a known {noun} (ListFilterValues lists those served)"
+            unknown.append(FieldViolation(f"{field}[{k}]", exc.describe(rule)))
+    return frozenset(found)
 
 
 def reachable(user: UserLocation, modalities: frozenset[Modality], *, field: str) -> None:
@@ -343,3 +391,22 @@ def update(
         override=Override(window=span, slots=tuple(sorted(set(found)))),
         received_at=received_at,
     )
+
+
+def feed_source(text: str, *, field: str) -> str:
+    """A feed to reload: "" (the configured one), a path, or an http(s) URL; no other scheme."""
+    scheme, sep, _ = text.partition("://")
+    if sep and not is_url(text):
+        raise InvalidArgument.of(field, f"must be a path or an http(s) URL, not {scheme}://")
+    if "\x00" in text:
+        raise InvalidArgument.of(field, "must not hold a NUL character")
+    return text
+
+
+def note(text: str, *, limits: Limits, field: str) -> str:
+    """A short free-text note kept with a record (who asked for a reload)."""
+    if len(text) > limits.max_note_length or not text.isprintable():
+        raise InvalidArgument.of(
+            field, f"must be at most {limits.max_note_length} printable characters"
+        )
+    return text.strip()

@@ -8,13 +8,20 @@ the matching; paging lives here, bound to the query and never to a wire format.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from matcher import queries
+from matcher.engine.budget import Budget
 from matcher.engine.catalog import Catalog
-from matcher.errors import GeoipDatabaseError, GeoipNotConfigured, GeoipReloadRefused
+from matcher.errors import (
+    FeedRejected,
+    GeoipDatabaseError,
+    GeoipNotConfigured,
+    GeoipReloadRefused,
+    Unavailable,
+)
 from matcher.geo.geoip import DatabaseInfo, GeoipResolver
 from matcher.geo.timezones import TimezoneResolver, state_at
 from matcher.model import (
@@ -34,10 +41,13 @@ from matcher.model import (
 )
 from matcher.paging import Cursor, PageTokens, fingerprint
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
-from matcher.serving.holder import CatalogHolder, FeedStatus, Snapshot
+from matcher.serving.holder import Snapshot
+from matcher.serving.replica import FeedStatus, Replica
 from matcher.settings import Limits, how_to_set
+from matcher.vocabulary import Vocabulary, languages, specialties
 
 log = logging.getLogger("matcher.service")
+reload_log = logging.getLogger("matcher.reload")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +89,15 @@ class UpdateInput:
     supplier_id: str
     window: WindowInput
     slots: Sequence[SlotInput] = ()
+    wait_applied: bool = True  # answer once this process serves it, not only once it is durable
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadInput:
+    """A reload as the operator asked for it: which feed ("" for the configured one), by whom."""
+
+    source: str = ""
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,19 +137,39 @@ class SlotList:
 
 
 @dataclass(frozen=True)
+class FilterValue:
+    """A value a Match filter accepts, its label for people, and how many suppliers have it."""
+
+    value: str
+    label: str
+    suppliers: int
+
+
+@dataclass(frozen=True)
+class FilterValues:
+    """The specialties and languages of the suppliers serving now, most common first."""
+
+    specialties: Sequence[FilterValue]
+    languages: Sequence[FilterValue]
+
+
+@dataclass(frozen=True)
 class ServingStatus:
-    """What an operator asks is serving: the feed (and its last refusal), the GeoIP database."""
+    """What an operator asks is serving: the feed (its last refusal, its place in the store)
+    and the GeoIP database."""
 
     feed: FeedStatus
     geoip: DatabaseInfo | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UpdateOutcome:
-    """An update as recorded, and whether this call was the one that applied it."""
+    """An update as recorded, whether this call recorded it, and where it stands."""
 
     update: Update
-    applied: bool
+    applied: bool  # false for a retry of an update recorded before
+    sequence: int  # its place in the store's log
+    served: bool  # whether this process served it when the call answered
 
 
 class Matching:
@@ -161,20 +200,24 @@ class Matching:
     def match(self, request: MatchInput, *, wanted: Callable[[], bool]) -> MatchPage:
         """One page of the suppliers the user can book, ranked as asked.
 
-        ``wanted`` tells whether the caller is still waiting; once not, the work stops.
+        ``wanted`` tells whether the caller is still waiting (once not, the work stops); the
+        work is capped by the limits' ``max_candidates`` and ``max_expanded_slots``.
         """
         limits, now = self._limits, self._clock()
         radius_km = queries.radius(request.radius_km, limits=limits, field="radius_km")
         user = self._locate(request.location, radius_km=radius_km)
         modalities = request.modalities or frozenset(Modality)
         page_size = queries.page_size(request.page_size, limits=limits, field="page_size")
+        specialties_wanted, languages_wanted = queries.filters(
+            specialties=request.specialties, languages=request.languages
+        )
         query = MatchQuery(
             point=user.point,
             user_zone=user.zone,
             window=queries.window(request.window, now=now, limits=limits, field="window"),
             radius_km=radius_km,
-            specialties=frozenset(request.specialties),
-            languages=frozenset(request.languages),
+            specialties=specialties_wanted,
+            languages=languages_wanted,
             modalities=modalities,
             local_hours=queries.local_hours(request.local_hours, field="local_hours"),
             max_slots=queries.slots_per_supplier(
@@ -189,7 +232,7 @@ class Matching:
             cursor = self._tokens.read(request.page_token, query=bound, now=now, field="page_token")
             query = replace(query, window=cursor.window)
         end = cursor.offset + page_size
-        matches = self._catalog().match(query, now=now, limit=end + 1, wanted=wanted)
+        matches = self._catalog().match(query, now=now, limit=end + 1, budget=self._budget(wanted))
         following = ""
         if len(matches) > end:
             following = self._tokens.issue(
@@ -207,8 +250,11 @@ class Matching:
         """One supplier by id."""
         return self._catalog().supplier(queries.required(supplier_id, field="supplier_id"))
 
-    def list_slots(self, request: ListSlotsInput) -> SlotList:
-        """One page of a supplier's bookable slots in a window, in the user's time.
+    def list_slots(
+        self, request: ListSlotsInput, *, wanted: Callable[[], bool] = lambda: True
+    ) -> SlotList:
+        """One page of a supplier's bookable slots in a window, in the user's time; capped like
+        Match.
 
         Pages follow the slots' instants: the token names the first slot of the next page, so
         slots that come or go before it between two calls shift nothing.
@@ -232,6 +278,7 @@ class Matching:
             now=now,
             local_hours=hours,
             max_slots=cursor.offset + size + 1,
+            budget=self._budget(wanted),
         )
         found = found[_sent_before(found, cursor) :]
         page, following = found[:size], ""
@@ -255,6 +302,22 @@ class Matching:
         """Exactly one answer per slot id, in order: may each still be booked?"""
         queries.slot_ids(slot_ids, most=self._limits.max_slot_checks, field="slot_ids")
         return self._catalog().check(slot_ids, now=self._clock())
+
+    def _budget(self, wanted: Callable[[], bool]) -> Budget:
+        """The work one call may do, and how it asks whether its caller is still there."""
+        return Budget(
+            candidates=self._limits.max_candidates,
+            slots=self._limits.max_expanded_slots,
+            wanted=wanted,
+        )
+
+    def filter_values(self) -> FilterValues:
+        """What the specialty and language filters can find in the catalogue serving now."""
+        counts = self._catalog().filter_counts()
+        return FilterValues(
+            specialties=_labelled(counts.specialties, specialties()),
+            languages=_labelled(counts.languages, languages()),
+        )
 
     def _locate(self, location: LocationInput, *, radius_km: float | None = None) -> UserLocation:
         """The user's coarse place; an IP address's accuracy is weighed against ``radius_km``.
@@ -287,6 +350,14 @@ class Matching:
         raise queries.missing(field="user", what="a location or a timezone")
 
 
+def _labelled(counts: Mapping[str, int], vocabulary: Vocabulary) -> list[FilterValue]:
+    """Counted values with their labels, most suppliers first, then by value."""
+    return [
+        FilterValue(value=value, label=vocabulary.labels.get(value, value), suppliers=n)
+        for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
 def _sent_before(found: Sequence[RenderedSlot], cursor: Cursor) -> int:
     """How many leading slots a previous page sent: those at the cursor's instant, at most its
     offset."""
@@ -302,24 +373,44 @@ class Administration:
     def __init__(
         self,
         *,
-        holder: CatalogHolder,
+        replica: Replica,
         limits: Limits,
         clock: Callable[[], datetime],
         geoip: GeoipResolver | None = None,
     ) -> None:
-        self._holder = holder
+        self._replica = replica
         self._limits = limits
         self._clock = clock
         self._geoip = geoip
 
-    def reload(self) -> Snapshot:
-        """Re-reads the feed and swaps it in; FeedRejected, and no change, if it is refused."""
-        return self._holder.reload()
+    def reload(self, request: ReloadInput | None = None, *, how: str = "ReloadFeeds") -> Snapshot:
+        """Validates the feed and makes it the generation every process serves; FeedRejected,
+        and no change anywhere, if it is refused."""
+        request = request or ReloadInput()
+        source = queries.feed_source(request.source, field="source")
+        note = queries.note(request.requested_by, limits=self._limits, field="requested_by")
+        asked = f"{how} on {self._replica.who}" + (f", asked by {note}" if note else "")
+        return self._replica.reload(source=source, requested_by=asked)
+
+    def reload_logged(self, *, how: str) -> None:
+        """Reloads and logs the outcome rather than raising: for SIGHUP, where no caller waits."""
+        try:
+            fresh = self.reload(how=how)
+        except (FeedRejected, Unavailable) as exc:
+            reload_log.error("reload refused, still serving the previous feed: %s", exc)
+            return
+        reload_log.info(
+            "reloaded %d suppliers from %s in %.1f s",
+            len(fresh.catalog),
+            fresh.feed.path,
+            fresh.load_seconds,
+        )
 
     def status(self) -> ServingStatus:
-        """The feed serving and the last refused reload since; the GeoIP database serving."""
+        """The feed serving, the last refused reload since and where this process is in the
+        store; the GeoIP database serving."""
         return ServingStatus(
-            feed=self._holder.status(), geoip=None if self._geoip is None else self._geoip.info
+            feed=self._replica.status(), geoip=None if self._geoip is None else self._geoip.info
         )
 
     def reload_geoip(self) -> DatabaseInfo:
@@ -335,8 +426,21 @@ class Administration:
         except GeoipDatabaseError as exc:
             raise GeoipReloadRefused(path=exc.path, reason=exc.reason) from None
 
+    def reload_geoip_logged(self) -> None:
+        """Reloads the GeoIP database, if there is one, and logs the outcome rather than
+        raising: for SIGHUP, where no caller waits."""
+        if self._geoip is None:
+            return
+        try:
+            info = self.reload_geoip()
+        except GeoipReloadRefused as exc:
+            reload_log.error("GeoIP reload refused, still serving the database before: %s", exc)
+            return
+        reload_log.info("reloaded GeoIP database %s", info.summary())
+
     def update(self, request: UpdateInput) -> UpdateOutcome:
-        """Makes an update durable, then serves it; a retry of a recorded one changes nothing."""
+        """Makes an update durable in the store, then (unless asked not to wait) waits until
+        this process serves it; a retry of a recorded one changes nothing."""
         change = queries.update(
             update_id=request.update_id,
             supplier_id=request.supplier_id,
@@ -345,5 +449,11 @@ class Administration:
             received_at=self._clock(),
             limits=self._limits,
         )
-        recorded = self._holder.update(change)
-        return UpdateOutcome(update=recorded, applied=recorded is change)
+        accepted = self._replica.update(change, wait=request.wait_applied)
+        entry = accepted.recorded.entry
+        return UpdateOutcome(
+            update=entry.update,
+            applied=accepted.recorded.new,
+            sequence=entry.seq,
+            served=accepted.served,
+        )

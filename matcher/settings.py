@@ -19,9 +19,11 @@ from typing import Any, TypeVar, get_args, get_type_hints
 T = TypeVar("T", int, float)
 ENV_PREFIX = "MATCHER_"
 #: Sections of --help, in order; a setting with no group is listed under "server".
-SERVER, OBSERVABILITY, CONNECTIONS, LIMITS = "server", "observability", "connections", "limits"
+SERVER, STORE, OBSERVABILITY = "server", "store", "observability"
+CONNECTIONS, LIMITS = "connections", "limits"
 GROUP_TITLES = {
     SERVER: "server",
+    STORE: "store, replicas and feed sources (docs/operations.md)",
     OBSERVABILITY: "metrics, traces and logs",
     CONNECTIONS: "connections (keepalive and rebalancing)",
     LIMITS: "request limits",
@@ -81,6 +83,13 @@ def share(text: str) -> float:
     return value
 
 
+def postgres_uri(text: str) -> str:
+    """A parser for the shared store's address: a postgresql:// (or postgres://) URI."""
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError("must be a postgresql:// URI")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Limits:
     """Defaults and bounds of every request."""
@@ -109,6 +118,16 @@ class Limits:
         1000, "largest ListSlots page size; a larger one is clamped to it", parse=positive(int)
     )
     max_slot_checks: int = setting(100, "most slot ids one CheckSlots takes", parse=positive(int))
+    max_candidates: int = setting(
+        2000,
+        "most suppliers one Match examines; past it, the matches found so far are the answer",
+        parse=positive(int),
+    )
+    max_expanded_slots: int = setting(
+        50_000,
+        "most slots one Match or ListSlots expands; past it, what was found so far is the answer",
+        parse=positive(int),
+    )
     country_min_population_share: float = setting(
         0.9,
         "share of a country's people (0 to 1) that must keep one legal time for its code to"
@@ -117,6 +136,9 @@ class Limits:
     )
     max_update_id_length: int = setting(
         128, "longest update_id of a real-time update", parse=positive(int)
+    )
+    max_note_length: int = setting(
+        200, "longest requested_by note of a feed reload", parse=positive(int)
     )
     page_token_ttl_seconds: int = setting(
         3600, "how long a page token stays valid", parse=positive(int)
@@ -147,14 +169,75 @@ class Settings:
         "host:port to listen on (port 0 picks a free one); [::]:50051 for all interfaces",
         metavar="HOST:PORT",
     )
-    feed: Path | None = setting(
-        None, "supplier feed, a file or a snapshot directory; unset, the sample feed"
+    feed: str | None = setting(
+        None,
+        "supplier feed: a file, a snapshot directory or an http(s) URL; unset, the sample feed",
+        metavar="PATH|URL",
     )
     max_rejected_share: float = setting(
         0.0, "share of bad records (0 to 1) a feed may leave out and still load", parse=share
     )
     journal: Path | None = setting(
-        None, "SQLite file keeping real-time availability updates; without it they are refused"
+        None,
+        "SQLite file: the store of real-time updates and feed generations for one machine;"
+        " without it (or --store) updates are refused",
+        group=STORE,
+    )
+    store: str | None = setting(
+        None,
+        "postgresql:// URI of the store every replica shares (keep the password in PGPASSWORD"
+        " or ~/.pgpass)",
+        parse=postgres_uri,
+        metavar="URI",
+        group=STORE,
+    )
+    feed_cache: Path | None = setting(
+        None,
+        "directory downloaded feeds are cached in; unset, ~/.cache/matcher/feeds",
+        group=STORE,
+    )
+    download_timeout_seconds: float = setting(
+        30.0,
+        "how long a feed download may stall before it fails",
+        parse=positive(float),
+        group=STORE,
+    )
+    store_poll_seconds: float = setting(
+        1.0,
+        "how often a process reads the store even when no notification woke it",
+        parse=positive(float),
+        group=STORE,
+    )
+    store_timeout_seconds: float = setting(
+        3.0,
+        "how long a call waits to reach the store before it fails UNAVAILABLE",
+        parse=positive(float),
+        group=STORE,
+    )
+    store_retry_max_seconds: float = setting(
+        30.0,
+        "longest wait between two attempts to reach the store",
+        parse=positive(float),
+        group=STORE,
+    )
+    apply_wait_seconds: float = setting(
+        5.0,
+        "how long UpdateAvailability waits for this process to serve an update it recorded",
+        parse=positive(float),
+        group=STORE,
+    )
+    compact_every_seconds: float = setting(
+        600.0,
+        "how often a process compacts the store's log",
+        parse=positive(float),
+        group=STORE,
+    )
+    compact_after_hours: float = setting(
+        24.0,
+        "age before a log entry that can change no answer is compacted away; also how long an"
+        " update_id is remembered for retries",
+        parse=positive(float),
+        group=STORE,
     )
     max_workers: int = setting(16, "threads serving calls concurrently", parse=positive(int))
     workers: int = setting(
@@ -175,7 +258,33 @@ class Settings:
         flag=False,
     )
     max_concurrent_rpcs: int = setting(
-        64, "calls beyond this many at once get RESOURCE_EXHAUSTED", parse=positive(int)
+        64,
+        "calls queued or running at once (health checks and streams aside); more get "
+        "RESOURCE_EXHAUSTED",
+        parse=positive(int),
+    )
+    max_calls_per_caller: int = setting(
+        32,
+        "calls one caller (a token; without tokens, all callers as one) may have queued or "
+        "running at once; more get RESOURCE_EXHAUSTED",
+        parse=positive(int),
+    )
+    auth_failures_per_minute: int = setting(
+        30,
+        "failed authentications one peer address may make in a moving minute; past it, its "
+        "calls that need a token get RESOURCE_EXHAUSTED, unchecked",
+        parse=positive(int),
+    )
+    stream_threads: int = setting(
+        8,
+        "threads for streams that hold one (reflection); health Watch holds none",
+        parse=positive(int),
+    )
+    switch_interval_ms: float = setting(
+        1.0,
+        "how long a computing thread may keep Python's interpreter lock while gRPC's own "
+        "threads wait for it (Python's default is 5)",
+        parse=positive(float),
     )
     busy_retry_seconds: float = setting(
         1.0, "the retry delay a RESOURCE_EXHAUSTED refusal suggests", parse=positive(float)
@@ -184,7 +293,10 @@ class Settings:
         5.0, "how long SIGTERM lets calls in flight finish", parse=positive(float)
     )
     page_token_secret: str = setting(
-        "", "key page tokens are signed with; unset: random per process", flag=False
+        "",
+        "key page tokens are signed with; unset: a random one kept in the store, shared by"
+        " every process of that store",
+        flag=False,
     )
     geoip_db: Path | None = setting(
         None,
@@ -254,6 +366,11 @@ class Settings:
         100, "most calls at once on one client connection", parse=positive(int), group=CONNECTIONS
     )
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def compact_after(self) -> timedelta:
+        """How old a log entry must be before compaction may delete it."""
+        return timedelta(hours=self.compact_after_hours)
 
 
 def env_name(f: Field[Any]) -> str:

@@ -21,7 +21,8 @@ class FeedAdminServicer(pb_grpc.FeedAdminServiceServicer):
     def ReloadFeeds(
         self, request: pb.ReloadFeedsRequest, context: grpc.ServicerContext
     ) -> pb.ReloadFeedsResponse:
-        return pb.ReloadFeedsResponse(serving=convert.loaded_feed(self._administration.reload()))
+        snapshot = self._administration.reload(convert.reload_input(request))
+        return pb.ReloadFeedsResponse(serving=convert.loaded_feed(snapshot))
 
     @translated
     def UpdateAvailability(

@@ -27,16 +27,22 @@ from matcher.model import (
 )
 from matcher.queries import HoursInput, LocationInput, SlotInput, WindowInput
 from matcher.service import (
+    FilterValue,
+    FilterValues,
     ListSlotsInput,
     MatchInput,
     MatchPage,
+    ReloadInput,
     ResolvedZone,
     ServingStatus,
     SlotList,
     UpdateInput,
     UpdateOutcome,
 )
-from matcher.serving.holder import Refusal, Snapshot
+from matcher.serving.holder import Snapshot
+from matcher.serving.replica import Refusal, Replication
+from matcher.serving.sources import shown
+from matcher.serving.store import Generation
 from matcher_api import wire
 from matcher_api.v1 import feed_admin_pb2 as admin_pb
 from matcher_api.v1 import matcher_pb2 as pb
@@ -165,7 +171,13 @@ def update_input(request: admin_pb.UpdateAvailabilityRequest) -> UpdateInput:
             )
             for k, s in enumerate(request.slots)
         ],
+        wait_applied=request.wait_applied if request.HasField("wait_applied") else True,
     )
+
+
+def reload_input(request: admin_pb.ReloadFeedsRequest) -> ReloadInput:
+    """A ReloadFeeds request as the service's input."""
+    return ReloadInput(source=request.source, requested_by=request.requested_by)
 
 
 # Answers out
@@ -336,10 +348,24 @@ def slot_checks(checks: Iterable[SlotCheck]) -> pb.CheckSlotsResponse:
     )
 
 
+def filter_values(values: FilterValues) -> pb.ListFilterValuesResponse:
+    """The catalogue's filter values as a response."""
+
+    def listed(found: Iterable[FilterValue]) -> list[pb.FilterValue]:
+        return [pb.FilterValue(value=v.value, label=v.label, suppliers=v.suppliers) for v in found]
+
+    return pb.ListFilterValuesResponse(
+        specialties=listed(values.specialties), languages=listed(values.languages)
+    )
+
+
 def update_outcome(outcome: UpdateOutcome) -> admin_pb.UpdateAvailabilityResponse:
     """An update's outcome as a response."""
     return admin_pb.UpdateAvailabilityResponse(
-        applied=outcome.applied, received_at=timestamp(outcome.update.received_at)
+        applied=outcome.applied,
+        received_at=timestamp(outcome.update.received_at),
+        sequence=outcome.sequence,
+        served=outcome.served,
     )
 
 
@@ -352,11 +378,25 @@ def problems(errors: Iterable[FeedError]) -> list[admin_pb.FeedProblem]:
     ]
 
 
+def generation(recorded: Generation) -> admin_pb.Generation:
+    """A feed generation as a message; a URL is shown without its query."""
+    return admin_pb.Generation(
+        number=recorded.number,
+        source=shown(recorded.source),
+        sha256=recorded.sha256,
+        size=recorded.size,
+        generated_at=timestamp(recorded.generated_at),
+        requested_by=recorded.requested_by,
+        requested_at=timestamp(recorded.requested_at),
+    )
+
+
 def loaded_feed(snapshot: Snapshot) -> admin_pb.LoadedFeed:
     """A serving snapshot as a message."""
     feed: Feed = snapshot.feed
+    recorded = snapshot.generation
     return admin_pb.LoadedFeed(
-        path=feed.path,
+        path=shown(recorded.source) if recorded else feed.path,
         format_version=feed.format_version,
         generated_at=timestamp(feed.generated_at),
         loaded_at=timestamp(snapshot.loaded_at),
@@ -366,6 +406,7 @@ def loaded_feed(snapshot: Snapshot) -> admin_pb.LoadedFeed:
         rejected_records=feed.rejected_records,
         rejected_share=feed.rejected_share,
         rejected=problems(feed.rejected),
+        generation=generation(recorded) if recorded else None,
     )
 
 
@@ -377,14 +418,35 @@ def refusal(refused: Refusal) -> admin_pb.Refusal:
         reason=refused.summary,
         problems=len(refused.errors),
         first_problems=problems(refused.errors),
+        generation=refused.generation,
+    )
+
+
+def replication(state: Replication) -> admin_pb.Replication:
+    """This process's place in the store as a message."""
+    current = state.store_generation
+    return admin_pb.Replication(
+        process=state.process,
+        store=state.store,
+        shared=state.shared,
+        ready=state.ready,
+        applied_sequence=state.applied,
+        store_sequence=state.store_sequence,
+        lag=state.lag,
+        store_generation=generation(current) if current else None,
+        store_reachable=state.reachable,
+        store_error=state.store_error,
+        store_checked_at=timestamp(state.checked_at) if state.checked_at else None,
     )
 
 
 def serving_status(status: ServingStatus) -> admin_pb.GetFeedStatusResponse:
-    """What is serving, and the last refusal, as a message."""
+    """What is serving, the last refusal, the store and the GeoIP database, as a message."""
     feed = status.feed
     message = admin_pb.GetFeedStatusResponse(
-        serving=loaded_feed(feed.serving), max_rejected_share=feed.max_rejected_share
+        serving=loaded_feed(feed.serving),
+        max_rejected_share=feed.max_rejected_share,
+        replication=replication(feed.replication),
     )
     if feed.last_refusal is not None:
         message.last_refusal.CopyFrom(refusal(feed.last_refusal))

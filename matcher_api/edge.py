@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
 
 import grpc
 
 from matcher.auth import Keyring
 from matcher.settings import Settings
-from matcher_api.interceptors import AccessLog, BearerAuth, CallLimit
+from matcher_api.interceptors import Events, Gate
 
 MIB = 1 << 20
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-class CountingPool(futures.ThreadPoolExecutor):
-    """The server's threads, counting the calls it holds, queued or running.
-
-    grpcio hands each accepted call to this pool and the call ends with its future, so
-    ``held`` counts what grpcio's own concurrency limit counts; CallLimit reads it.
-    """
-
-    def __init__(self, *, max_workers: int) -> None:
-        super().__init__(max_workers=max_workers)
-        self._lock = threading.Lock()
-        self._held = 0
-
-    @property
-    def held(self) -> int:
-        """Calls submitted and not yet finished."""
-        return self._held
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> futures.Future[T]:
-        """Runs a call on a thread, counting it until it ends."""
-        with self._lock:
-            self._held += 1
-        try:
-            future = super().submit(fn, *args, **kwargs)
-        except BaseException:
-            self._release(None)
-            raise
-        future.add_done_callback(self._release)
-        return future
-
-    def _release(self, _: Any) -> None:
-        with self._lock:
-            self._held -= 1
 
 
 @dataclass(frozen=True)
@@ -61,28 +21,35 @@ class Edge:
 
     credentials: grpc.ServerCredentials | None = None  # None: plaintext, local development only
     keyring: Keyring = field(default_factory=Keyring)  # no keys: authentication off
-    max_concurrent_rpcs: int | None = None  # beyond it, calls get RESOURCE_EXHAUSTED at once
-    retry_after: timedelta = timedelta(seconds=1)  # the RetryInfo delay of those refusals
+    max_concurrent_rpcs: int | None = None  # calls queued or running; more: RESOURCE_EXHAUSTED
+    max_calls_per_caller: int = Settings.max_calls_per_caller
+    auth_failures_per_minute: int = Settings.auth_failures_per_minute
+    stream_threads: int = Settings.stream_threads
+    retry_after: timedelta = timedelta(seconds=1)  # the RetryInfo delay of load refusals
     max_message_bytes: int = MIB
     reuse_port: bool = False  # sibling worker processes share the port; the kernel spreads calls
+    events: Events | None = None  # what the gate refuses; None: counted in Prometheus metrics
     connection: tuple[tuple[str, int], ...] = ()  # keepalive and age: connection_options()
 
-    def server(self, executor: CountingPool) -> grpc.Server:
-        """A gRPC server with the access log, call limit, token checks and limits installed.
+    def gate(self, *, threads: int) -> Gate:
+        """The interceptor every call goes through, with this edge's keys and limits, and
+        ``threads`` to run calls on."""
+        return Gate(
+            keyring=self.keyring,
+            threads=threads,
+            max_calls=self.max_concurrent_rpcs,
+            calls_per_caller=self.max_calls_per_caller,
+            auth_failures_per_minute=self.auth_failures_per_minute,
+            stream_threads=self.stream_threads,
+            retry_after=self.retry_after,
+            events=self.events,
+        )
 
-        The call limit is CallLimit's, not grpcio's ``maximum_concurrent_rpcs``, whose refusals
-        can carry no details: these carry an ErrorInfo and a RetryInfo.
-        """
-        limit = self.max_concurrent_rpcs
-        interceptors: list[grpc.ServerInterceptor] = [AccessLog()]  # type: ignore[type-arg]
-        if limit is not None:
-            interceptors.append(
-                CallLimit(held=lambda: executor.held, limit=limit, retry_after=self.retry_after)
-            )
-        interceptors.append(BearerAuth(self.keyring))
+    def server(self, gate: Gate) -> grpc.Server:
+        """A gRPC server whose calls all pass through ``gate``, with the size and load limits."""
         return grpc.server(
-            executor,
-            interceptors=interceptors,
+            gate.control,
+            interceptors=[gate],
             options=[
                 ("grpc.max_receive_message_length", self.max_message_bytes),
                 # grpcio shares ports by default: unless workers are meant to, a second server

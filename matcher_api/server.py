@@ -4,35 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
+import shutil
 import signal
 import sqlite3
 import sys
-import threading
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-import grpc
-
 from matcher.auth import Keyring, load_keys, parse_keys
-from matcher.errors import FeedRejected, GeoipDatabaseError
-from matcher.geo.geoip import DatabaseInfo, GeoipResolver
+from matcher.errors import FeedRejected, GeoipDatabaseError, Unavailable
+from matcher.geo.geoip import GeoipResolver
 from matcher.geo.timezones import TimezoneResolver
 from matcher.instants import utc_now
 from matcher.paging import PageTokens
 from matcher.service import Administration, Matching
-from matcher.serving.holder import CatalogHolder, reload_and_log
-from matcher.serving.journal import Journal
+from matcher.serving.replica import Replica
+from matcher.serving.sources import shown
+from matcher.serving.store import StoreUnavailable
+from matcher.serving.stores import StoreChoice, choose
 from matcher.settings import Settings, parse_settings
 from matcher_api import jsonlog, observability
-from matcher_api.app import create_server
+from matcher_api.app import create_app
 from matcher_api.edge import Edge, connection_options, tls
 from matcher_api.health import Health
-from matcher_api.workers import fork_workers, supervise
+from matcher_api.workers import Following, fork_workers, hang_up, supervise, this_process
 
 DESCRIPTION = """\
-Serves the matcher gRPC API (matcher.v1.MatcherService, FeedAdmin, health, reflection) from a
-supplier feed loaded at start-up. Health answers NOT_SERVING until the feed is loaded."""
+Serves the matcher gRPC API (matcher.v1.MatcherService, FeedAdminService, health, reflection)
+from a supplier feed, kept in step with every other process of its store (--journal, --store).
+Health answers NOT_SERVING until the feed is loaded and the store's log caught up."""
 #: The sample feed: inside the installed wheel (setup.py puts it there), else in the checkout.
 BUNDLED_FEED = Path(__file__).resolve().parent / "sample" / "suppliers.jsonl"
 CHECKOUT_FEED = Path(__file__).resolve().parent.parent / "data" / "suppliers.jsonl"
@@ -61,14 +62,18 @@ def edge_from(settings: Settings) -> Edge:
         credentials=credentials,
         keyring=Keyring([*keys, *parse_keys(inline, source="MATCHER_AUTH_KEYS")]),
         max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        max_calls_per_caller=settings.max_calls_per_caller,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        stream_threads=settings.stream_threads,
         retry_after=timedelta(seconds=settings.busy_retry_seconds),
         connection=connection_options(settings),
     )
 
 
-def page_tokens(settings: Settings) -> PageTokens:
-    """The page-token signer: a configured secret, so that several processes agree, or random."""
-    secret = settings.page_token_secret.encode() or secrets.token_bytes(32)
+def page_tokens(settings: Settings, replica: Replica) -> PageTokens:
+    """The page-token signer: the configured secret, else the one kept in the store, which every
+    process of that store shares, so a token issued by one replica works on another."""
+    secret = settings.page_token_secret.encode() or replica.page_secret
     return PageTokens(secret, ttl=settings.limits.page_token_ttl)
 
 
@@ -80,30 +85,56 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matcher: cannot start: unknown log level {settings.log_level!r}", file=sys.stderr)
         return 2
     jsonlog.configure(level)
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)  # before any thread starts
+    # The pool logs every failed reconnection; the replica says once, clearly, what it means.
+    logging.getLogger("psycopg.pool").setLevel(max(level, logging.ERROR))
+    scratch = Path(tempfile.mkdtemp(prefix="matcher-"))
+    try:
+        return run(settings, scratch=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(settings: Settings, *, scratch: Path) -> int:
+    """Opens the store, then serves from one process or forks workers; the exit status."""
     try:
         edge = edge_from(settings)
         geoip = open_geoip(settings)
-        holder = CatalogHolder(
-            settings.feed or sample_feed(),
-            max_rejected_share=settings.max_rejected_share,
-            journal=Journal(settings.journal) if settings.journal else None,
-            load=settings.workers > 1,  # one process loads later, answering health meanwhile
-        )
-    except (FeedRejected, GeoipDatabaseError, ValueError, OSError, sqlite3.Error) as exc:
+        choice = choose(settings, scratch=scratch)
+        store = choice.open()
+    except (ValueError, OSError, sqlite3.Error, StoreUnavailable, GeoipDatabaseError) as exc:
         return cannot_start(exc)
+    replica = Replica(
+        store=store,
+        settings=settings,
+        source=settings.feed or str(sample_feed()),
+        accepts_updates=choice.accepts_updates,
+        clock=utc_now,
+        who=this_process(),
+    )
     matching = Matching(
-        catalog=holder.current,
+        catalog=replica.current,
         resolver=TimezoneResolver(),
-        tokens=page_tokens(settings),
+        tokens=page_tokens(settings, replica),
         limits=settings.limits,
         clock=utc_now,
         geoip=geoip,
     )
+    administration = Administration(
+        replica=replica, limits=settings.limits, clock=utc_now, geoip=geoip
+    )
     if settings.workers > 1:
         return serve_forked(
-            settings, matching=matching, edge=edge, suppliers=len(holder.current()), geoip=geoip
+            settings,
+            replica=replica,
+            choice=choice,
+            matching=matching,
+            administration=administration,
+            edge=edge,
         )
-    return serve(settings, matching=matching, edge=edge, holder=holder, geoip=geoip)
+    return serve(
+        settings, matching=matching, edge=edge, replica=replica, administration=administration
+    )
 
 
 def cannot_start(problem: Exception | str) -> int:
@@ -117,53 +148,50 @@ def serve(
     *,
     matching: Matching,
     edge: Edge,
-    holder: CatalogHolder,
-    geoip: GeoipResolver | None,
+    replica: Replica,
+    administration: Administration,
 ) -> int:
-    """Binds and answers health (NOT_SERVING), loads the feed, then serves until stopped."""
+    """Binds and answers health (NOT_SERVING), loads the feed and catches up with the store,
+    then serves until stopped."""
     health = Health()
     try:
         observed = observability.start(settings)
     except (OSError, ValueError) as exc:  # the metrics address cannot be bound
         return cannot_start(f"metrics address {settings.metrics_address}: {exc}")
     try:
-        server, port = create_server(
+        app = create_app(
             settings.address,
             matching=matching,
             max_workers=settings.max_workers,
             reflect=settings.reflection,
             edge=edge,
-            administration=Administration(
-                holder=holder, limits=settings.limits, clock=utc_now, geoip=geoip
-            ),
+            administration=administration,
             health=health,
         )
     except RuntimeError as exc:  # the address cannot be bound
         observed.close()
         return cannot_start(exc)
-    server.start()
+    app.server.start()
     warn_if_open(edge, address=settings.address)
     warn_if_sample(settings)
-    log.info("listening on port %d, NOT_SERVING until %s is loaded", port, holder.path)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _stop_loading)
-    try:
-        holder.reload()
-    except FeedRejected as exc:
-        server.stop(0)
+    log.info(
+        "listening on port %d, NOT_SERVING until %s is loaded and %s caught up",
+        app.port,
+        shown(settings.feed or str(sample_feed())),
+        replica.store_description,
+    )
+    code = start_replica(replica)
+    if code is not None:
+        app.server.stop(0)
         observed.close()
-        return cannot_start(exc)
-    except SystemExit:
-        log.info("stopped while loading the feed")
-        server.stop(0)
-        observed.close()
-        return 0
+        return code
+    app.handle_signals()  # before SERVING: from here a SIGTERM drains, never cuts the load short
     health.serving()
-    log.info("serving %d suppliers from %s on port %d", len(holder.current()), holder.path, port)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: drain(server, grace_seconds=settings.grace_seconds))
-    signal.signal(signal.SIGHUP, lambda *_: hang_up(holder, geoip))
-    server.wait_for_termination()
+    log.info("serving %d suppliers from %s on port %d", *served(replica), app.port)
+    replica.follow()
+    signal.signal(signal.SIGHUP, lambda *_: hang_up(administration, feed=True))
+    app.serve(grace_seconds=settings.grace_seconds)
+    replica.stop()
     observed.close()
     return 0
 
@@ -175,37 +203,31 @@ def open_geoip(settings: Settings) -> GeoipResolver | None:
     geoip = GeoipResolver(
         path=settings.geoip_db, unstated_accuracy_km=settings.geoip_unstated_accuracy_km
     )
-    log_geoip(geoip.info, verb="opened")
+    log.info("opened GeoIP database %s", geoip.info.summary())
     return geoip
 
 
-def log_geoip(info: DatabaseInfo, *, verb: str) -> None:
-    """One line saying which GeoIP database serves now."""
-    log.info(
-        "%s GeoIP database %s (%s, IPv%d, built %s)",
-        verb,
-        info.path,
-        info.database_type,
-        info.ip_version,
-        info.built.date().isoformat(),
-    )
-
-
-def hang_up(holder: CatalogHolder, geoip: GeoipResolver | None) -> None:
-    """SIGHUP: reloads the feed and the GeoIP database on threads of their own, independently."""
-    threading.Thread(target=reload_and_log, args=(holder,), daemon=True).start()
-    if geoip is not None:
-        threading.Thread(target=reload_geoip_and_log, args=(geoip,), daemon=True).start()
-
-
-def reload_geoip_and_log(geoip: GeoipResolver) -> None:
-    """Reloads the GeoIP database and logs the outcome rather than raising: no caller waits."""
+def start_replica(replica: Replica) -> int | None:
+    """Loads the feed and catches up with the store, waiting for the store if it must; an exit
+    status if the process must stop instead (a refused feed, or SIGTERM meanwhile)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_loading)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the current feed is loading anyway
     try:
-        info = geoip.reload()
-    except GeoipDatabaseError as exc:
-        log.error("GeoIP reload refused, still serving the database before: %s", exc)
-        return
-    log_geoip(info, verb="reloaded")
+        replica.start()
+    except FeedRejected as exc:
+        return cannot_start(exc)
+    except (SystemExit, Unavailable):
+        log.info("stopped while loading the feed")
+        return 0
+    return None
+
+
+def served(replica: Replica) -> tuple[int, str]:
+    """How many suppliers serve, and from which feed (a URL without its query)."""
+    snapshot = replica.snapshot()
+    generation = snapshot.generation
+    return len(snapshot.catalog), shown(generation.source) if generation else snapshot.feed.path
 
 
 def _stop_loading(signum: int, frame: object) -> None:
@@ -227,28 +249,28 @@ def warn_if_sample(settings: Settings) -> None:
         log.warning("SAMPLE FEED: no --feed given, serving made-up suppliers: %s", sample_feed())
 
 
-def drain(server: grpc.Server, *, grace_seconds: float) -> None:
-    """Stops taking calls and lets in-flight ones finish, for at most the grace period."""
-    log.info("stopping: draining in-flight calls for up to %g s", grace_seconds)
-    server.stop(grace=grace_seconds)
-
-
 def serve_forked(
     settings: Settings,
     *,
+    replica: Replica,
+    choice: StoreChoice,
     matching: Matching,
+    administration: Administration,
     edge: Edge,
-    suppliers: int,
-    geoip: GeoipResolver | None,
 ) -> int:
     """Serves from ``settings.workers`` processes sharing the port, until SIGINT or SIGTERM.
 
-    Each worker holds its own copy of the catalogue, so FeedAdminService and feed reloads are
-    off: a new feed means a restart. SIGHUP reaches every worker, which reloads its own GeoIP
-    database.
+    The parent loads the feed and catches up once, then forks: the workers share its catalogue
+    copy-on-write, each opens its own store connection and follows the store from there, so a
+    reload or an update on any of them reaches all. SIGHUP to the parent reaches every worker:
+    the first reloads the feed (the store brings it to the others), each its GeoIP database.
     """
     if settings.address.rsplit(":", 1)[-1] == "0":
         return cannot_start("--workers above 1 needs a fixed port")
+    code = start_replica(replica)
+    if code is not None:
+        return code
+    replica.detach()  # each worker opens its own connection after the fork
     pids = fork_workers(
         settings.address,
         matching=matching,
@@ -257,13 +279,20 @@ def serve_forked(
         max_workers=settings.max_workers,
         reflect=settings.reflection,
         grace_seconds=settings.grace_seconds,
-        on_hangup=None if geoip is None else lambda: reload_geoip_and_log(geoip),
+        following=Following(replica=replica, open_store=choice.open, administration=administration),
         observe=lambda index: observability.start(
             settings, metrics_address=worker_metrics_address(settings.metrics_address, index)
         ),
     )
     warn_if_open(edge, address=settings.address)
-    log.info("serving %d suppliers on %s from %d processes", suppliers, settings.address, len(pids))
+    count, source = served(replica)
+    log.info(
+        "serving %d suppliers from %s on %s from %d processes",
+        count,
+        source,
+        settings.address,
+        len(pids),
+    )
     return supervise(pids)
 
 

@@ -6,6 +6,7 @@ import grpc
 
 from matcher.service import Matching
 from matcher_api import convert
+from matcher_api.fairness import pacing
 from matcher_api.status import translated
 from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
@@ -26,7 +27,7 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
 
     @translated
     def Match(self, request: pb.MatchRequest, context: grpc.ServicerContext) -> pb.MatchResponse:
-        page = self._matching.match(convert.match_input(request), wanted=context.is_active)
+        page = self._matching.match(convert.match_input(request), wanted=pacing(context.is_active))
         return convert.match_page(page)
 
     @translated
@@ -40,10 +41,19 @@ class MatcherServicer(pb_grpc.MatcherServiceServicer):
     def ListSlots(
         self, request: pb.ListSlotsRequest, context: grpc.ServicerContext
     ) -> pb.ListSlotsResponse:
-        return convert.slot_list(self._matching.list_slots(convert.list_slots_input(request)))
+        found = self._matching.list_slots(
+            convert.list_slots_input(request), wanted=pacing(context.is_active)
+        )
+        return convert.slot_list(found)
 
     @translated
     def CheckSlots(
         self, request: pb.CheckSlotsRequest, context: grpc.ServicerContext
     ) -> pb.CheckSlotsResponse:
         return convert.slot_checks(self._matching.check_slots(list(request.slot_ids)))
+
+    @translated
+    def ListFilterValues(
+        self, request: pb.ListFilterValuesRequest, context: grpc.ServicerContext
+    ) -> pb.ListFilterValuesResponse:
+        return convert.filter_values(self._matching.filter_values())

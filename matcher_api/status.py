@@ -190,6 +190,52 @@ def overloaded(*, limit: int, retry_after: timedelta) -> status_pb2.Status:
     )
 
 
+def busy(*, retry_after: timedelta) -> status_pb2.Status:
+    """RESOURCE_EXHAUSTED for a call beyond its caller's share or the server's concurrency
+    limit (the gate's, matcher_api/interceptors.py)."""
+    return retry_later(
+        Overloaded(
+            "this caller, or the server, has as many calls queued or running as it takes; "
+            "retry later",
+            retry_after=retry_after,
+        )
+    )
+
+
+def throttled(*, retry_after: timedelta) -> status_pb2.Status:
+    """RESOURCE_EXHAUSTED for a call from an address that has spent its budget of failed
+    authentications: the same as ``busy`` to a client, which can only wait."""
+    return retry_later(
+        Overloaded(
+            "too many failed authentications from this address; retry later",
+            retry_after=retry_after,
+        )
+    )
+
+
+def shutting_down(*, retry_after: timedelta) -> status_pb2.Status:
+    """UNAVAILABLE for a call that arrives while the server drains: retry on another replica."""
+    return retry_later(
+        Unavailable("the server is shutting down; retry on another", retry_after=retry_after)
+    )
+
+
+def unknown_method(method: str) -> status_pb2.Status:
+    """UNIMPLEMENTED for a method the server does not offer (said only to a caller with a
+    token, when tokens are required)."""
+    return rich(code_pb2.UNIMPLEMENTED, f"no method {method}", reason=Reason.METHOD_UNKNOWN)
+
+
+def malformed(method: str) -> status_pb2.Status:
+    """INVALID_ARGUMENT for bytes that are not a valid request of the method (a message that
+    does not parse, a string that is not UTF-8)."""
+    return rich(
+        code_pb2.INVALID_ARGUMENT,
+        f"not a valid request for {method}",
+        reason=Reason.REQUEST_MALFORMED,
+    )
+
+
 def abort(context: grpc.ServicerContext, status: status_pb2.Status) -> NoReturn:
     """Ends the call with a rich status."""
     context.abort_with_status(rpc_status.to_status(status))

@@ -21,10 +21,20 @@ from itertools import islice
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from matcher.engine.budget import Budget
 from matcher.engine.slot_ids import slot_id
-from matcher.model import Availability, LocalHours, RenderedSlot, Slot, WeeklyRule, Window
+from matcher.model import (
+    Availability,
+    LocalHours,
+    RenderedSlot,
+    Slot,
+    Supplier,
+    WeeklyRule,
+    Window,
+)
 
 MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
 Start = TypeVar("Start", bound=tuple[int, ...])  # (minute of the local day, ...)
 
 
@@ -98,17 +108,19 @@ def _day_slots(
 ) -> Iterator[Slot]:
     """One local day's slots starting in ``keep``, in order.
 
-    On a day with one offset all day and no real-time override, wall order is instant order:
-    slots are made only as far as the caller reads. Otherwise each wall time is mapped on its
-    own and the overrides applied.
+    On a day with one offset all day and no real-time override touching it, wall order is
+    instant order: slots are made only as far as the caller reads. Otherwise each wall time is
+    mapped on its own and the overrides applied.
     """
     offset = steady_offset(tz, day)
-    if offset is None or availability.overrides:
+    midnight = datetime.combine(day, time(), tzinfo=UTC) - (offset or timedelta(0))
+    # a day and a day either side: a local date can last longer than 24 hours (St John's fell
+    # back at 00:01, so 23:01 to 23:59 of the 24th came twice), and its slots must not be missed
+    if offset is None or availability.overridden(midnight - DAY, midnight + 2 * DAY):
         yield from sorted(_mapped_day_slots(availability, day=day, tz=tz, keep=keep))
         return
     if day in availability.closed:
         return
-    midnight = datetime.combine(day, time(), tzinfo=UTC) - offset
     starts = day_starts(availability, day)
     first = -((midnight - keep.start) // MINUTE)  # the first minute of the day not before it
     previous = None
@@ -218,6 +230,45 @@ def offset_seconds(local: datetime) -> int:
     offset = local.utcoffset()
     assert offset is not None  # only called on aware datetimes
     return int(offset.total_seconds())
+
+
+def first_slots_charged(
+    supplier: Supplier,
+    *,
+    user_tz: ZoneInfo,
+    window: Window,
+    now: datetime,
+    local_hours: LocalHours | None,
+    limit: int,
+    budget: Budget,
+    preferred_hours: LocalHours | None = None,
+) -> list[RenderedSlot]:
+    """A supplier's first slots as Match asks for them, read one by one and charged to the
+    budget; with no hours asked for, the ``preferred_hours`` first (the service's logic before
+    slots were expanded in bulk)."""
+    if local_hours is None and preferred_hours is not None:
+        preferred = first_slots_charged(
+            supplier,
+            user_tz=user_tz,
+            window=window,
+            now=now,
+            local_hours=preferred_hours,
+            limit=limit,
+            budget=budget,
+        )
+        if preferred:
+            return preferred
+    tz = ZoneInfo(supplier.timezone)
+    not_before = now + supplier.availability.min_notice
+    found: Iterable[Slot] = budget.expanded(
+        iter_slots(supplier.availability, tz=tz, window=window, not_before=not_before)
+    )
+    if local_hours is not None:
+        found = (s for s in found if local_hours.admits(s.start.astimezone(user_tz)))
+    return [
+        render(s, supplier_id=supplier.id, supplier_tz=tz, user_tz=user_tz)
+        for s in islice(found, limit)
+    ]
 
 
 def first_slots(

@@ -41,7 +41,14 @@ def iter_records(count: int, seed: int, *, required: Sequence[RequiredPlace]) ->
     tf = TimezoneFinder(in_memory=True)
     check_required_places(tf, required)
     languages = load_languages()
-    yield {"record": "header", "format_version": 1, "generated_at": GENERATED_AT}
+    # the header declares its records (a supplier and its availability each), so a copy cut
+    # short at a line boundary is refused rather than served as a smaller feed
+    yield {
+        "record": "header",
+        "format_version": 1,
+        "generated_at": GENERATED_AT,
+        "records": 2 * count,
+    }
     for number, (place, profile) in enumerate(plan(rng, load_cities(tf), count, required), 1):
         codes = languages.get(place.country, [])
         yield from supplier_records(rng, tf, number, place, profile, codes)

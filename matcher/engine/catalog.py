@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
 from typing import NamedTuple
@@ -12,11 +13,13 @@ from typing import NamedTuple
 import numpy as np
 
 from matcher.engine.bookable import first_bookable, recheck
+from matcher.engine.budget import Budget
+from matcher.engine.chunked import Chunked
 from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, offering
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.rendering import RenderedColumns
 from matcher.engine.slot_ids import parse_slot_id
-from matcher.errors import Abandoned, NotFound
+from matcher.errors import NotFound
 from matcher.instants import to_micros
 from matcher.model import (
     WAKING_HOURS,
@@ -34,9 +37,8 @@ from matcher.model import (
 )
 
 #: Candidates whose slots are expanded together when a Match wants all of them (by earliest
-#: slot), and at least how many when it wants only a few more.
+#: slot); when it wants a few more, it takes just as many.
 CANDIDATE_BATCH = 64
-MIN_BATCH = 4
 #: Remote candidates whose distances are measured together.
 REMOTE_PIECE = 32
 REMOTE_ONLY = frozenset({Modality.REMOTE})
@@ -52,23 +54,34 @@ class Candidate(NamedTuple):
     distance_km: float
     modalities: frozenset[Modality]
     score: float = 0.0  # remote suppliers' estimated weekly slots in the user's hours
+    ranked_by: LocalHours | None = None  # the user hours a remote-only candidate was ranked by
+
+
+@dataclass(frozen=True)
+class FilterCounts:
+    """How many suppliers list each specialty and each language."""
+
+    specialties: Mapping[str, int]
+    languages: Mapping[str, int]
 
 
 class Catalog:
     """Every supplier of one feed, indexed by id, by place and by how remote ones suit a user."""
 
     def __init__(self, suppliers: Sequence[Supplier]) -> None:
-        self.suppliers = tuple(suppliers)
-        self._by_id = {s.id: i for i, s in enumerate(self.suppliers)}
-        offered = offering(self.suppliers)
-        self._nearby = Nearby(self.suppliers, offered=offered)
+        every = tuple(suppliers)  # indexed from a tuple: quicker to walk than the chunks
+        self.suppliers: Chunked[Supplier] = Chunked(every)
+        self._by_id = {s.id: i for i, s in enumerate(every)}
+        self._counts: FilterCounts | None = None  # counted on first use: availability changes none
+        offered = offering(every)
+        self._nearby = Nearby(every, offered=offered)
         remote = offered[Modality.REMOTE].tolist()
-        self._offers_remote = np.zeros(len(self.suppliers), dtype=bool)
+        self._offers_remote = np.zeros(len(every), dtype=bool)
         self._offers_remote[remote] = True
         self._ranker = RemoteRanker(
             remote,
-            [self.suppliers[i].timezone for i in remote],
-            [daily_histogram(self.suppliers[i].availability) for i in remote],
+            [every[i].timezone for i in remote],
+            [daily_histogram(every[i].availability) for i in remote],
         )
 
     def __len__(self) -> int:
@@ -81,17 +94,27 @@ class Catalog:
         except KeyError:
             raise NotFound("supplier", supplier_id) from None
 
+    def filter_counts(self) -> FilterCounts:
+        """How many suppliers list each specialty and language (counted once per catalogue)."""
+        if self._counts is None:
+            self._counts = FilterCounts(
+                specialties=Counter(chain.from_iterable(s.specialties for s in self.suppliers)),
+                languages=Counter(chain.from_iterable(s.languages for s in self.suppliers)),
+            )
+        return self._counts
+
     def with_availability(self, changed: Mapping[str, Availability]) -> Catalog:
         """A copy in which some suppliers (by id) have new availability; the indexes are
-        shared, as availability moves no supplier and changes no modality."""
-        suppliers = list(self.suppliers)
+        shared, as availability moves no supplier and changes no modality, and so are the
+        suppliers it does not change (copying them all would cost every update O(suppliers))."""
+        replacements = {}
         for supplier_id, availability in changed.items():
             position = self._by_id.get(supplier_id)
             if position is None:
                 raise NotFound("supplier", supplier_id)
-            suppliers[position] = replace(suppliers[position], availability=availability)
+            replacements[position] = replace(self.suppliers[position], availability=availability)
         updated = copy.copy(self)
-        updated.suppliers = tuple(suppliers)
+        updated.suppliers = self.suppliers.replaced(replacements)
         return updated
 
     def match(
@@ -100,24 +123,25 @@ class Catalog:
         *,
         now: datetime,
         limit: int | None = None,
-        wanted: Callable[[], bool] = lambda: True,
+        budget: Budget | None = None,
     ) -> list[Match]:
         """The first ``limit`` bookable suppliers for a query (all if None), ranked as it asks.
 
         Nearby suppliers come by distance and remote-only ones by score, and slots are expanded
         only as far as the answer needs. Ordered by earliest slot, the remote-only suppliers
-        considered are the best-scoring ``remote_pool(limit)``. ``wanted`` is asked before each
-        batch of candidates: once the caller has gone, the work stops with Abandoned.
+        considered are the best-scoring ``remote_pool(limit)``. The ``budget`` caps the
+        candidates examined and slots expanded: once spent, the matches found so far are the
+        answer (``budget.exhausted`` says so).
         """
+        budget = budget or Budget()
         seen: set[int] = set()
         nearby = self._nearby_candidates(query, seen=seen)
         remote = self._remote_candidates(query, exclude=seen)  # drawn only once nearby is done
         if query.order is Order.BY_DISTANCE:
-            return self._bookable(
-                chain(nearby, remote), query=query, now=now, needed=limit, wanted=wanted
-            )
-        pool = chain(nearby, islice(remote, remote_pool(limit)))
-        found = self._bookable(pool, query=query, now=now, needed=None, wanted=wanted)
+            candidates = budget.examined(chain(nearby, remote))
+            return self._bookable(candidates, query=query, now=now, needed=limit, budget=budget)
+        pool = budget.examined(chain(nearby, islice(remote, remote_pool(limit))))
+        found = self._bookable(pool, query=query, now=now, needed=None, budget=budget)
         return sorted(found, key=_earliest)[:limit]
 
     def _bookable(
@@ -127,24 +151,22 @@ class Catalog:
         query: MatchQuery,
         now: datetime,
         needed: int | None,
-        wanted: Callable[[], bool],
+        budget: Budget,
     ) -> list[Match]:
         """The first ``needed`` candidates (all if None) that have slots, with them.
 
         Candidates are taken in batches whose slots are expanded and rendered together: as
-        many as are still needed (a few more when few are), or ``CANDIDATE_BATCH`` at a time
-        when all are.
+        many as are still needed, or ``CANDIDATE_BATCH`` at a time when all are; never more
+        than taking them one by one would have examined.
         """
         found: list[Match] = []
         while needed is None or len(found) < needed:
-            if not wanted():
-                raise Abandoned("the caller stopped waiting for this match")
-            size = CANDIDATE_BATCH if needed is None else max(needed - len(found), MIN_BATCH)
+            size = CANDIDATE_BATCH if needed is None else needed - len(found)
             batch = list(islice(candidates, size))
             if not batch:
                 break
-            found.extend(self._with_slots(batch, query=query, now=now))
-        return found if needed is None else found[:needed]
+            found.extend(self._with_slots(batch, query=query, now=now, budget=budget))
+        return found
 
     def nearest(self, query: MatchQuery, *, limit: int) -> list[Candidate]:
         """The first ``limit`` suppliers serving the user's point in person or at home that
@@ -173,10 +195,9 @@ class Catalog:
         at a time as the caller reads."""
         if Modality.REMOTE not in query.modalities or not len(self._ranker.positions):
             return
+        hours = query.local_hours or WAKING_HOURS
         ranking = self._ranker.ranking(
-            user_zone=query.user_zone,
-            hours=query.local_hours or WAKING_HOURS,
-            at=query.window.start,
+            user_zone=query.user_zone, hours=hours, at=query.window.start
         )
         for run, scores in ranking.best_first():
             for start in range(0, len(run), REMOTE_PIECE):
@@ -193,14 +214,18 @@ class Catalog:
                 distances = self._nearby.distances_km(query.point, [i for i, _ in kept])
                 for (i, score), distance in zip(kept, distances, strict=True):
                     yield Candidate(
-                        position=i, distance_km=distance, modalities=REMOTE_ONLY, score=score
+                        position=i,
+                        distance_km=distance,
+                        modalities=REMOTE_ONLY,
+                        score=score,
+                        ranked_by=hours,
                     )
 
     def _with_slots(
-        self, candidates: Sequence[Candidate], *, query: MatchQuery, now: datetime
+        self, candidates: Sequence[Candidate], *, query: MatchQuery, now: datetime, budget: Budget
     ) -> list[Match]:
         """The candidates that have slots in the window and the user's hours, with their first
-        ones, in order."""
+        ones, in order; remote-only ones first in the hours they were ranked by."""
         suppliers = [self.suppliers[c.position] for c in candidates]
         found = first_bookable(
             suppliers,
@@ -209,6 +234,8 @@ class Catalog:
             user_zone=query.user_zone,
             local_hours=query.local_hours,
             limit=query.max_slots,
+            budget=budget,
+            preferred=[c.ranked_by for c in candidates],
         )
         return [
             Match(
@@ -231,8 +258,10 @@ class Catalog:
         now: datetime,
         local_hours: LocalHours | None = None,
         max_slots: int = 100,
+        budget: Budget | None = None,
     ) -> tuple[Supplier, Sequence[RenderedSlot]]:
-        """One supplier's bookable slots in a window, rendered for a user's zone."""
+        """One supplier's bookable slots in a window, rendered for a user's zone; the budget
+        caps the slots expanded."""
         supplier = self.supplier(supplier_id)
         (found,) = first_bookable(
             [supplier],
@@ -241,6 +270,7 @@ class Catalog:
             user_zone=user_zone,
             local_hours=local_hours,
             limit=max_slots,
+            budget=budget,
         )
         return supplier, found
 

@@ -326,24 +326,48 @@ def first_slots(
     return SlotArrays.joined(found)
 
 
-def steady_first_slots(
+def slot_prefix(
+    availability: Availability,
+    *,
+    table: ZoneTable,
+    window: Window,
+    not_before: datetime,
+    limit: int,
+    admit: Callable[[SlotArrays], Flags] | None = None,
+) -> tuple[SlotArrays, Flags]:
+    """The slots of ``expand`` up to (at least) the ``limit``-th that ``admit`` lets through,
+    and which it lets through: local days are expanded a run at a time until there are enough."""
+    found: list[SlotArrays] = []
+    admitted: list[Flags] = []
+    count = 0
+    for chunk in iter_chunks(availability, table=table, window=window, not_before=not_before):
+        found.append(chunk)
+        admitted.append(np.ones(len(chunk), dtype=bool) if admit is None else admit(chunk))
+        count += int(admitted[-1].sum())
+        if count >= limit:
+            break
+    flags = np.concatenate(admitted) if admitted else np.zeros(0, dtype=bool)
+    return SlotArrays.joined(found), flags
+
+
+def steady_slots(
     plans: Sequence[Plan],
     *,
     offsets: Sequence[int],
     keep_starts: Sequence[int],
     keep_end: int,
-    limit: int,
-    admit: Callable[[SlotArrays], Flags] | None = None,
+    cap: int | None,
 ) -> tuple[SlotArrays, Ints]:
-    """``first_slots`` of many availabilities at once (cases), each in a zone that keeps one
-    UTC offset (``offsets``, seconds) through the window and a day or two around it, and
-    without real-time overrides: the common case. Case ``i``'s slots start in
+    """The slots of many availabilities at once (cases), each in a zone that keeps one UTC
+    offset (``offsets``, seconds) through the window and a day or two around it, and with no
+    real-time override in the window: the common case. Case ``i``'s slots start in
     ``[keep_starts[i], keep_end)`` (microseconds: the window from its notice on).
 
-    The answer: every case's slots one case after another, and the case each slot is of. Each
-    case's weekly slots are a run of its week's entries (found by bisecting), taken in one
-    gather for all cases; one-offs, closures and bookings inside the window are merged and
-    applied to all at once; the first ``limit`` of each case are kept last.
+    The answer: every case's slots one case after another, and the case each slot is of. With
+    a ``cap``, at least each case's first ``cap`` slots (more, sometimes), else all. Each case's
+    weekly slots are a run of its week's entries (found by bisecting), taken in one gather for
+    all cases; one-offs, closures and bookings inside the window are merged and applied to all
+    at once.
     """
     k = len(plans)
     lows, highs, bases, sizes = [0] * k, [0] * k, [0] * k, [0] * k
@@ -353,7 +377,6 @@ def steady_first_slots(
     extra: list[tuple[int, _Offered]] = []  # (case, its one-offs in the window)
     closed: list[tuple[int, int]] = []  # (case, closed local day in the window)
     booked: list[tuple[int, int, int]] = []  # (case, booked wall minute, places)
-    capped = admit is None  # whether every case's weekly slots are cut to ``limit`` already
     for i, plan in enumerate(plans):
         shift = offsets[i] * MICROS  # wall minutes that start in keep, as a steady day maps
         earliest = -((shift + keep_starts[i]) // -MINUTE_MICROS)
@@ -364,7 +387,7 @@ def steady_first_slots(
         low = weeks * n + bisect_left(minutes, within_week)
         weeks, within_week = divmod(latest - _MONDAY, WEEK_MINUTES)
         high = weeks * n + bisect_left(minutes, within_week)
-        uncapped = admit is not None
+        uncapped = cap is None
         if plan.one_off_minutes:
             within = _within(plan.one_off_minutes, earliest, latest)
             if within is not None:
@@ -385,8 +408,7 @@ def steady_first_slots(
             joined.append(week.offered)
             total += n
         lows[i], bases[i], sizes[i] = low, base, n
-        highs[i] = max(low, high if uncapped else min(high, low + limit))
-        capped = capped and not uncapped
+        highs[i] = max(low, high if uncapped or cap is None else min(high, low + cap))
     low_at = np.array(lows, dtype=np.int64)
     counts = np.array(highs, dtype=np.int64) - low_at
     owner = np.repeat(np.arange(k, dtype=np.int64), counts)
@@ -424,15 +446,7 @@ def steady_first_slots(
         owner, minute, length = owner[keep], minute[keep], length[keep]
         spots, spots_open = spots[keep], spots_open[keep]
     start = minute * MINUTE_MICROS - np.array(offsets, dtype=np.int64)[owner] * MICROS
-    found = SlotArrays(start, start + length * MINUTE_MICROS, spots, spots_open)
-    if admit is not None:
-        admitted = admit(found)
-        found, owner = found.take(admitted), owner[admitted]
-    if not capped or extra:
-        first = owner.searchsorted(owner)  # where each slot's case starts
-        kept = np.arange(len(owner)) - first < limit
-        found, owner = found.take(kept), owner[kept]
-    return found, owner
+    return SlotArrays(start, start + length * MINUTE_MICROS, spots, spots_open), owner
 
 
 #: Keys of (case, day or minute) pairs, as case * _CASE_KEY + value: minutes since 1970 stay

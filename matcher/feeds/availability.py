@@ -1,138 +1,95 @@
-"""An availability record: when a supplier can be booked, in its own local wall time."""
+"""An availability record: when a supplier can be booked, in its own local wall time.
+
+The feed schema has checked every field's type and range; what is left is what it cannot say:
+that a rule ends after it starts, and that dates and wall times are real ones.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from matcher.feeds.files import Record
+from matcher.feeds.messages import clipped
 from matcher.feeds.shared import Shared
-from matcher.model import (
-    HHMM_RULE,
-    SLOT_MINUTES,
-    SLOT_MINUTES_RULE,
-    Availability,
-    OneOff,
-    WeeklyRule,
-    minute_of_day,
-)
+from matcher.model import Availability, OneOff, WeeklyRule, minute_of_day
 
 DAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
-MAX_SPOTS = 1000
-MAX_NOTICE_MINUTES = 366 * 24 * 60
 
 
 def availability(record: Record, shared: Shared, *, version: int) -> Availability:
     """A checked availability line: weekly rules, one-offs, closures, notice and bookings."""
-    notice = record.get("min_notice_minutes", int, required=False) or 0
-    if notice < 0:
-        raise record.fail("min_notice_minutes", "must not be negative")
-    if notice > MAX_NOTICE_MINUTES:
-        raise record.fail("min_notice_minutes", f"must be at most {MAX_NOTICE_MINUTES} (a year)")
+    data = record.data
     return Availability(
         weekly=shared.made(
             record,
             "weekly",
-            lambda: tuple(shared(_weekly(r, version=version)) for r in record.items("weekly")),
+            lambda: tuple(shared(_weekly(r)) for r in record.items("weekly")),
             version=version,
         ),
-        one_off=tuple(_one_off(o, version=version) for o in record.items("one_off")),
-        closed=shared.made(record, "closed", lambda: _closed(record)),
-        min_notice=timedelta(minutes=notice),
-        booked=_booked(record, version=version),
+        one_off=tuple(map(_one_off, record.items("one_off"))) if data.get("one_off") else (),
+        closed=shared.made(record, "closed", lambda: _closed(record), strings=True),
+        min_notice=_notice(data.get("min_notice_minutes", 0)),
+        booked=tuple(map(_booking, record.items("booked"))) if data.get("booked") else (),
     )
+
+
+@lru_cache(maxsize=1024)
+def _notice(minutes: int | float) -> timedelta:
+    """A notice period: a few distinct values shared by every supplier that gives them."""
+    return timedelta(minutes=int(minutes))
+
+
+def _booking(record: Record) -> tuple[datetime, int]:
+    """Places already taken in the slot starting at a local wall time."""
+    return _wall(record, "start"), int(record.data["spots"])
 
 
 def _closed(record: Record) -> frozenset[date]:
     """The local dates a supplier is closed."""
-    return frozenset(
-        _date(record, k) for k in range(len(record.get("closed", list, required=False) or []))
-    )
+    return frozenset(_date(record, k, text) for k, text in enumerate(record.data.get("closed", ())))
 
 
-def _weekly(rule: Record, *, version: int) -> WeeklyRule:
+def _weekly(rule: Record) -> WeeklyRule:
     """A weekly rule: days, local start and end, slot length."""
-    days = rule.strings("days")
-    unknown = [d for d in days if d not in DAYS]
-    if not days or unknown:
-        raise rule.fail("days", f"must list days among {', '.join(DAYS)}")
-    start, end = _minute(rule, "start"), _minute(rule, "end")
+    data = rule.data
+    start, end = minute_of_day(data["start"]), minute_of_day(data["end"])
+    assert start is not None and end is not None  # the schema's patterns
     if end <= start:
-        raise rule.fail("end", "must be after start")
-    length = rule.get("slot_minutes", int)
-    if length not in SLOT_MINUTES:
-        raise rule.fail("slot_minutes", SLOT_MINUTES_RULE)
+        raise rule.fail("end", f"must be after start ({data['start']}), got {clipped(data['end'])}")
     return WeeklyRule(
-        days=frozenset(DAYS[d] for d in days),
+        days=frozenset(DAYS[d] for d in data["days"]),
         start_minute=start,
         end_minute=end,
-        slot_minutes=length,
-        spots=_spots(rule, version=version),
+        slot_minutes=int(data["slot_minutes"]),  # JSON's 30.0 is the whole number 30
+        spots=int(data.get("spots", 1)),
     )
 
 
-def _spots(record: Record, *, version: int) -> int:
-    """The places in a slot: 1 unless a version 2 record says more."""
-    if "spots" not in record.data:
-        return 1
-    if version < 2:
-        raise record.fail("spots", "needs format_version 2")
-    spots: int = record.get("spots", int)
-    if not 1 <= spots <= MAX_SPOTS:
-        raise record.fail("spots", f"must be between 1 and {MAX_SPOTS}")
-    return spots
-
-
-def _minute(record: Record, name: str) -> int:
-    """A local "HH:MM" as minutes after midnight ("24:00" allowed)."""
-    text = record.text(name)
-    minute = minute_of_day(text)
-    if minute is None:
-        raise record.fail(name, f"{HHMM_RULE}, got {text!r}")
-    return minute
-
-
-def _one_off(record: Record, *, version: int) -> OneOff:
+def _one_off(record: Record) -> OneOff:
     """A one-off slot at a local wall time."""
-    wall = _wall(record, "start")
-    minutes = record.get("minutes", int)
-    if minutes not in SLOT_MINUTES:
-        raise record.fail("minutes", SLOT_MINUTES_RULE)
-    return OneOff(start=wall, minutes=minutes, spots=_spots(record, version=version))
-
-
-def _booked(record: Record, *, version: int) -> tuple[tuple[datetime, int], ...]:
-    """Places already booked, by the local wall time their slot starts at (version 2)."""
-    if "booked" in record.data and version < 2:
-        raise record.fail("booked", "needs format_version 2")
-    return tuple(_booking(b) for b in record.items("booked"))
-
-
-def _booking(record: Record) -> tuple[datetime, int]:
-    """Places already booked in the slot starting at a local wall time."""
-    taken: int = record.get("spots", int)
-    if not 1 <= taken <= MAX_SPOTS:
-        raise record.fail("spots", f"must be between 1 and {MAX_SPOTS}")
-    return _wall(record, "start"), taken
+    data = record.data
+    return OneOff(
+        start=_wall(record, "start"), minutes=int(data["minutes"]), spots=int(data.get("spots", 1))
+    )
 
 
 def _wall(record: Record, name: str) -> datetime:
-    """A local wall time "YYYY-MM-DDTHH:MM", with no UTC offset."""
-    text = record.text(name)
+    """A real local wall time "YYYY-MM-DDTHH:MM" (the schema has checked its shape)."""
+    text = record.data[name]
     try:
-        wall = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         raise record.fail(
-            name, f"must be a local wall time YYYY-MM-DDTHH:MM, got {text!r}"
+            name, f"must be a real local wall time YYYY-MM-DDTHH:MM, got {clipped(text)}"
         ) from None
-    if wall.tzinfo is not None:
-        raise record.fail(name, "is the supplier's wall time: give no UTC offset")
-    return wall
 
 
-def _date(record: Record, k: int) -> date:
-    """The k-th closed local date."""
-    text = record.data["closed"][k]
+def _date(record: Record, k: int, text: str) -> date:
+    """The k-th closed local date, a real one (the schema has checked its shape)."""
     try:
         return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise record.fail(f"closed[{k}]", f"must be a date YYYY-MM-DD, got {text!r}") from None
+    except ValueError:
+        raise record.fail(
+            f"closed[{k}]", f"must be a real local date YYYY-MM-DD, got {clipped(text)}"
+        ) from None

@@ -7,10 +7,12 @@ with its column as the field (``timezone``, ``weekly[0].end``).
 from __future__ import annotations
 
 import csv
-import json
 from typing import Any
 
+import orjson
+
 from matcher.errors import FeedError
+from matcher.feeds.messages import nearest, syntax_error
 
 SUPPLIER_COLUMNS = ("id", "name", "specialties", "languages", "modalities", "timezone")
 LOCATION_COLUMNS = ("lat", "lng", "x", "y")
@@ -61,10 +63,10 @@ class CsvLayout:
             return [item.strip() for item in cell.split(";")]
         if column in JSON_CELLS:
             try:
-                return json.loads(cell)
-            except ValueError as exc:
+                return orjson.loads(cell)
+            except orjson.JSONDecodeError as exc:
                 raise FeedError(
-                    path=self.path, line=line, field=column, reason=f"is not JSON: {exc}"
+                    path=self.path, line=line, field=column, reason=syntax_error(exc, cell)
                 ) from None
         if column in NUMBERS or column == "service_area":
             return _number(cell)
@@ -75,7 +77,12 @@ def _column_problem(columns: list[str]) -> str | None:
     """What is wrong with a CSV feed's column names, if anything."""
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
-        return f"unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}"
+        hints = [
+            f"; {c}: did you mean {near[0]!r}?" for c in unknown if (near := nearest(c, COLUMNS))
+        ]
+        return (
+            f"unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}{''.join(hints)}"
+        )
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         return f"repeated column(s) {', '.join(repeated)}"

@@ -7,8 +7,7 @@ becomes two) or the FeedError that makes it unreadable.
 from __future__ import annotations
 
 import gzip
-import json
-import math
+import hashlib
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -17,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from matcher.errors import FeedError, FeedRejected
 from matcher.feeds.csv_rows import CsvLayout
+from matcher.feeds.messages import clipped, syntax_error
 
 #: Called now and then while a feed file is read, with (the file, bytes read, bytes in it).
 Progress = Callable[[str, int, int], None]
@@ -27,9 +29,12 @@ PROGRESS_EVERY = 1 << 16
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
-    """One JSON object of a feed, with helpers that name the field and line of any problem."""
+    """One JSON object of a feed, with helpers that name the field and line of any problem.
+
+    Its shape has been checked against the feed schema before any code reads its fields.
+    """
 
     data: dict[str, Any]
     path: str
@@ -40,73 +45,45 @@ class Record:
         """An error located at this record's field."""
         return FeedError(path=self.path, line=self.line, field=self.prefix + name, reason=reason)
 
-    def get(self, name: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
-        """A field of a given JSON type; booleans never pass for numbers."""
-        value = self.data.get(name)
-        if value is None:
-            if required:
-                raise self.fail(name, "is required")
-            return None
-        if isinstance(value, kind) and not isinstance(value, bool):
-            return value
-        if isinstance(value, bool) and bool not in _as_tuple(kind):
-            raise self.fail(name, f"must be {_kind_name(kind)}, not a boolean")
-        if not isinstance(value, kind):
-            raise self.fail(name, f"must be {_kind_name(kind)}, not {type(value).__name__}")
-        return value
-
-    def text(self, name: str) -> str:
-        """A non-empty string field."""
-        value: str = self.get(name, str)
-        if not value.strip():
-            raise self.fail(name, "must not be empty")
-        return value
-
-    def number(self, name: str, *, low: float, high: float) -> float:
-        """A finite number within [low, high]."""
-        raw = self.get(name, (int, float))
-        try:
-            value = float(raw)
-        except OverflowError:  # an integer literal too large for a float
-            value = math.inf if raw > 0 else -math.inf
-        if not math.isfinite(value) or not low <= value <= high:
-            raise self.fail(name, f"must be a finite number in [{low:g}, {high:g}], got {value!r}")
-        return value
-
-    def strings(self, name: str, *, required: bool = True) -> tuple[str, ...]:
-        """A list of non-empty strings."""
-        values = self.get(name, list, required=required) or []
-        for k, value in enumerate(values):
-            if not isinstance(value, str) or not value.strip():
-                raise self.fail(f"{name}[{k}]", "must be a non-empty string")
-        return tuple(values)
-
-    def nested(self, name: str, *, required: bool = True) -> Record | None:
+    def nested(self, name: str) -> Record | None:
         """A nested object as a Record whose field names carry this one as a prefix."""
-        value = self.get(name, dict, required=required)
+        value = self.data.get(name)
         if value is None:
             return None
         return Record(value, self.path, self.line, f"{self.prefix}{name}.")
 
     def items(self, name: str) -> Iterator[Record]:
         """The objects of a list field, each as a Record."""
-        for k, value in enumerate(self.get(name, list, required=False) or []):
-            if not isinstance(value, dict):
-                raise self.fail(f"{name}[{k}]", "must be an object")
+        for k, value in enumerate(self.data.get(name) or ()):
             yield Record(value, self.path, self.line, f"{self.prefix}{name}[{k}].")
 
 
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
+class Problems(Exception):
+    """Every problem found with one record, when there is more than one to report."""
+
+    def __init__(self, errors: list[FeedError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}
-    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in _as_tuple(kind)))
+class Digest:
+    """The SHA-256 of a file's bytes after its header line, once a reader asks for it."""
+
+    def __init__(self) -> None:
+        self.sha256: hashlib._Hash | None = None
+
+    def start(self) -> None:
+        """Hashes every line read from now on."""
+        self.sha256 = hashlib.sha256()
 
 
-def file_records(path: Path, progress: Progress | None = None) -> Iterator[Record | FeedError]:
+def file_records(
+    path: Path, progress: Progress | None = None, digest: Digest | None = None
+) -> Iterator[Record | FeedError]:
     """Each non-blank line as a Record, or as the FeedError that makes it unreadable.
+
+    Once ``digest`` is started (by a reader that found a SHA-256 in the header), every line read
+    after that, blank ones included, goes into it as written.
 
     A file that cannot be opened, or read to its end (a truncated or corrupt gzip stream),
     raises FeedRejected: what is missing cannot be named.
@@ -126,6 +103,8 @@ def file_records(path: Path, progress: Progress | None = None) -> Iterator[Recor
             for number, line in enumerate(lines, start=1):
                 if progress is not None and number % PROGRESS_EVERY == 0:
                     progress(name, raw.tell(), size)
+                if digest is not None and digest.sha256 is not None:
+                    digest.sha256.update(line)
                 if not line.strip():
                     continue
                 if rows is None or number == 1:
@@ -185,14 +164,16 @@ def _decompressed(path: Path, raw: BinaryIO) -> AbstractContextManager[Iterable[
 
 
 def _parsed(raw: bytes, *, path: str, line: int) -> Record | FeedError:
-    """One line as a Record, or what makes it unreadable."""
+    """One line as a Record, or what makes it unreadable (strict JSON: no NaN or Infinity)."""
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return FeedError(path=path, line=line, field="json", reason="is not valid UTF-8")
-    except ValueError as exc:  # also an integer literal beyond Python's digit limit
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return FeedError(path=path, line=line, field="json", reason=reason)
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return FeedError(path=path, line=line, field="json", reason=syntax_error(exc, raw))
     if not isinstance(data, dict):
-        return FeedError(path=path, line=line, field="json", reason="a record must be an object")
+        return FeedError(
+            path=path,
+            line=line,
+            field="json",
+            reason=f"must be a JSON object (one record), got {clipped(data)}",
+        )
     return Record(data, path, line)

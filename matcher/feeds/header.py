@@ -1,4 +1,5 @@
-"""A feed file's header: its format version, when it was generated, its CRS and its shard."""
+"""A feed file's header: its format version, when it was generated, its CRS, its shard, and
+what it declares about the records after it (how many, and their SHA-256)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import datetime
 
 from matcher.feeds.crs import WGS84, Crs
 from matcher.feeds.files import Record
-
-FORMAT_VERSIONS = (1, 2)
+from matcher.feeds.messages import clipped
+from matcher.instants import SUPPORTED_RULE, supported
 
 
 @dataclass(frozen=True)
@@ -28,47 +29,49 @@ class Header:
     generated_at: datetime
     crs: Crs | None  # None in version 1, whose coordinates are lat/lng degrees
     shard: Shard | None = None
+    records: int | None = None  # how many records follow, if the header declares it
+    sha256: str | None = None  # the hex SHA-256 of every byte after the header line, if declared
 
 
 def header(record: Record) -> Header:
-    """The header's format version, generation time and (from version 2) CRS."""
+    """A header that matched the feed schema, with what the schema cannot check checked."""
     if record.line != 1:
         raise record.fail("record", "the header must be the first line")
-    version = record.get("format_version", int)
-    if version not in FORMAT_VERSIONS:
-        raise record.fail("format_version", f"must be 1 or 2, got {version}")
+    data = record.data
+    version = int(data["format_version"])  # JSON's 2.0 is the whole number 2
     generated_at = instant(record, "generated_at")
-    if version == 1:
-        for name in ("crs", "shard"):
-            if name in record.data:
-                raise record.fail(name, "needs format_version 2")
-        return Header(version, generated_at, crs=None)
-    try:
-        crs = Crs(record.get("crs", str, required=False) or WGS84)
-    except ValueError as exc:
-        raise record.fail("crs", str(exc)) from None
-    shard = record.nested("shard", required=False)
-    return Header(version, generated_at, crs, shard=shard_of(shard) if shard else None)
+    crs = None
+    if version >= 2:
+        try:
+            crs = Crs(data.get("crs", WGS84))
+        except ValueError as exc:
+            raise record.fail("crs", str(exc)) from None
+    shard = record.nested("shard")
+    return Header(
+        version,
+        generated_at,
+        crs,
+        shard=shard_of(shard) if shard else None,
+        records=int(data["records"]) if "records" in data else None,
+        sha256=data.get("sha256"),
+    )
 
 
 def shard_of(record: Record) -> Shard:
     """A header's shard: which of how many, of which snapshot."""
-    count = record.get("count", int)
-    if count < 1:
-        raise record.fail("count", "must be at least 1")
-    index = record.get("index", int)
-    if not 0 <= index < count:
-        raise record.fail("index", f"must be in [0, {count - 1}], got {index}")
-    return Shard(snapshot=record.text("snapshot"), index=index, count=count)
+    count, index = int(record.data["count"]), int(record.data["index"])
+    if index >= count:
+        raise record.fail("index", f"must be from 0 to count - 1 ({count - 1}), got {index}")
+    return Shard(snapshot=record.data["snapshot"], index=index, count=count)
 
 
 def instant(record: Record, name: str) -> datetime:
-    """An RFC 3339 instant with an offset."""
-    text = record.text(name)
+    """An RFC 3339 instant with an offset (the schema has checked its shape)."""
+    text = record.data[name]
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise record.fail(name, f"must be an RFC 3339 timestamp, got {text!r}") from None
-    if value.tzinfo is None:
-        raise record.fail(name, "must carry a UTC offset, e.g. 2026-11-25T00:00:00Z")
+        raise record.fail(name, f"must be a real RFC 3339 instant, got {clipped(text)}") from None
+    if not supported(value):
+        raise record.fail(name, f"{SUPPORTED_RULE}, got {clipped(text)}")
     return value

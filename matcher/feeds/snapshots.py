@@ -7,6 +7,7 @@ from pathlib import Path
 from matcher.errors import FeedError, FeedRejected
 from matcher.feeds.files import CSV_SUFFIXES, Record, file_records
 from matcher.feeds.header import Header, header
+from matcher.feeds.schema import record_schema
 
 SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", *CSV_SUFFIXES)
 
@@ -38,7 +39,12 @@ def _peek_header(path: Path) -> Header | None:
     """A file's header, if its first line is a good one."""
     try:
         first = next(iter(file_records(path, None)), None)
-        if isinstance(first, Record) and first.line == 1 and first.data.get("record") == "header":
+        if (
+            isinstance(first, Record)
+            and first.line == 1
+            and first.data.get("record") == "header"
+            and not record_schema().problems(first, version=1)
+        ):
             return header(first)
     except (FeedError, FeedRejected):
         pass

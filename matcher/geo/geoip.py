@@ -122,6 +122,13 @@ class DatabaseInfo:
     ip_version: int
     built: datetime
 
+    def summary(self) -> str:
+        """The file and what it is, in one phrase for a log line."""
+        return (
+            f"{self.path} ({self.database_type}, IPv{self.ip_version},"
+            f" built {self.built.date().isoformat()})"
+        )
+
 
 @dataclass(frozen=True)
 class _Loaded:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from timezonefinder import TimezoneFinder
 
 from matcher.errors import InvalidArgument, Reason
+from matcher.instants import EARLIEST, LATEST
 from matcher.model import CountryZone, Point, ZoneState
 
 #: Written by devtools/country_zones.py; shipped in the package beside this module.
@@ -30,10 +31,15 @@ def zone(name: str) -> ZoneInfo:
         raise KeyError(name) from exc
 
 
+#: Files of a zoneinfo directory that name no place: the host's own zone (whatever it is set
+#: to), tzdata's "Factory" placeholder ("-00") and the POSIX default rules.
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @lru_cache(maxsize=1)
 def known_zones() -> frozenset[str]:
-    """Every IANA zone id the bundled tzdata knows."""
-    return frozenset(available_timezones())
+    """Every IANA zone id the bundled tzdata knows that names a place."""
+    return frozenset(available_timezones()) - NOT_ZONES
 
 
 def zone_or_invalid(name: str, *, field: str) -> ZoneInfo:
@@ -63,6 +69,35 @@ def utc_offset_seconds(name: str, *, at: datetime) -> int:
     offset = at.astimezone(zone(name)).utcoffset()
     assert offset is not None  # always set for a ZoneInfo-aware datetime
     return int(offset.total_seconds())
+
+
+#: How far ahead two zones must agree to count as keeping the same time, and how finely.
+SAME_RULES_HORIZON = timedelta(days=366)
+SAME_RULES_STEP = timedelta(hours=1)
+
+
+def same_rules(a: str, b: str, *, since: datetime) -> bool:
+    """Whether two zones show the same UTC offset at every hour of the year from ``since``.
+
+    Zones that merely have different names (Europe/Oslo and Arctic/Longyearbyen, or a country's
+    zone and the nautical zone of its waters) give every slot the same instant and local time.
+    """
+    day = min(max(since, EARLIEST), LATEST).date()  # a year on from 9999 is beyond Python's dates
+    return a == b or _hourly_offsets(a, day) == _hourly_offsets(b, day)
+
+
+@lru_cache(maxsize=256)
+def _hourly_offsets(name: str, day: date) -> tuple[int, ...]:
+    """A zone's UTC offset in seconds at each hour of the year from a UTC midnight."""
+    tz = zone(name)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    steps = int(SAME_RULES_HORIZON / SAME_RULES_STEP)
+    offsets = []
+    for k in range(steps):
+        offset = (start + k * SAME_RULES_STEP).astimezone(tz).utcoffset()
+        assert offset is not None  # always set for a ZoneInfo-aware datetime
+        offsets.append(int(offset.total_seconds()))
+    return tuple(offsets)
 
 
 def ocean_zone(*, lng: float) -> str:

@@ -1,10 +1,9 @@
-"""The catalogue serving now, and hot reloads that swap in a new one only when its feed passes.
+"""The catalogue serving now: swapped whole for a new generation, or for the next log entries.
 
-A reload reads and indexes the new feed off to the side while the old catalogue keeps
-serving, then swaps one reference. A request that already holds the old catalogue finishes
-on it; the next request sees the new one. A refused feed changes nothing but the record of
-the last refusal. Real-time updates (kept in the journal, matcher/serving/journal.py) are
-swapped in the same way, one supplier at a time, and re-applied to each new batch older than them.
+Every change builds a new catalogue off to the side while the old one keeps serving, then swaps
+one reference. A request that already holds the old catalogue finishes on it; the next request
+sees the new one. Log entries are applied in sequence order, each exactly once: the snapshot
+records the last one it includes.
 """
 
 from __future__ import annotations
@@ -19,209 +18,123 @@ from pathlib import Path
 
 from matcher import metrics
 from matcher.engine.catalog import Catalog
-from matcher.errors import (
-    FailedPrecondition,
-    FeedError,
-    FeedRejected,
-    NotFound,
-    Reason,
-    Unavailable,
-)
+from matcher.errors import FeedRejected, NotFound
 from matcher.feeds import Feed, load_feed
-from matcher.instants import utc_now
-from matcher.model import Availability, Update
-from matcher.serving.journal import Journal
+from matcher.model import Availability, Update, folded
+from matcher.serving.store import Entry, Generation
 
 log = logging.getLogger("matcher.reload")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Snapshot:
-    """A catalogue and the feed it was built from."""
+    """A catalogue, the feed and generation it was built from, and the last entry it includes."""
 
     catalog: Catalog
     feed: Feed
     loaded_at: datetime
-    load_seconds: float  # reading, checking and indexing the feed
+    load_seconds: float  # fetching, reading, checking and indexing the feed
+    generation: Generation | None = None  # None until the feed is recorded as a generation
+    applied: int = 0  # sequence number of the last log entry included (0: none)
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A reload that was refused, and why."""
-
-    at: datetime
-    path: str
-    summary: str
-    errors: tuple[FeedError, ...]
-
-
-@dataclass(frozen=True)
-class FeedStatus:
-    """What is serving, and the last reload that was refused since then (if any)."""
-
-    serving: Snapshot
-    last_refusal: Refusal | None
-    max_rejected_share: float  # the share of bad records a feed may leave out
-
-
-def applied(catalog: Catalog, updates: Iterable[Update]) -> Catalog:
-    """The catalogue with each update in turn; updates for suppliers it lacks are skipped."""
-    changed: dict[str, Availability] = {}
-    for change in updates:
-        if change.supplier_id not in changed:
-            try:
-                changed[change.supplier_id] = catalog.supplier(change.supplier_id).availability
-            except NotFound:
-                log.warning("update %s: supplier no longer listed, skipped", change.update_id)
-                continue
-        availability = changed[change.supplier_id]
-        overrides = (*availability.overrides, change.override)
-        changed[change.supplier_id] = replace(availability, overrides=overrides)
-    return catalog.with_availability(changed) if changed else catalog
-
-
-def build(
-    path: Path,
-    *,
-    max_rejected_share: float,
-    clock: Callable[[], datetime],
-    journal: Journal | None = None,
-) -> Snapshot:
-    """Loads a feed, indexes its catalogue and applies the journal's updates newer than it.
-
-    Raises FeedRejected if the feed is refused.
-    """
+def build(path: Path, *, max_rejected_share: float, clock: Callable[[], datetime]) -> Snapshot:
+    """Loads a feed and indexes its catalogue; FeedRejected if the feed is refused."""
     started = time.perf_counter()
-    feed = load_feed(path, max_rejected_share=max_rejected_share)
-    catalog = Catalog(feed.suppliers)
-    if journal is not None:
-        catalog = applied(catalog, journal.since(feed.generated_at))
-    return Snapshot(
-        catalog=catalog,
+    try:
+        feed = load_feed(path, max_rejected_share=max_rejected_share)
+    except FeedRejected:
+        metrics.load_finished(refused=True, seconds=time.perf_counter() - started)
+        raise
+    snapshot = Snapshot(
+        catalog=Catalog(feed.suppliers),
         feed=feed,
         loaded_at=clock(),
         load_seconds=time.perf_counter() - started,
     )
+    metrics.load_finished(refused=False, seconds=snapshot.load_seconds)
+    return snapshot
+
+
+def applied(snapshot: Snapshot, entries: Iterable[Entry], *, now: datetime) -> Snapshot:
+    """The snapshot with the entries after its last one applied in order.
+
+    An entry at or before the snapshot's last one is skipped (never applied twice); an update
+    no newer than the feed is skipped (the feed already tells the truth), and so is one for a
+    supplier the feed does not list. Each supplier's overrides stay folded into disjoint
+    pieces, however many updates it gets.
+    """
+    changed: dict[str, Availability] = {}
+    last = snapshot.applied
+    generated_at = snapshot.feed.generated_at
+    for entry in entries:
+        if entry.seq <= last:
+            continue
+        last = entry.seq
+        change = entry.update
+        if change.received_at <= generated_at:
+            continue
+        availability = changed.get(change.supplier_id) or _availability(snapshot, change)
+        if availability is not None:
+            overrides = folded(availability.overrides, change.override, now=now)
+            changed[change.supplier_id] = replace(availability, overrides=overrides)
+            metrics.update_applied(accepted_at=change.received_at, now=now)
+    if last == snapshot.applied:
+        return snapshot
+    catalog = snapshot.catalog.with_availability(changed) if changed else snapshot.catalog
+    return replace(snapshot, catalog=catalog, applied=last)
+
+
+def _availability(snapshot: Snapshot, change: Update) -> Availability | None:
+    """The supplier's availability in the snapshot; None (and a warning) if it is not listed."""
+    try:
+        return snapshot.catalog.supplier(change.supplier_id).availability
+    except NotFound:
+        log.warning("update %s: supplier no longer listed, skipped", change.update_id)
+        return None
 
 
 class CatalogHolder:
     """Holds the serving snapshot; ``current`` is what every request calls."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        max_rejected_share: float = 0.0,
-        clock: Callable[[], datetime] = utc_now,
-        journal: Journal | None = None,
-        load: bool = True,
-    ) -> None:
-        """Loads the feed at ``path`` and replays ``journal``; FeedRejected if it cannot.
-
-        With ``load=False`` nothing is read yet: every read raises Unavailable until the first
-        ``reload`` (so a server can answer health checks while a large feed loads).
-        """
-        self.path = path
-        self.max_rejected_share = max_rejected_share
+    def __init__(self, snapshot: Snapshot, *, clock: Callable[[], datetime]) -> None:
+        self._snapshot = snapshot
         self._clock = clock
-        self._journal = journal
-        self._changing = threading.Lock()  # one reload or update at a time
-        self._loaded: Snapshot | None = None
-        self._refusal: Refusal | None = None
-        if load:
-            self.reload()
-
-    @property
-    def _snapshot(self) -> Snapshot:
-        """The snapshot serving now; Unavailable before the first load."""
-        if self._loaded is None:
-            raise Unavailable(
-                "the supplier feed is still loading; retry shortly", reason=Reason.FEED_LOADING
-            )
-        return self._loaded
-
-    def _build(self) -> Snapshot:
-        """A snapshot of the feed as it is now on disk, with the updates newer than it."""
-        started = time.perf_counter()
-        try:
-            fresh = build(
-                self.path,
-                max_rejected_share=self.max_rejected_share,
-                clock=self._clock,
-                journal=self._journal,
-            )
-        except FeedRejected:
-            metrics.load_finished(refused=True, seconds=time.perf_counter() - started)
-            raise
-        metrics.load_finished(refused=False, seconds=fresh.load_seconds)
-        return fresh
+        self._changed = threading.Condition()
+        _served(snapshot)
 
     def current(self) -> Catalog:
         """The catalogue serving now."""
         return self._snapshot.catalog
 
-    def status(self) -> FeedStatus:
-        """The serving snapshot and the last refusal since it was loaded."""
-        return FeedStatus(
-            serving=self._snapshot,
-            last_refusal=self._refusal,
-            max_rejected_share=self.max_rejected_share,
-        )
+    def snapshot(self) -> Snapshot:
+        """The snapshot serving now."""
+        return self._snapshot
 
-    def reload(self) -> Snapshot:
-        """Re-reads the feed and swaps it in; raises FeedRejected and keeps the old one if refused.
+    def apply(self, entries: Iterable[Entry]) -> Snapshot:
+        """Applies log entries after the serving snapshot's last one and swaps the result in."""
+        with self._changed:
+            self._snapshot = applied(self._snapshot, entries, now=self._clock())
+            self._changed.notify_all()
+            return self._snapshot
 
-        Reloads and updates run one at a time; a second caller waits for the first to finish.
-        """
-        with self._changing:
-            try:
-                fresh = self._build()
-            except FeedRejected as exc:
-                self._refusal = Refusal(
-                    at=self._clock(), path=exc.path, summary=exc.summary, errors=tuple(exc.errors)
-                )
-                raise
-            self._loaded = fresh
-            self._refusal = None
-            _served(fresh)
-            return fresh
+    def install(self, snapshot: Snapshot) -> None:
+        """Swaps in a snapshot of a new generation, already caught up with the log."""
+        with self._changed:
+            self._snapshot = snapshot
+            self._changed.notify_all()
+        _served(snapshot)
 
-    def update(self, change: Update) -> Update:
-        """Makes a real-time update durable, then serves it; returns it as first recorded.
-
-        A retry of an update already recorded changes nothing. Raises NotFound for an unknown
-        supplier and FailedPrecondition when no journal is configured.
-        """
-        if self._journal is None:
-            raise FailedPrecondition(
-                "real-time updates need a journal: start with --journal",
-                reason=Reason.UPDATES_DISABLED,
-            )
-        with self._changing:
-            self._snapshot.catalog.supplier(change.supplier_id)
-            recorded = self._journal.record(change)
-            if recorded is change:
-                catalog = applied(self._snapshot.catalog, [change])
-                self._loaded = replace(self._snapshot, catalog=catalog)
-                metrics.update_applied(accepted_at=change.received_at, now=self._clock())
-            return recorded
+    def wait_applied(self, seq: int, *, timeout: float) -> bool:
+        """Blocks until the serving snapshot includes entry ``seq``; False if ``timeout`` passes."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._snapshot.applied >= seq, timeout=timeout)
 
 
 def _served(snapshot: Snapshot) -> None:
-    """Tells the metrics which feed serves now."""
-    metrics.feed_served(suppliers=len(snapshot.catalog), generated_at=snapshot.feed.generated_at)
-
-
-def reload_and_log(holder: CatalogHolder) -> None:
-    """Reloads and logs the outcome rather than raising: for SIGHUP, where no caller waits."""
-    try:
-        fresh = holder.reload()
-    except FeedRejected as exc:
-        log.error("reload refused, still serving the previous feed: %s", exc)
-        return
-    log.info(
-        "reloaded %d suppliers from %s in %.1f s",
-        len(fresh.catalog),
-        fresh.feed.path,
-        fresh.load_seconds,
+    """Tells the metrics which feed, and which generation of it, serves now."""
+    metrics.feed_served(
+        suppliers=len(snapshot.catalog),
+        generated_at=snapshot.feed.generated_at,
+        generation=snapshot.generation.number if snapshot.generation else 0,
     )

@@ -125,20 +125,13 @@ class RunningServer:
         return self.process.returncode
 
 
-def launch(feed: Path, *extra: str) -> RunningServer:
-    """Starts matcher-server on a free loopback port; does not wait for it to be ready."""
-    address = f"127.0.0.1:{free_port()}"
+def launch(feed: Path, *extra: str, store: str = "", port: int = 0) -> RunningServer:
+    """Starts matcher-server on a free loopback port (or ``port``); does not wait for it to be
+    ready. Its store is a SQLite journal of its own, or the PostgreSQL URI ``store``."""
+    address = f"127.0.0.1:{port or free_port()}"
     journal = Path(tempfile.mkdtemp(prefix="matcher-e2e-")) / "updates.sqlite"
-    command = [
-        *SERVER,
-        "--address",
-        address,
-        "--feed",
-        str(feed),
-        "--journal",
-        str(journal),
-        *extra,
-    ]
+    chosen = ["--store", store] if store else ["--journal", str(journal)]
+    command = [*SERVER, "--address", address, "--feed", str(feed), *chosen, *extra]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with tempfile.NamedTemporaryFile(prefix="matcher-e2e-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(

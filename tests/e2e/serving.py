@@ -16,6 +16,8 @@ from pathlib import Path
 from tests.e2e.conftest import GRPCURL, ROOT, SERVER
 
 STARTED = re.compile(r"serving \d+ suppliers from .* on port (\d+)")
+#: What a --workers server says once its workers are forked (its port is the one it was given).
+WORKERS_READY = re.compile(r"serving \d+ suppliers (?:from \S+ )?on \S+:(\d+) from \d+ processes")
 #: Generous bounds so a stuck process fails the test instead of hanging it; never a speed check.
 PATIENCE_S = 60
 
@@ -27,11 +29,18 @@ class Server:
     for the privacy scan to trip on), passes extra environment, and can wait for a log line.
     """
 
-    def __init__(self, args: list[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        address: str = "localhost:0",
+        ready: re.Pattern[str] = STARTED,
+    ) -> None:
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.process = subprocess.Popen(
-            [*SERVER, "--address", "localhost:0", *args],
+            [*SERVER, "--address", address, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             encoding="utf-8",
@@ -39,7 +48,15 @@ class Server:
             env={**os.environ, **(env or {})},
         )
         threading.Thread(target=self._read, daemon=True).start()
-        self.port = int(self.wait_for(STARTED).group(1))
+        try:
+            self.port = int(self.wait_for(ready).group(1))
+        except BaseException:  # never ready: stop it (SIGTERM first, so workers go too)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=PATIENCE_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            raise
         self.target = f"localhost:{self.port}"
 
     def _read(self) -> None:
@@ -81,9 +98,15 @@ class Server:
 
 
 @contextmanager
-def running(args: list[str], *, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running(
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    address: str = "localhost:0",
+    ready: re.Pattern[str] = STARTED,
+) -> Iterator[Server]:
     """A server for the length of a block; killed if the block leaves it running."""
-    server = Server(args, env=env)
+    server = Server(args, env=env, address=address, ready=ready)
     try:
         yield server
     finally:

@@ -91,11 +91,6 @@ def test_sigterm_while_the_feed_loads_stops_at_once_with_status_0(loading):
     assert "stopped while loading the feed" in server.stderr_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #11 (helper 'hardening') turns health NOT_SERVING the moment SIGTERM arrives;"
-    " when that lands this passes: remove this mark",
-)
 def test_one_health_stream_sees_not_serving_serving_then_not_serving_at_sigterm(loading):
     server, pipe = loading
     with connected(server.address) as channel:

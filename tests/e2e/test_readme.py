@@ -79,6 +79,7 @@ def test_readme_shows_every_rpc() -> None:
         "/GetSupplier",
         "/ListSlots",
         "/CheckSlots",
+        "/ListFilterValues",
     ):
         assert needle in shown, f"README.md has no grpcurl example with {needle.strip()!r}"
     assert sum(expected_to_fail(c) for c in COMMANDS) == 1, "one invalid-request example"

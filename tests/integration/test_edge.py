@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -34,23 +35,40 @@ KEYS = "\n".join(
 
 
 def admin_echo(request: bytes, context: grpc.ServicerContext) -> bytes:
-    """Stands in for a FeedAdminService method: answers with what it got."""
+    """Stands in for an operator method: answers with what it got."""
     return request
 
 
+def holding(release: threading.Event) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+    """An operator method that keeps its thread until ``release`` is set: a slow call."""
+
+    def hold(request: bytes, context: grpc.ServicerContext) -> bytes:
+        release.wait(timeout=30)
+        return request
+
+    return hold
+
+
 @contextmanager
-def serving(matching, edge: Edge, *, max_workers: int = 16) -> Iterator[grpc.Channel]:
-    """A channel to a server with this edge and a stand-in FeedAdminService method."""
+def serving(
+    matching, edge: Edge, *, max_workers: int = 16, release: threading.Event | None = None
+) -> Iterator[grpc.Channel]:
+    """A channel to a server with this edge and stand-in operator methods Echo and Hold."""
     server, port = create_server(
         "127.0.0.1:0", matching=matching, edge=edge, max_workers=max_workers
     )
-    echo = grpc.unary_unary_rpc_method_handler(admin_echo)
+    methods = {
+        "Echo": grpc.unary_unary_rpc_method_handler(admin_echo),
+        "Hold": grpc.unary_unary_rpc_method_handler(holding(release or threading.Event())),
+    }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", {"Echo": echo}),)
+        (grpc.method_handlers_generic_handler("matcher.v1.FeedAdminService", methods),)
     )
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel
+    if release is not None:
+        release.set()
     server.stop(grace=None)
 
 
@@ -158,15 +176,19 @@ def test_reflection_needs_a_token(guarded):
     assert code_of(lambda: list_services(())) is grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_calls_beyond_the_concurrency_cap_are_refused_at_once_not_queued(capped):
-    """The Watch holds the only place and the only thread: the refusal needs neither."""
-    health = health_pb2_grpc.HealthStub(capped)
-    watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)
-    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
-    try:
-        refused, info, details = refusal_of(lambda: match(capped))
-    finally:
-        watch.cancel()
+def test_calls_beyond_the_concurrency_cap_are_refused_not_queued(matching):
+    """A slow call holds the only place: the next is refused, with its reason and RetryInfo,
+    after the wait it asks for (so a caller that retries at once is paced), never queued."""
+    release = threading.Event()
+    edge = Edge(max_concurrent_rpcs=1, retry_after=timedelta(seconds=2.5))
+    with serving(matching, edge, release=release) as capped:
+        held = capped.unary_unary("/matcher.v1.FeedAdminService/Hold").future(b"x", timeout=30)
+        time.sleep(0.2)  # the slow call now holds the only place
+        try:
+            refused, info, details = refusal_of(lambda: match(capped))
+        finally:
+            release.set()
+        assert held.result() == b"x"
     assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert info.reason == "TOO_MANY_CALLS"
     retry = error_details_pb2.RetryInfo()
@@ -214,20 +236,116 @@ def test_a_call_past_its_deadline_ends_deadline_exceeded_and_the_server_keeps_se
 
 def test_a_call_whose_deadline_passed_while_queued_never_runs(matching, caplog):
     caplog.set_level(logging.INFO, logger="matcher.access")
-    server, port = create_server("127.0.0.1:0", matching=matching, max_workers=1)
+    release = threading.Event()
+    with serving(matching, Edge(), max_workers=1, release=release) as channel:
+        held = channel.unary_unary("/matcher.v1.FeedAdminService/Hold").future(b"x", timeout=30)
+        time.sleep(0.2)  # the slow call now holds the only thread
+        queued = pb_grpc.MatcherServiceStub(channel).Match.future(
+            pb.MatchRequest(location=LONDON), timeout=0.2
+        )
+        assert queued.exception(timeout=30).code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        release.set()  # frees the thread; the queued call's turn comes, and it is dropped
+        assert held.result() == b"x"
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
+    methods = [r.method.rsplit("/", 1)[1] for r in caplog.records if r.name == "matcher.access"]
+    assert methods == ["Hold", "Check"]
+
+
+# Streams hold no thread; the gate answers before it parses
+
+
+def test_four_times_as_many_watch_streams_as_threads_leave_ordinary_calls_answered(matching):
+    threads = 4
+    with serving(matching, Edge(), max_workers=threads) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        watches = [health.Watch(health_pb2.HealthCheckRequest(), timeout=60) for _ in range(16)]
+        try:
+            for watch in watches:
+                assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            for _ in range(3 * threads):  # each would queue forever if a stream held a thread
+                assert match(channel).matches
+            reply = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        finally:
+            for watch in watches:
+                watch.cancel()
+
+
+def test_an_unknown_method_needs_a_token_before_it_is_unimplemented(guarded):
+    nothing = guarded.unary_unary("/matcher.v1.MatcherService/NoSuchMethod")
+    assert code_of(lambda: nothing(b"", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+    found, info, _ = refusal_of(lambda: nothing(b"", metadata=bearer("user-token"), timeout=10))
+    assert (found, info.reason) == (grpc.StatusCode.UNIMPLEMENTED, "METHOD_UNKNOWN")
+    elsewhere = guarded.unary_unary("/no.such.Service/Method")
+    assert code_of(lambda: elsewhere(b"", timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_two_authorization_headers_are_refused_even_if_one_is_valid(guarded):
+    for pair in (("user-token", "guessed"), ("guessed", "user-token"), ("user-token",) * 2):
+        headers = tuple(("authorization", f"Bearer {token}") for token in pair)
+        assert code_of(lambda h=headers: match(guarded, h)) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_malformed_request_is_unauthenticated_without_a_token_and_invalid_with_one(guarded):
+    raw = guarded.unary_unary("/matcher.v1.MatcherService/Match")
+    garbage = b"\x0a\xff\xff"
+    assert code_of(lambda: raw(garbage, timeout=10)) is grpc.StatusCode.UNAUTHENTICATED
+    refused, info, _ = refusal_of(lambda: raw(garbage, metadata=bearer("user-token"), timeout=10))
+    assert (refused, info.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_MALFORMED")
+
+
+def test_a_malformed_request_is_logged_as_a_call_with_its_request_id_not_as_an_error(
+    guarded, caplog
+):
+    caplog.set_level(logging.INFO)
+    raw = guarded.unary_unary("/matcher.v1.MatcherService/GetSupplier")
+    with pytest.raises(grpc.RpcError) as caught:
+        raw(b"\x0a\x02\xc3\x28", metadata=bearer("user-token"), timeout=10)
+    request_id = dict(caught.value.initial_metadata())["x-request-id"]
+    lines = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+    assert [(r.levelname, r.code) for r in lines] == [("INFO", "INVALID_ARGUMENT")]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# Failed authentication has a budget per address
+
+
+def test_failed_tokens_from_one_address_are_throttled_while_another_address_still_gets_in(
+    matching,
+):
+    edge = Edge(keyring=Keyring(parse_keys(KEYS, source="test")), auth_failures_per_minute=5)
+    server, port = create_server("localhost:0", matching=matching, edge=edge)
     server.start()
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            watch = health.Watch(health_pb2.HealthCheckRequest())
-            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # holds the worker
-            queued = pb_grpc.MatcherServiceStub(channel).Match.future(
-                pb.MatchRequest(location=LONDON), timeout=0.2
-            )
-            assert queued.exception(timeout=30).code() is grpc.StatusCode.DEADLINE_EXCEEDED
-            watch.cancel()  # frees the worker; the queue is first in, first out
-            health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{port}") as attacker,
+            grpc.insecure_channel(f"[::1]:{port}") as other,
+        ):
+            codes = [code_of(lambda k=k: match(attacker, bearer(f"guess-{k}"))) for k in range(8)]
+            assert codes[:5] == [grpc.StatusCode.UNAUTHENTICATED] * 5
+            assert set(codes[5:]) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+            # the budget is spent: from there, even a valid token learns nothing
+            spent = code_of(lambda: match(attacker, bearer("user-token")))
+            assert spent is grpc.StatusCode.RESOURCE_EXHAUSTED
+            # from elsewhere, a valid token works, and a bad one is still merely unauthenticated
+            assert match(other, bearer("user-token")).matches
+            wrong = code_of(lambda: match(other, bearer("guess")))
+            assert wrong is grpc.StatusCode.UNAUTHENTICATED
     finally:
         server.stop(grace=None)
-    methods = [r.method.rsplit("/", 1)[1] for r in caplog.records if r.name == "matcher.access"]
-    assert methods == ["Watch", "Check"]
+
+
+def test_one_callers_flood_is_refused_once_it_has_its_share_and_others_are_still_served(matching):
+    release = threading.Event()
+    edge = Edge(keyring=Keyring(parse_keys(KEYS, source="test")), max_calls_per_caller=3)
+    with serving(matching, edge, release=release) as channel:
+        hold = channel.unary_unary("/matcher.v1.FeedAdminService/Hold")
+        held = [hold.future(b"x", metadata=bearer("ops-token"), timeout=30) for _ in range(3)]
+        time.sleep(0.3)  # the three slow calls are queued or running
+        try:
+            refused = code_of(lambda: hold(b"x", metadata=bearer("ops-token"), timeout=10))
+            assert refused is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert match(channel, bearer("user-token")).matches
+        finally:
+            release.set()
+        assert [f.result() for f in held] == [b"x"] * 3

@@ -16,8 +16,6 @@ from grpc_status import rpc_status
 
 from matcher.auth import Keyring, digest, parse_keys
 from matcher.service import Administration
-from matcher.serving.holder import CatalogHolder
-from matcher.serving.journal import Journal
 from matcher.settings import Limits
 from matcher_api.app import create_server
 from matcher_api.edge import Edge
@@ -28,6 +26,7 @@ from matcher_api.v1 import matcher_pb2_grpc as pb_grpc
 from tests.conftest import NOW, matching_over
 from tests.feed_files import tag_of, tagged, write_feed
 from tests.integration.helpers import bad_fields, error_info, point, stamp, window
+from tests.replicas import sqlite_replica
 
 LOS_ANGELES = (34.05, -118.25)
 CLIENTS = 6
@@ -44,22 +43,20 @@ class Admin:
 
 
 @contextmanager
-def serving(
-    path, resolver, journal: Journal | None = None, edge: Edge | None = None
-) -> Iterator[Admin]:
-    """A server over a feed file the test rewrites, with an update journal or none."""
-    holder = CatalogHolder(path, clock=lambda: NOW, journal=journal)
-    administration = Administration(holder=holder, limits=Limits(), clock=lambda: NOW)
-    server, port = create_server(
-        "127.0.0.1:0",
-        matching=matching_over(holder.current, resolver),
-        administration=administration,
-        edge=edge,
-    )
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield Admin(path, channel)
-    server.stop(grace=None)
+def serving(path, resolver, *, updates: bool = False, edge: Edge | None = None) -> Iterator[Admin]:
+    """A server over a feed file the test rewrites, taking real-time updates or not."""
+    with sqlite_replica(path, path.parent / "store", updates=updates) as replica:
+        administration = Administration(replica=replica, limits=Limits(), clock=lambda: NOW)
+        server, port = create_server(
+            "127.0.0.1:0",
+            matching=matching_over(replica.current, resolver),
+            administration=administration,
+            edge=edge,
+        )
+        server.start()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield Admin(path, channel)
+        server.stop(grace=None)
 
 
 @pytest.fixture
@@ -70,10 +67,9 @@ def served(tmp_path, resolver) -> Iterator[Admin]:
 
 @pytest.fixture
 def journaled(tmp_path, resolver) -> Iterator[Admin]:
-    journal = Journal(tmp_path / "updates.sqlite")
-    with serving(write_feed(tmp_path / "feed.jsonl", tagged("v1")), resolver, journal) as admin:
+    feed = write_feed(tmp_path / "feed.jsonl", tagged("v1"))
+    with serving(feed, resolver, updates=True) as admin:
         yield admin
-    journal.close()
 
 
 def answer_tags(response: pb.MatchResponse) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,6 @@ from grpc_status import rpc_status
 from matcher.geo.geoip import GeoipResolver
 from matcher.geo.timezones import TimezoneResolver
 from matcher.service import Administration
-from matcher.serving.holder import CatalogHolder
 from matcher.settings import Limits
 from matcher_api.app import create_server
 from matcher_api.v1 import feed_admin_pb2 as admin_pb
@@ -37,6 +37,7 @@ from tests.geoip_db import (
     write_db,
 )
 from tests.integration.helpers import bad_fields
+from tests.replicas import sqlite_replica
 
 LONDON_IP = "81.2.69.1"
 WIDE_US_IP = "23.40.0.1"
@@ -61,23 +62,25 @@ class Served:
 @contextmanager
 def serving(resolver: TimezoneResolver, db: Path | None) -> Iterator[Served]:
     """A server over the tiny feed, with FeedAdminService, placing addresses with ``db``."""
-    holder = CatalogHolder(TINY_FEED, clock=lambda: NOW)
     geoip = GeoipResolver(path=db) if db is not None else None
-    server, port = create_server(
-        "127.0.0.1:0",
-        matching=matching_over(holder.current, resolver, geoip),
-        administration=Administration(
-            holder=holder, limits=Limits(), clock=lambda: NOW, geoip=geoip
-        ),
-    )
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield Served(
-                pb_grpc.MatcherServiceStub(channel), admin_grpc.FeedAdminServiceStub(channel), db
-            )
-    finally:
-        server.stop(grace=None)
+    with tempfile.TemporaryDirectory() as store, sqlite_replica(TINY_FEED, Path(store)) as replica:
+        server, port = create_server(
+            "127.0.0.1:0",
+            matching=matching_over(replica.current, resolver, geoip),
+            administration=Administration(
+                replica=replica, limits=Limits(), clock=lambda: NOW, geoip=geoip
+            ),
+        )
+        server.start()
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                yield Served(
+                    pb_grpc.MatcherServiceStub(channel),
+                    admin_grpc.FeedAdminServiceStub(channel),
+                    db,
+                )
+        finally:
+            server.stop(grace=None)
 
 
 @pytest.fixture

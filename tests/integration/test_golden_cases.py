@@ -86,7 +86,10 @@ def test_kathmandu_is_five_hours_forty_five_ahead_of_london(stub):
     slots = slots_of(response, "kathmandu-derm")
     assert {s.offset_difference_minutes for s in slots} == {345}
     assert all(s.supplier_local_start.endswith("+05:45") for s in slots)
-    assert slots[0].user_local_start == "2027-03-08T04:15:00+00:00"
+    # 10:00 in Kathmandu is 04:15 in London; a remote supplier shows its first slots in the
+    # user's waking hours when the request names none: 14:00 in Kathmandu, 08:15 in London
+    assert slots[0].user_local_start == "2027-03-08T08:15:00+00:00"
+    assert slots[0].supplier_local_start == "2027-03-08T14:00:00+05:45"
 
 
 def test_lord_howe_shifts_by_thirty_minutes_when_its_dst_ends(stub):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from matcher.engine.budget import Budget
 from matcher.engine.catalog import Catalog
 from matcher.engine.slot_ids import slot_id
 from matcher.errors import Abandoned, NotFound
@@ -326,21 +327,57 @@ def test_no_ids_no_answers(catalog: Catalog) -> None:
 
 
 def test_match_stops_working_once_the_caller_has_gone(catalog: Catalog) -> None:
-    """Asked before each batch of candidates: the answer 'no' ends the work with Abandoned."""
+    """Asked before each candidate: the answer 'no' ends the work with Abandoned."""
     asked = []
 
     def wanted() -> bool:
         asked.append(True)
-        return False
+        return len(asked) <= 2
 
     with pytest.raises(Abandoned):
-        catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, wanted=wanted)
-    assert len(asked) == 1
+        catalog.match(
+            query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, budget=Budget(wanted=wanted)
+        )
+    assert len(asked) == 3
 
 
 def test_a_caller_still_waiting_gets_the_whole_answer(catalog: Catalog) -> None:
     everything = catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW)
     assert (
-        catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, wanted=lambda: True)
+        catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, budget=Budget())
         == everything
     )
+
+
+# Bounded work
+
+
+def test_match_examines_no_more_candidates_than_its_budget(catalog: Catalog) -> None:
+    everything = catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW)
+    budget = Budget(candidates=2)
+    capped = catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, budget=budget)
+    assert len(everything) > 2
+    assert capped == everything[:2]  # the first two, as they would have come anyway
+    assert budget.exhausted
+
+
+def test_match_expands_no_more_slots_than_its_budget(catalog: Catalog) -> None:
+    budget = Budget(slots=3)
+    capped = catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, budget=budget)
+    assert sum(len(m.slots) for m in capped) <= 3
+    assert budget.exhausted
+
+
+def test_a_budget_never_reached_is_not_exhausted(catalog: Catalog) -> None:
+    budget = Budget(candidates=10_000, slots=1_000_000)
+    catalog.match(query(LOS_ANGELES, "America/Los_Angeles"), now=NOW, budget=budget)
+    assert not budget.exhausted
+
+
+def test_listing_slots_stops_at_the_slot_budget(catalog: Catalog) -> None:
+    budget = Budget(slots=5)
+    _, slots = catalog.slots_for(
+        "london-gp", user_zone="UTC", window=WEEK, now=NOW, max_slots=100, budget=budget
+    )
+    assert len(slots) == 5
+    assert budget.exhausted

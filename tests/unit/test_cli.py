@@ -33,10 +33,12 @@ def test_a_refused_feed_exits_1_naming_every_bad_record(bad_feed, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{bad_feed}: refused"
     assert lines[-4:] == [
-        f"{bad_feed}:4: location.lat: must be a finite number in [-90, 90], got 200.0",
-        f"{bad_feed}:5: supplier_id: no supplier 'london-gp' earlier in the feed",
-        f"{bad_feed}:6: id: supplier 'kathmandu-derm' has no availability record",
-        f"{bad_feed}:7: weekly[0].end: must be after start",
+        f"{bad_feed}:4: location.lat: must be a number from -90 to 90 (degrees north), got 200",
+        f"{bad_feed}:5: supplier_id: names supplier 'london-gp', whose record (line 4) was"
+        " rejected: fix that line",
+        f"{bad_feed}:6: id: supplier 'kathmandu-derm' is left out: its availability record"
+        " (line 7) was rejected",
+        f"{bad_feed}:7: weekly[0].end: must be after start (10:00), got '08:00'",
     ]
 
 

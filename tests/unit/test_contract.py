@@ -62,8 +62,10 @@ def message_elements(
     yield f"message {name}", path
     for k, field in enumerate(message.field):
         yield f"field {name}.{field.name}", (*path, MESSAGE_FIELD, k)
+    synthetic = {f.oneof_index for f in message.field if f.proto3_optional}
     for k, oneof in enumerate(message.oneof_decl):
-        yield f"oneof {name}.{oneof.name}", (*path, MESSAGE_ONEOF, k)
+        if k not in synthetic:  # an `optional` field's own oneof: no source, so no comment
+            yield f"oneof {name}.{oneof.name}", (*path, MESSAGE_ONEOF, k)
     for k, nested in enumerate(message.nested_type):
         yield from message_elements(nested, (*path, MESSAGE_NESTED, k), name)
     for k, enum in enumerate(message.enum_type):

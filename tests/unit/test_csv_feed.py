@@ -109,9 +109,17 @@ def set_cell(column: str, value: str):
 @pytest.mark.parametrize(
     ("edit", "field", "reason"),
     [
-        (set_cell("timezone", "Asia/Peking"), "timezone", "is not an IANA timezone id"),
-        (set_cell("y", "north"), "location.y", "must be a number, not str"),
-        (set_cell("weekly", "[{"), "weekly", "is not JSON"),
+        (set_cell("timezone", "Asia/Peking"), "timezone", "got 'Asia/Peking'; did you mean"),
+        (
+            set_cell("y", "north"),
+            "location.y",
+            "must be a number from -1e9 to 1e9 in the header's crs, got 'north'",
+        ),
+        (
+            set_cell("weekly", "[{"),
+            "weekly",
+            "is not valid JSON: unexpected end of data at column 3",
+        ),
         (
             set_cell(
                 "weekly", '[{"days":["MON"],"start":"10:00","end":"09:00","slot_minutes":30}]'
@@ -119,7 +127,11 @@ def set_cell(column: str, value: str):
             "weekly[0].end",
             "must be after start",
         ),
-        (set_cell("closed", "2026-12-25;Christmas"), "closed[1]", "must be a date YYYY-MM-DD"),
+        (
+            set_cell("closed", "2026-12-25;Christmas"),
+            "closed[1]",
+            "must be a local date YYYY-MM-DD, got 'Christmas'",
+        ),
         (lambda rows: rows[0].pop(), "row", "has 12 cells for 13 columns"),
     ],
     ids=[
@@ -149,3 +161,12 @@ def test_an_unknown_column_refuses_the_feed(tmp_path):
     [problem] = caught.value.errors
     assert (problem.line, problem.field) == (2, "columns")
     assert problem.reason.startswith("unknown column(s) notice;")
+
+
+def test_a_misspelt_column_is_named_with_the_one_probably_meant(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text(tiny_csv().replace("specialties", "specialty", 1))
+    with pytest.raises(FeedRejected) as caught:
+        load_feed(path)
+    [problem] = caught.value.errors
+    assert problem.reason.endswith("; specialty: did you mean 'specialties'?")

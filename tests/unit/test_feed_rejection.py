@@ -34,8 +34,10 @@ def test_an_allowed_share_loads_the_rest_and_lists_what_was_left_out(tmp_path):
     assert (feed.records, feed.rejected_records) == (24, 2)
     assert feed.rejected_share == pytest.approx(2 / 24)
     assert [str(e) for e in feed.rejected] == [
-        f"{path}:4: timezone: 'Europe/Londres' is not an IANA timezone id",
-        f"{path}:5: supplier_id: no supplier 'london-gp' earlier in the feed",
+        f"{path}:4: timezone: must be an IANA time zone id such as 'Asia/Kathmandu',"
+        " got 'Europe/Londres'; did you mean 'Europe/London' or 'Europe/Lisbon'?",
+        f"{path}:5: supplier_id: names supplier 'london-gp', whose record (line 4) was"
+        " rejected: fix that line",
     ]
 
 
@@ -69,13 +71,19 @@ def test_a_line_that_is_not_json_counts_as_one_rejected_record(tmp_path):
     assert [(e.line, e.field) for e in feed.rejected] == [(26, "json")]
 
 
-def test_a_rule_written_like_an_earlier_good_one_but_as_a_float_is_still_refused(tmp_path):
+def test_a_whole_number_written_as_a_float_is_that_number_and_a_fraction_is_refused(tmp_path):
+    """JSON has one kind of number: 60.0 is the whole number 60 (kept as an int, and the same
+    rule as an earlier 60), while 60.5 minutes is refused."""
     records = tiny_records()
     rule = records[2]["weekly"][0]  # beijing-clinic's, checked first
     records[4]["weekly"] = [{**rule, "slot_minutes": float(rule["slot_minutes"])}]
+    records[6]["weekly"] = [{**rule, "slot_minutes": 60.5}]
     path = write_feed(tmp_path / "feed.jsonl", records)
-    with pytest.raises(FeedRejected) as caught:
-        load_feed(path)
-    assert [(e.line, e.field, e.reason) for e in caught.value.errors if e.line == 5] == [
-        (5, "weekly[0].slot_minutes", "must be a number, not float")
+    feed = load_feed(path, max_rejected_share=0.1)
+    assert [(e.line, e.field, e.reason) for e in feed.rejected if e.line == 7] == [
+        (7, "weekly[0].slot_minutes", "must be a whole number of minutes from 5 to 240, got 60.5")
     ]
+    by_id = {s.id: s for s in feed.suppliers}
+    london, beijing = by_id["london-gp"].availability, by_id["beijing-clinic"].availability
+    assert type(london.weekly[0].slot_minutes) is int
+    assert london.weekly[0] is beijing.weekly[0]

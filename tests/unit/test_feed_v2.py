@@ -53,7 +53,7 @@ def refused(tmp_path, records):
 def test_a_crs_needs_version_2(tmp_path):
     records = tiny_records()
     records[0]["crs"] = "EPSG:3857"
-    assert refused(tmp_path, records) == [(1, "crs", "needs format_version 2")]
+    assert refused(tmp_path, records) == [(1, "crs", "needs format_version 2, got 'EPSG:3857'")]
 
 
 def test_an_unknown_crs_refuses_the_feed(tmp_path):
@@ -68,18 +68,22 @@ def test_an_unknown_crs_refuses_the_feed(tmp_path):
         (
             {"location": {"x": 1e8, "y": 1e8}},
             "location",
-            "(1e+08, 1e+08) in EPSG:4326 is not a point on Earth",
+            "must be a point on Earth in EPSG:4326, got x 1e+08, y 1e+08",
         ),
         (
             {"service_area": {"geojson": {"type": "LineString", "coordinates": SQUARE}}},
             "service_area.geojson",
-            "must be a Polygon, not LineString",
+            "must be a Polygon, got a LineString",
         ),
-        ({"service_area": {"wkt": "POLYGON ((0 0, 1"}}, "service_area.wkt", "is not a polygon"),
+        (
+            {"service_area": {"wkt": "POLYGON ((0 0, 1"}},
+            "service_area.wkt",
+            "must be a polygon, got 'POLYGON ((0 0, 1'",
+        ),
         (
             {"service_area": {"radius_km": 5, "wkt": "POLYGON ((0 0, 1 0, 1 1, 0 0))"}},
             "service_area",
-            "must give exactly one of radius_km, polygon, geojson, wkt",
+            "must be an object with exactly one of radius_km, polygon, geojson, wkt, got {",
         ),
     ],
     ids=["off the Earth", "a line", "broken WKT", "two areas"],
@@ -95,8 +99,6 @@ def test_bad_version_2_coordinates_are_named(tmp_path, edit, field, reason):
 def test_geojson_needs_version_2(tmp_path):
     records = tiny_records()
     records[LA_PEDS]["service_area"] = {"geojson": {"type": "Polygon", "coordinates": [SQUARE]}}
-    assert refused(tmp_path, records)[0] == (
-        24,
-        "service_area.geojson",
-        "needs format_version 2",
-    )
+    line, field, reason = refused(tmp_path, records)[0]
+    assert (line, field) == (24, "service_area.geojson")
+    assert reason.startswith('needs format_version 2, got {"type": "Polygon"')

@@ -44,8 +44,17 @@ def test_an_exception_shows_its_type_and_frames_but_not_its_message():
         fail(SECRET)  # frames show source lines, which hold names, not the values they had
     except ValueError as error:
         entry = formatted("Exception calling application: %s", error, exc=error)
-    assert entry["message"] == "Exception calling application: %s"
+    assert entry["message"] == "Exception calling application: <ValueError>"
     assert entry["error"] == "ValueError"
     assert any("test_an_exception_shows" in frame for frame in entry["stack"])
     assert "48.8566" not in json.dumps(entry)
+    assert "Soho" not in json.dumps(entry)
+
+
+def test_a_message_whose_placeholders_do_not_fit_is_kept_as_written():
+    try:
+        fail(SECRET)
+    except ValueError as error:
+        entry = formatted("two: %s %s", error, exc=error)
+    assert entry["message"] == "two: %s %s"
     assert "Soho" not in json.dumps(entry)

@@ -62,3 +62,42 @@ def test_a_stale_token_is_refused_once_its_time_to_live_has_passed():
 @given(st.text() | st.builds(lambda a, b: f"{a}.{b}", st.text(), st.text()))
 def test_any_junk_is_refused_as_a_bad_page_token(junk):
     refusal(junk)
+
+
+def signed(fields: object) -> str:
+    """A token with any body, signed with the server's own secret: as only a bug could make."""
+    body = json.dumps(fields).encode()
+    signature = TOKENS._sign(body)
+    encode = base64.urlsafe_b64encode
+    return f"{encode(body).decode().rstrip('=')}.{encode(signature).decode().rstrip('=')}"
+
+
+MICROS = 1_804_000_000_000_000  # 2027-03-01, in range
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ["20", MICROS, MICROS + 1, "q", MICROS, None],  # an offset that is not a number
+        [20, MICROS, 10**30, "q", MICROS, None],  # an end past any date
+        [20, "2027", MICROS, "q", MICROS, None],  # a start that is not a number
+        [20, MICROS, MICROS + 1, "q", "now", None],  # an issue time that is not a number
+        [0, MICROS, MICROS + 1, "q", MICROS, "later"],  # a ListSlots instant that is not one
+        [0, MICROS, MICROS + 1, "q", MICROS, 10**30],  # nor one past any date
+        [-1, MICROS, MICROS + 1, "q", MICROS, None],  # a negative offset
+        [20, MICROS + 1, MICROS, "q", MICROS, None],  # a window that ends before it starts
+        [20.5, MICROS, MICROS + 1, "q", MICROS, None],  # a fraction
+        [True, MICROS, MICROS + 1, "q", MICROS, None],  # a boolean is not an offset
+        [20, MICROS, MICROS + 1, 7, MICROS, None],  # a query digest that is not text
+        {"offset": 20},
+        [20, MICROS, MICROS + 1, "q", MICROS],  # a field short
+    ],
+)
+def test_a_signed_token_whose_contents_are_wrong_is_refused_not_trusted(fields):
+    assert refusal(signed(fields)) == "is not a page token this service issued"
+
+
+def test_a_well_formed_signed_body_is_read_back():
+    fields = [3, MICROS, MICROS + 1, "q", MICROS, MICROS]
+    cursor = TOKENS.read(signed(fields), query="q", now=NOW, field="page_token")
+    assert (cursor.offset, cursor.after is not None) == (3, True)

@@ -140,6 +140,22 @@ def test_local_hours_may_end_at_24_00() -> None:
 
 
 @pytest.mark.parametrize(
+    ("start", "end", "length"),
+    [
+        ("09:00", "17:30", 510),
+        ("22:00", "06:00", 480),
+        ("00:00", "24:00", 1440),
+        ("24:00", "03:00", 180),
+        ("21:00", "00:00", 180),
+    ],
+)
+def test_local_hours_know_how_many_minutes_they_admit(start: str, end: str, length: int) -> None:
+    hours = hours_of(start, end)
+    assert hours is not None
+    assert hours.length == length
+
+
+@pytest.mark.parametrize(
     ("start", "end", "field"),
     [
         ("9:00", "17:00", "local_hours.start"),
@@ -148,6 +164,10 @@ def test_local_hours_may_end_at_24_00() -> None:
         ("09:00", "17:60", "local_hours.end"),
         ("09:00", "5pm", "local_hours.end"),
         ("09:00", "09:00", "local_hours.end"),  # equal ends would admit nothing
+        ("24:00", "00:00", "local_hours"),  # wraps midnight and admits nothing either
+        ("0\u0668:00", "17:00", "local_hours.start"),  # an Arabic-Indic eight is not a digit here
+        ("09:00", "\uff11\uff17:00", "local_hours.end"),  # nor are full-width digits
+        ("09:00\n", "17:00", "local_hours.start"),
     ],
 )
 def test_bad_local_hours_are_refused(start: str, end: str, field: str) -> None:

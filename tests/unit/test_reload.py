@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from matcher.errors import FeedRejected
-from matcher.serving.holder import CatalogHolder
+from matcher.serving.replica import Replica
 from tests.feed_files import tag_of, tagged, write_feed
+from tests.replicas import sqlite_replica
 
 LOADED_AT = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def tags(holder: CatalogHolder) -> set[str]:
+def tags(holder: Replica) -> set[str]:
     """The tags of every supplier the holder serves now."""
     return {tag_of(s.name) for s in holder.current().suppliers}
 
@@ -24,8 +25,9 @@ def feed_path(tmp_path):
 
 
 @pytest.fixture
-def holder(feed_path):
-    return CatalogHolder(feed_path, clock=lambda: LOADED_AT)
+def holder(feed_path, tmp_path):
+    with sqlite_replica(feed_path, tmp_path / "store", clock=lambda: LOADED_AT) as replica:
+        yield replica
 
 
 def test_a_reload_swaps_in_the_rewritten_feed(holder, feed_path):
@@ -70,11 +72,11 @@ def test_a_later_good_reload_clears_the_refusal(holder, feed_path):
     assert tags(holder) == {"new"}
 
 
-def test_the_threshold_lets_a_feed_with_few_bad_records_swap_in(feed_path):
-    holder = CatalogHolder(feed_path, max_rejected_share=0.1)
-    records = tagged("new")
-    records[3]["timezone"] = "Mars/Olympus_Mons"
-    write_feed(feed_path, records)
-    fresh = holder.reload()
-    assert tags(holder) == {"new"}
-    assert fresh.feed.rejected_records == 2
+def test_the_threshold_lets_a_feed_with_few_bad_records_swap_in(feed_path, tmp_path):
+    with sqlite_replica(feed_path, tmp_path, max_rejected_share=0.1) as holder:
+        records = tagged("new")
+        records[3]["timezone"] = "Mars/Olympus_Mons"
+        write_feed(feed_path, records)
+        fresh = holder.reload()
+        assert tags(holder) == {"new"}
+        assert fresh.feed.rejected_records == 2

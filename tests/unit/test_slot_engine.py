@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from matcher.engine.bookable import first_bookable
+from matcher.engine.budget import Budget
 from matcher.engine.expansion import (
     MICROS,
     SlotArrays,
@@ -36,6 +37,7 @@ from matcher.geo.zonetable import DAY, PERIOD, ZoneTable, read_tzif, zone_table
 from matcher.instants import from_micros as instant
 from matcher.instants import to_micros as micros
 from matcher.model import (
+    WAKING_HOURS,
     Availability,
     LocalHours,
     OneOff,
@@ -48,6 +50,7 @@ from matcher.model import (
 )
 from tests.reference_slots import expand as reference_expand
 from tests.reference_slots import first_slots as reference_first_slots
+from tests.reference_slots import first_slots_charged as reference_first_slots_charged
 from tests.reference_slots import instant_of, iter_slots
 from tests.reference_slots import render as reference_render
 from tests.tzif_files import tzif
@@ -267,7 +270,8 @@ def cases(draw: st.DrawFn) -> tuple[str, Availability, Window, datetime]:
             if draw(st.booleans()):  # on the minute, as the API's updates mostly are
                 at = at // (60 * MICROS) * 60 * MICROS
             slots.append(Slot(instant(at), instant(at + draw(SLOT_MINUTES) * 60 * MICROS)))
-        overrides.append(Override(window=Window(instant(first), instant(last)), slots=tuple(slots)))
+        inside = tuple(s for s in slots if first <= micros(s.start) < last)  # as the API asks
+        overrides.append(Override(window=Window(instant(first), instant(last)), slots=inside))
     availability = Availability(
         weekly=tuple(rules),
         one_off=tuple(one_offs),
@@ -421,6 +425,59 @@ def test_many_suppliers_at_once_get_what_each_gets_from_the_reference(
             limit=limit,
         )
         assert found.rows() == expected
+
+
+@CHECK
+@given(
+    case=suppliers_around(),
+    user_key=st.sampled_from(ALL_ZONES),
+    limit=st.integers(1, 12),
+    hours=st.none() | st.tuples(st.integers(0, 1440), st.integers(0, 1440)),
+    preferring=st.lists(st.booleans(), min_size=6, max_size=6),
+    slots=st.none() | st.integers(0, 6) | st.integers(0, 40),
+)
+def test_many_suppliers_charge_a_budget_as_reading_one_by_one_does(
+    case: tuple[list[Supplier], Window, datetime],
+    user_key: str,
+    limit: int,
+    hours: tuple[int, int] | None,
+    preferring: list[bool],
+    slots: int | None,
+) -> None:
+    """With a slot budget (often spent part way), and remote suppliers' preferred hours: each
+    supplier's slots, what is left of the budget and whether it ran out are the reference's,
+    reading every supplier's slots one by one, in order."""
+    suppliers, window, now = case
+    wanted = None if hours is None or hours[0] == hours[1] else LocalHours(*hours)
+    preferred = [WAKING_HOURS if p else None for p in preferring[: len(suppliers)]]
+    ours, theirs = Budget(slots=slots), Budget(slots=slots)
+    got = first_bookable(
+        suppliers,
+        window=window,
+        now=now,
+        user_zone=user_key,
+        local_hours=wanted,
+        limit=limit,
+        budget=ours,
+        preferred=preferred,
+    )
+    expected = [
+        reference_first_slots_charged(
+            supplier,
+            user_tz=ZoneInfo(user_key),
+            window=window,
+            now=now,
+            local_hours=wanted,
+            limit=limit,
+            budget=theirs,
+            preferred_hours=hours_first,
+        )
+        for supplier, hours_first in zip(suppliers, preferred, strict=True)
+    ]
+    event("budget spent" if theirs.exhausted else "budget not spent")
+    event("preferred hours" if any(preferred) else "no preferred hours")
+    assert [found.rows() for found in got] == expected
+    assert (ours.slots, ours.exhausted) == (theirs.slots, theirs.exhausted)
 
 
 # named cases

@@ -8,8 +8,8 @@ import pytest
 
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.serving.holder import CatalogHolder
 from tests.feed_files import tag_of, tagged, version_2, write_feed, write_snapshot
+from tests.replicas import sqlite_replica
 
 
 def problems(caught):
@@ -72,7 +72,7 @@ def test_a_duplicate_id_across_shards_names_both_places(tmp_path):
         "part-2.jsonl",
         8,
         "id",
-        f"duplicate supplier id 'beijing-clinic' (first on {directory}/part-0.jsonl:2)",
+        f"must be unique, got 'beijing-clinic' again (first on {directory}/part-0.jsonl:2)",
     )
 
 
@@ -80,12 +80,12 @@ def test_a_reload_swaps_one_whole_snapshot_for_another(tmp_path):
     current = write_snapshot(tmp_path / "a", version_2(tagged("v1")))
     link = tmp_path / "current"
     link.symlink_to(current)
-    holder = CatalogHolder(link)
-    write_snapshot(tmp_path / "b", version_2(tagged("v2")))
-    (tmp_path / "next").symlink_to(tmp_path / "b")
-    (tmp_path / "next").replace(link)
-    holder.reload()
-    assert {tag_of(s.name) for s in holder.current().suppliers} == {"v2"}
+    with sqlite_replica(link, tmp_path / "store") as replica:
+        write_snapshot(tmp_path / "b", version_2(tagged("v2")))
+        (tmp_path / "next").symlink_to(tmp_path / "b")
+        (tmp_path / "next").replace(link)
+        replica.reload()
+        assert {tag_of(s.name) for s in replica.current().suppliers} == {"v2"}
 
 
 def test_a_shard_needs_version_2(tmp_path):
@@ -93,7 +93,9 @@ def test_a_shard_needs_version_2(tmp_path):
     records[0]["shard"] = {"snapshot": "x", "index": 0, "count": 1}
     with pytest.raises(FeedRejected) as caught:
         load_feed(write_feed(tmp_path / "feed.jsonl", records))
-    assert problems(caught) == [("feed.jsonl", 1, "shard", "needs format_version 2")]
+    [(name, line, field, reason)] = problems(caught)
+    assert (name, line, field) == ("feed.jsonl", 1, "shard")
+    assert reason.startswith('needs format_version 2, got {"snapshot": "x"')
 
 
 def test_bad_records_on_the_same_line_of_two_shards_count_twice(tmp_path):

@@ -120,3 +120,15 @@ def test_zone_or_invalid_names_its_field(name: str) -> None:
 def test_zone_refuses_unknown_name_with_key_error() -> None:
     with pytest.raises(KeyError):
         zone("Atlantis/Capital")
+
+
+@pytest.mark.parametrize("name", ["localtime", "Factory", "posixrules"])
+def test_files_that_name_no_place_are_not_zones(name: str) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        zone_or_invalid(name, field="timezone")
+    assert raised.value.violations[0].field == "timezone"
+
+
+def test_real_zones_and_their_old_names_still_are() -> None:
+    for name in ("UTC", "Asia/Kathmandu", "US/Eastern", "GB"):
+        assert zone_or_invalid(name, field="timezone").key == name
