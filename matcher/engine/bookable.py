@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-import numpy.typing as npt
 
 from matcher.engine.budget import SLOTS_PER_STEP, Budget
 from matcher.engine.expansion import (
@@ -80,9 +79,15 @@ def first_bookable(
             first = _expanded(suppliers, asked, context, admit=admitting(hours, user=user))
             for k in asked:
                 chosen_pass[k] = first
-    cuts = _charged(chosen_pass, main, budget=budget, limit=limit, order=everyone)
-    picked = [(k, found, cut) for k, (found, cut) in cuts.items()]
-    return _rendered(suppliers, picked, user=user, limit=limit)
+    if all(p is main for p in chosen_pass):  # one pass: charged at once
+        cuts = _charged_at_once(main, budget=budget, limit=limit, suppliers=len(suppliers))
+        return _rendered(suppliers, [(main, cuts)], user=user, limit=limit)
+    charged = _charged(chosen_pass, main, budget=budget, limit=limit, order=everyone)
+    passes: dict[int, tuple[_Expanded, Ints]] = {}  # id(pass) -> it, and each supplier's cut
+    for k, (found, cut) in charged.items():
+        cuts = passes.setdefault(id(found), (found, np.zeros(len(suppliers), dtype=np.int64)))[1]
+        cuts[k] = cut
+    return _rendered(suppliers, list(passes.values()), user=user, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,34 @@ def _expanded(
     return _Expanded(slots, owner, admitted, at_start, at_end, spans, np.flatnonzero(admitted))
 
 
+def _charged_at_once(
+    found: _Expanded, *, budget: Budget | None, limit: int, suppliers: int
+) -> Ints:
+    """``_charged`` for suppliers who all read one pass, worked out for all of them at once:
+    each reads as much as it needs while the budget lasts, the one it runs out on reads what
+    is left, those after it nothing."""
+    cuts = np.full(suppliers, _READ_ALL, dtype=np.int64)
+    if budget is None:
+        return cuts
+    needed = np.zeros(suppliers, dtype=np.int64)
+    for k in found.spans:
+        needed[k] = _read_up_to(found, k, limit)
+    read = needed
+    if budget.slots is not None:
+        spent = np.cumsum(needed)
+        over = spent > budget.slots
+        if over.any():
+            first = int(np.argmax(over))
+            cuts[first] = budget.slots - (int(spent[first]) - int(needed[first]))
+            cuts[first + 1 :] = 0
+            read = np.minimum(needed, cuts)
+            budget.exhausted = True
+        budget.slots = max(budget.slots - int(spent[-1]), 0) if suppliers else budget.slots
+    for _ in range(int((read // SLOTS_PER_STEP).sum())):
+        budget.step()  # reading one by one asks, now and then, whether the caller waits
+    return cuts
+
+
 def _charged(
     chosen_pass: list[_Expanded],
     main: _Expanded,
@@ -251,42 +284,45 @@ def _admitted_before(found: _Expanded, k: int, cut: int) -> bool:
 
 def _rendered(
     suppliers: Sequence[Supplier],
-    picked: list[tuple[int, _Expanded, int]],
+    passes: list[tuple[_Expanded, Ints]],
     *,
     user: ZoneTable,
     limit: int,
 ) -> list[RenderedColumns]:
-    """The slots picked for each supplier (its first ``limit`` admitted, within its cut), all
-    rendered in one pass, one supplier's after another."""
-    rows: list[npt.NDArray[np.int64]] = []
-    counts = [0] * len(suppliers)
-    sources: list[_Expanded] = []
-    for k, found, cut in sorted(picked, key=lambda p: p[0]):
-        start, stop = found.spans.get(k, (0, 0))
-        first = int(found.where.searchsorted(start))
-        last = int(found.where.searchsorted(min(stop, start + cut)))
-        taken = found.where[first : min(last, first + limit)]
-        rows.append(taken)
-        sources.append(found)
-        counts[k] = len(taken)
-    slots_parts, starts, ends, owners = [], [], [], []
-    for found, taken in zip(sources, rows, strict=True):
-        slots_parts.append(found.slots.take(taken))
-        starts.append(found.at_start[taken])
-        ends.append(found.at_end[taken])
-        owners.append(found.owner[taken])
-    if not slots_parts:
-        return split(_nothing(user), counts)
-    slots = SlotArrays.joined(slots_parts)
-    owner = np.concatenate(owners)
+    """The slots picked for each supplier from each pass (its first ``limit`` admitted within
+    its cut there, zero for a supplier served by another pass), all rendered in one pass, one
+    supplier's after another."""
+    parts = [_picked(found, cuts, limit=limit) for found, cuts in passes]
+    parts = [(found, taken) for found, taken in parts if len(taken)]
+    if not parts:
+        return split(_nothing(user), [0] * len(suppliers))
+    owner = np.concatenate([found.owner[taken] for found, taken in parts])
+    order = np.argsort(owner, kind="stable") if len(parts) > 1 else slice(None)
+    slots = SlotArrays.joined([found.slots.take(taken) for found, taken in parts]).take(order)
     rendered = render_many(
         slots,
-        supplier_ids=Texts.of([s.id.encode() for s in suppliers]).take(owner),
-        supplier_offsets=np.concatenate(starts),
-        supplier_end_offsets=np.concatenate(ends),
+        supplier_ids=Texts.of([s.id.encode() for s in suppliers]).take(owner[order]),
+        supplier_offsets=np.concatenate([f.at_start[taken] for f, taken in parts])[order],
+        supplier_end_offsets=np.concatenate([f.at_end[taken] for f, taken in parts])[order],
         user=user,
     )
-    return split(rendered, counts)
+    return split(rendered, np.bincount(owner, minlength=len(suppliers)).tolist())
+
+
+def _picked(found: _Expanded, cuts: Ints, *, limit: int) -> tuple[_Expanded, Ints]:
+    """The positions, in a pass, of each supplier's first ``limit`` admitted slots among the
+    first ``cuts[supplier]`` it read (none for a supplier the pass does not serve)."""
+    n = len(found.owner)
+    starts = np.zeros(n, dtype=np.int64)  # where each slot's supplier's slots start
+    firsts = np.flatnonzero(np.diff(found.owner, prepend=-1) != 0)
+    starts[firsts] = firsts
+    starts = np.maximum.accumulate(starts) if n else starts
+    admitted = np.cumsum(found.admitted)
+    before = np.concatenate([[0], admitted])[starts]  # admitted before the supplier's first
+    rank = admitted - before - 1  # among the supplier's admitted slots
+    position = np.arange(n) - starts
+    keep = found.admitted & (rank < limit) & (position < cuts[found.owner])
+    return found, np.flatnonzero(keep)
 
 
 def _nothing(user: ZoneTable) -> Rendered:
