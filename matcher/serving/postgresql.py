@@ -33,6 +33,7 @@ from matcher.serving.store import (
     decode,
     encode,
     planned,
+    refuse_newer_schema,
 )
 
 CHANNEL = "matcher_store"
@@ -107,11 +108,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
         )
         row = conn.execute("SELECT coalesce(max(version), 0) FROM matcher_schema").fetchone()
         found = int(row[0]) if row else 0
-        if found > LATEST:
-            raise StoreUnavailable(
-                f"the store's schema is version {found}, newer than this matcher knows "
-                f"({LATEST}): run a newer matcher"
-            )
+        refuse_newer_schema(found, latest=LATEST)
         for step in MIGRATIONS[found:]:
             conn.execute(step.sql.encode())
             conn.execute(

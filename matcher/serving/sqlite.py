@@ -33,6 +33,7 @@ from matcher.serving.store import (
     decode,
     encode,
     planned,
+    refuse_newer_schema,
 )
 
 #: How often a waiting follower looks for another process's commit.
@@ -110,11 +111,7 @@ def migrate(db: sqlite3.Connection) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         found = schema_version(db)
-        if found > LATEST:
-            raise StoreUnavailable(
-                f"the store's schema is version {found}, newer than this matcher knows "
-                f"({LATEST}): run a newer matcher"
-            )
+        refuse_newer_schema(found, latest=LATEST)
         for step in MIGRATIONS[found:]:
             for statement in step.sql.split(";"):
                 if statement.strip():

@@ -125,6 +125,15 @@ class Store(Protocol):
         ...
 
 
+def refuse_newer_schema(found: int, *, latest: int) -> None:
+    """Refuses a store whose schema a newer matcher wrote: this one would misread it."""
+    if found > latest:
+        raise StoreUnavailable(
+            f"the store's schema is version {found}, newer than this matcher knows "
+            f"({latest}): run a newer matcher"
+        )
+
+
 def encode(change: Update) -> str:
     """What an update changes, as JSON text: its window and its slots, in RFC 3339 instants."""
     window = change.override.window
