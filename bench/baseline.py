@@ -8,9 +8,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from matcher.engine.bookable import first_slots
+from matcher.engine.bookable import first_bookable
 from matcher.geo.geometry import EARTH_MEAN_RADIUS_KM
-from matcher.geo.timezones import zone
 from matcher.model import MatchQuery, Point, RenderedSlot, Supplier
 
 
@@ -33,20 +32,19 @@ class BruteForce:
 
     def match(
         self, query: MatchQuery, *, now: datetime, limit: int
-    ) -> list[tuple[Supplier, list[RenderedSlot]]]:
+    ) -> list[tuple[Supplier, Sequence[RenderedSlot]]]:
         """Suppliers in the radius nearest first, each with its first slots, until ``limit``."""
         assert query.point is not None
         km = haversine_km(query.point, lats=self._lats, lngs=self._lngs)
         inside = np.flatnonzero(km <= query.radius_km)
-        user_tz = zone(query.user_zone)
-        found = []
+        found: list[tuple[Supplier, Sequence[RenderedSlot]]] = []
         for i in inside[np.argsort(km[inside], kind="stable")].tolist():
             s = self._suppliers[i]
-            rendered = first_slots(
-                s,
+            (rendered,) = first_bookable(
+                [s],
                 window=query.window,
                 now=now,
-                user_tz=user_tz,
+                user_zone=query.user_zone,
                 local_hours=None,
                 limit=query.max_slots,
             )

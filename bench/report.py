@@ -44,6 +44,20 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", *peer_table(results), "", *agreement_table(results)]
     lines += [
         "",
+        "| suppliers | Match, in person only, p50 / p99 | nearby step p50 / p99"
+        " | floor p50 / p99 | nearby / floor (p50) | floor's suppliers the step lists |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in results["sizes"]:
+        local = s["in_process"]
+        nearby, floor = local["nearby"], local["floor"]
+        lines.append(
+            f"| {s['suppliers']:,} | {_ms(local['match_in_person'])} | {_ms(nearby)}"
+            f" | {_ms(floor)} | {nearby['median_ms'] / floor['median_ms']:.1f}x"
+            f" | {local['floor_agreement']:.1%} |"
+        )
+    lines += [
+        "",
         "| suppliers | workers | no-op calls/s | Match calls/s | Match p50 / p99"
         " | Match / no-op | floor calls/s | floor p50 / p99 | Match / floor"
         " | ResolveTimezone calls/s | RSS / PSS per worker |",
@@ -157,6 +171,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(18, 5))
     for name, label, colour in (
         ("match", "Catalog.match", "C0"),
+        ("nearby", "its nearby step", "C1"),
+        ("floor", "floor: STRtree + haversine", "C2"),
         ("brute_force", "brute force", "C3"),
     ):
         for stat, style in (("median_ms", "-o"), ("p99_ms", ":o")):

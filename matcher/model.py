@@ -363,7 +363,7 @@ class Match:
     supplier: Supplier
     distance_km: float
     modalities: frozenset[Modality]
-    slots: tuple[RenderedSlot, ...]
+    slots: Sequence[RenderedSlot]
     score: float  # remote suppliers' estimated weekly slots in the user's hours
 
 

@@ -43,6 +43,7 @@ from matcher.serving.holder import Snapshot
 from matcher.serving.replica import Refusal, Replication
 from matcher.serving.sources import shown
 from matcher.serving.store import Generation
+from matcher_api import wire
 from matcher_api.v1 import feed_admin_pb2 as admin_pb
 from matcher_api.v1 import matcher_pb2 as pb
 
@@ -240,6 +241,22 @@ def slot(r: RenderedSlot) -> pb.Slot:
     )
 
 
+def _matched(m: Match) -> bytes:
+    """The modalities a match met, as a packed ``SupplierMatch.matched_modalities`` field."""
+    found = _MATCHED.get(m.modalities)
+    if found is None:
+        codes = sorted(MODALITY_TO_PB[x] for x in m.modalities)
+        found = _MATCHED[m.modalities] = wire.packed(3, codes)
+    return found
+
+
+_MATCHED: dict[frozenset[Modality], bytes] = {}
+
+
+#: Suppliers' messages, serialized once each while they are answered often.
+_supplier_bytes = wire.supplier_field(lambda s: supplier(s).SerializeToString())
+
+
 def match(m: Match) -> pb.SupplierMatch:
     """A match as a message."""
     return pb.SupplierMatch(
@@ -276,13 +293,21 @@ def resolved_zone(answer: ResolvedZone) -> pb.ResolveTimezoneResponse:
 
 
 def match_page(page: MatchPage) -> pb.MatchResponse:
-    """A page of matches as a response."""
+    """A page of matches as a response: the matches written in bulk (``wire``), the rest
+    field by field."""
     response = pb.MatchResponse(
         user_timezone=zone_state(page.zone),
-        matches=[match(m) for m in page.matches],
         window=time_window(page.window),
         next_page_token=page.next_page_token,
         zone_origin=zone_origin(page.user),
+    )
+    response.MergeFromString(
+        wire.matches_bytes(
+            page.matches,
+            supplier=_supplier_bytes,
+            modalities=_matched,
+            slot=lambda r: slot(r).SerializeToString(),
+        )
     )
     if page.user.point is not None:
         response.coarse_location.CopyFrom(lat_lng(page.user.point))

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
+from typing import NamedTuple
 
-from matcher.engine.bookable import first_slots, recheck
+import numpy as np
+
+from matcher.engine.bookable import first_bookable, recheck
 from matcher.engine.budget import Budget
 from matcher.engine.chunked import Chunked
-from matcher.engine.nearby import Nearby, having
+from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, offering
 from matcher.engine.remote import RemoteRanker, daily_histogram
+from matcher.engine.rendering import RenderedColumns
 from matcher.engine.slot_ids import parse_slot_id
 from matcher.errors import NotFound
-from matcher.geo.timezones import zone
+from matcher.instants import to_micros
 from matcher.model import (
     WAKING_HOURS,
     Availability,
@@ -32,12 +36,21 @@ from matcher.model import (
     Window,
 )
 
+#: Candidates whose slots are expanded together when a Match wants all of them (by earliest
+#: slot); when it wants a few more, it takes just as many.
+CANDIDATE_BATCH = 64
+#: Remote candidates whose distances are measured together.
+REMOTE_PIECE = 32
+REMOTE_ONLY = frozenset({Modality.REMOTE})
+#: Each set of nearby modalities with remote care added.
+_WITH_REMOTE = {met: met | REMOTE_ONLY for met in (IN_PERSON, HOME_VISIT, BOTH)}
 
-@dataclass(frozen=True)
-class Candidate:
-    """A supplier that passed the spatial and attribute filters, before its slots are known."""
 
-    index: int
+class Candidate(NamedTuple):
+    """A supplier that passed the spatial and attribute filters, before its slots are known
+    (a named tuple: a Match makes dozens, and a frozen dataclass costs several times more)."""
+
+    position: int
     distance_km: float
     modalities: frozenset[Modality]
     score: float = 0.0  # remote suppliers' estimated weekly slots in the user's hours
@@ -60,8 +73,11 @@ class Catalog:
         self.suppliers: Chunked[Supplier] = Chunked(every)
         self._by_id = {s.id: i for i, s in enumerate(every)}
         self._counts: FilterCounts | None = None  # counted on first use: availability changes none
-        self._nearby = Nearby(every)
-        remote = having(every, Modality.REMOTE).tolist()
+        offered = offering(every)
+        self._nearby = Nearby(every, offered=offered)
+        remote = offered[Modality.REMOTE].tolist()
+        self._offers_remote = np.zeros(len(every), dtype=bool)
+        self._offers_remote[remote] = True
         self._ranker = RemoteRanker(
             remote,
             [every[i].timezone for i in remote],
@@ -121,76 +137,117 @@ class Catalog:
         seen: set[int] = set()
         nearby = self._nearby_candidates(query, seen=seen)
         remote = self._remote_candidates(query, exclude=seen)  # drawn only once nearby is done
-
-        def bookable(candidates: Iterable[Candidate]) -> Iterator[Match]:
-            for candidate in budget.examined(candidates):
-                found = self._with_slots(candidate, query=query, now=now, budget=budget)
-                if found is not None:
-                    yield found
-
         if query.order is Order.BY_DISTANCE:
-            return list(islice(bookable(chain(nearby, remote)), limit))
-        pool = chain(nearby, islice(remote, remote_pool(limit)))
-        return sorted(bookable(pool), key=_earliest)[:limit]
+            candidates = budget.examined(chain(nearby, remote))
+            return self._bookable(candidates, query=query, now=now, needed=limit, budget=budget)
+        pool = budget.examined(chain(nearby, islice(remote, remote_pool(limit))))
+        found = self._bookable(pool, query=query, now=now, needed=None, budget=budget)
+        return sorted(found, key=_earliest)[:limit]
+
+    def _bookable(
+        self,
+        candidates: Iterator[Candidate],
+        *,
+        query: MatchQuery,
+        now: datetime,
+        needed: int | None,
+        budget: Budget,
+    ) -> list[Match]:
+        """The first ``needed`` candidates (all if None) that have slots, with them.
+
+        Candidates are taken in batches whose slots are expanded and rendered together: as
+        many as are still needed, or ``CANDIDATE_BATCH`` at a time when all are; never more
+        than taking them one by one would have examined.
+        """
+        found: list[Match] = []
+        while needed is None or len(found) < needed:
+            size = CANDIDATE_BATCH if needed is None else needed - len(found)
+            batch = list(islice(candidates, size))
+            if not batch:
+                break
+            found.extend(self._with_slots(batch, query=query, now=now, budget=budget))
+        return found
+
+    def nearest(self, query: MatchQuery, *, limit: int) -> list[Candidate]:
+        """The first ``limit`` suppliers serving the user's point in person or at home that
+        pass the filters, nearest first: the spatial step of ``match`` alone."""
+        return list(islice(self._nearby_candidates(query, seen=set()), limit))
 
     def _nearby_candidates(self, query: MatchQuery, *, seen: set[int]) -> Iterator[Candidate]:
         """Suppliers serving the user's point that pass the filters, nearest first; adds each
         yielded supplier's position to ``seen``."""
         if query.point is None:
             return
+        remote_too = Modality.REMOTE in query.modalities
+        filtered = bool(query.specialties or query.languages)
         for i, distance, met in self._nearby.by_distance(
             query.point, radius_km=query.radius_km, modalities=query.modalities
         ):
-            supplier = self.suppliers[i]
-            if not _wanted(supplier, query):
+            if filtered and not _wanted(self.suppliers[i], query):
                 continue
-            if Modality.REMOTE in query.modalities and Modality.REMOTE in supplier.modalities:
-                met |= {Modality.REMOTE}
+            if remote_too and self._offers_remote[i]:
+                met = _WITH_REMOTE[met]
             seen.add(i)
-            yield Candidate(index=i, distance_km=distance, modalities=met)
+            yield Candidate(position=i, distance_km=distance, modalities=met)
 
     def _remote_candidates(self, query: MatchQuery, *, exclude: set[int]) -> Iterator[Candidate]:
-        """Remote suppliers not already nearby, best score first, distance measured lazily."""
+        """Remote suppliers not already nearby, best score first, distances measured a few
+        at a time as the caller reads."""
         if Modality.REMOTE not in query.modalities or not len(self._ranker.positions):
             return
         hours = query.local_hours or WAKING_HOURS
-        for i, score in self._ranker.ranked(
+        ranking = self._ranker.ranking(
             user_zone=query.user_zone, hours=hours, at=query.window.start
-        ):
-            if i in exclude or not _wanted(self.suppliers[i], query):
-                continue
-            yield Candidate(
-                index=i,
-                distance_km=self._nearby.distance_km(query.point, i),
-                modalities=frozenset({Modality.REMOTE}),
-                score=score,
-                ranked_by=hours,
-            )
+        )
+        for run, scores in ranking.best_first():
+            for start in range(0, len(run), REMOTE_PIECE):
+                piece = slice(start, start + REMOTE_PIECE)
+                kept = [
+                    (i, score)
+                    for i, score in zip(
+                        self._ranker.positions[run[piece]].tolist(),
+                        scores[piece].tolist(),
+                        strict=True,
+                    )
+                    if i not in exclude and _wanted(self.suppliers[i], query)
+                ]
+                distances = self._nearby.distances_km(query.point, [i for i, _ in kept])
+                for (i, score), distance in zip(kept, distances, strict=True):
+                    yield Candidate(
+                        position=i,
+                        distance_km=distance,
+                        modalities=REMOTE_ONLY,
+                        score=score,
+                        ranked_by=hours,
+                    )
 
     def _with_slots(
-        self, candidate: Candidate, *, query: MatchQuery, now: datetime, budget: Budget
-    ) -> Match | None:
-        """The candidate with its first slots in the window and the user's hours; None if none."""
-        supplier = self.suppliers[candidate.index]
-        slots = first_slots(
-            supplier,
+        self, candidates: Sequence[Candidate], *, query: MatchQuery, now: datetime, budget: Budget
+    ) -> list[Match]:
+        """The candidates that have slots in the window and the user's hours, with their first
+        ones, in order; remote-only ones first in the hours they were ranked by."""
+        suppliers = [self.suppliers[c.position] for c in candidates]
+        found = first_bookable(
+            suppliers,
             window=query.window,
             now=now,
-            user_tz=zone(query.user_zone),
+            user_zone=query.user_zone,
             local_hours=query.local_hours,
             limit=query.max_slots,
             budget=budget,
-            preferred_hours=candidate.ranked_by,
+            preferred=[c.ranked_by for c in candidates],
         )
-        if not slots:
-            return None
-        return Match(
-            supplier=supplier,
-            distance_km=candidate.distance_km,
-            modalities=candidate.modalities,
-            slots=tuple(slots),
-            score=candidate.score,
-        )
+        return [
+            Match(
+                supplier=supplier,
+                distance_km=candidate.distance_km,
+                modalities=candidate.modalities,
+                slots=slots,
+                score=candidate.score,
+            )
+            for candidate, supplier, slots in zip(candidates, suppliers, found, strict=True)
+            if len(slots)
+        ]
 
     def slots_for(
         self,
@@ -202,19 +259,20 @@ class Catalog:
         local_hours: LocalHours | None = None,
         max_slots: int = 100,
         budget: Budget | None = None,
-    ) -> tuple[Supplier, list[RenderedSlot]]:
+    ) -> tuple[Supplier, Sequence[RenderedSlot]]:
         """One supplier's bookable slots in a window, rendered for a user's zone; the budget
         caps the slots expanded."""
         supplier = self.supplier(supplier_id)
-        return supplier, first_slots(
-            supplier,
+        (found,) = first_bookable(
+            [supplier],
             window=window,
             now=now,
-            user_tz=zone(user_zone),
+            user_zone=user_zone,
             local_hours=local_hours,
             limit=max_slots,
             budget=budget,
         )
+        return supplier, found
 
     def check(self, slot_ids: Sequence[str], *, now: datetime) -> list[SlotCheck]:
         """Exactly one answer per slot id, in order."""
@@ -239,9 +297,11 @@ def _wanted(supplier: Supplier, query: MatchQuery) -> bool:
     return not (query.languages and query.languages.isdisjoint(supplier.languages))
 
 
-def _earliest(m: Match) -> tuple[datetime, float, str]:
+def _earliest(m: Match) -> tuple[int, float, str]:
     """The BY_EARLIEST_SLOT key: first slot, then distance, then id."""
-    return (m.slots[0].start, m.distance_km, m.supplier.id)
+    slots = m.slots
+    first = slots.first_start if isinstance(slots, RenderedColumns) else to_micros(slots[0].start)
+    return (first, m.distance_km, m.supplier.id)
 
 
 def remote_pool(limit: int | None) -> int | None:

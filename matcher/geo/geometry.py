@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterator, Sequence
 
@@ -22,6 +21,8 @@ EARTH_MEAN_RADIUS_KM = 6371.0088
 CIRCLE_BATCH = 4096
 #: WGS84 geodesics stay within 0.994-1.005 of haversine on the mean sphere: bound them at 1%.
 HAVERSINE_SLACK = 0.01
+#: Geodesics computed in the first round of ``nearest_first``; each later round four times more.
+FIRST_GEODESICS = 32
 GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
@@ -113,12 +114,6 @@ def geodesic_km(
     return np.asarray(metres, dtype=np.float64) / 1000.0
 
 
-def geodesic_km_to(p: Point, q: Point) -> float:
-    """The geodesic from one point to another: ``geodesic_km`` without its arrays' overhead."""
-    _, _, metres = WGS84.inv(p.lng, p.lat, q.lng, q.lat)
-    return float(metres) / 1000.0
-
-
 def haversine_km(
     p: Point, *, lats: npt.NDArray[np.float64], lngs: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
@@ -135,28 +130,51 @@ def nearest_first(
     lats: npt.NDArray[np.float64],
     lngs: npt.NDArray[np.float64],
     ranks: npt.NDArray[np.int64],
-    chunk: int = 32,
+    rough: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[tuple[int, float]]:
-    """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank).
+    """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank);
+    ``rough``, if given, is each one's ``haversine_km``."""
+    for found, km in nearest_runs(p, lats=lats, lngs=lngs, ranks=ranks, rough=rough):
+        yield from zip(found.tolist(), km.tolist(), strict=True)
 
-    Geodesics cost about 1.5 µs each, so they are computed lazily in growing chunks taken in
-    haversine order; an index is yielded once no point still uncomputed can be as near.
+
+def nearest_runs(
+    p: Point,
+    *,
+    lats: npt.NDArray[np.float64],
+    lngs: npt.NDArray[np.float64],
+    ranks: npt.NDArray[np.int64],
+    rough: npt.NDArray[np.float64] | None = None,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """``nearest_first`` a run at a time: indices and geodesic km, in order.
+
+    Geodesics cost about a microsecond each, so they are computed lazily in growing rounds
+    taken in haversine order (each round found by a partition, not a sort of all); the points
+    whose geodesic is below any still uncomputed one's can be are then sorted and given out.
     """
-    rough = haversine_km(p, lats=lats, lngs=lngs)
-    order = np.argsort(rough, kind="stable")
-    pending: list[tuple[float, int, int]] = []
-    done = 0
-    while done < len(order):
-        batch = order[done : done + chunk]
-        exact = geodesic_km(p, lats=lats[batch], lngs=lngs[batch])
-        for k, km, rank in zip(batch.tolist(), exact.tolist(), ranks[batch].tolist(), strict=True):
-            heapq.heappush(pending, (km, rank, k))
-        done += len(batch)
+    if rough is None:
+        rough = haversine_km(p, lats=lats, lngs=lngs)
+    waiting = np.empty(0, dtype=np.int64)  # computed, not given out yet
+    waiting_km = np.empty(0)
+    remaining = np.arange(len(rough))
+    chunk = FIRST_GEODESICS
+    while len(remaining):
+        if chunk < len(remaining):
+            split = np.argpartition(rough[remaining], chunk)
+            batch, remaining = remaining[split[:chunk]], remaining[split[chunk:]]
+            bound = float(rough[remaining].min()) * (1 - HAVERSINE_SLACK)
+        else:
+            batch, remaining, bound = remaining, remaining[:0], math.inf
+        waiting = np.concatenate([waiting, batch])
+        waiting_km = np.concatenate(
+            [waiting_km, geodesic_km(p, lats=lats[batch], lngs=lngs[batch])]
+        )
         chunk *= 4
-        bound = rough[order[done]] * (1 - HAVERSINE_SLACK) if done < len(order) else math.inf
-        while pending and pending[0][0] < bound:
-            km, _, k = heapq.heappop(pending)
-            yield k, km
+        ready = waiting_km < bound
+        if ready.any():
+            order = np.lexsort((ranks[waiting[ready]], waiting_km[ready]))
+            yield waiting[ready][order], waiting_km[ready][order]
+            waiting, waiting_km = waiting[~ready], waiting_km[~ready]
 
 
 def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:

@@ -162,7 +162,7 @@ def test_health_reports_serving(channel):
 
 
 def test_many_threads_matching_at_once_all_get_the_same_answer(stub):
-    """rtree crashes under concurrent reads without its lock: hammer Match from 16 threads."""
+    """Shared indexes and caches under concurrent reads: hammer Match from 16 threads."""
     places = [LOS_ANGELES, (-18.14, 178.44), (78.92, 11.93), (51.51, -0.13), (-14.28, -170.7)]
     expected = {p: match(stub, p, radius_km=300) for p in places}
 

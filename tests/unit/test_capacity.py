@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from matcher.engine.catalog import Catalog
-from matcher.engine.expansion import expand
 from matcher.errors import FeedRejected
 from matcher.feeds import load_feed
-from matcher.geo.timezones import zone
 from matcher.model import Availability, OneOff, WeeklyRule, Window
 from matcher_api.convert import slot
+from tests.engine_slots import expand
 from tests.feed_files import tiny_records, version_2, write_feed
 
 TUESDAY = Window(start=datetime(2027, 3, 2, tzinfo=UTC), end=datetime(2027, 3, 3, tzinfo=UTC))
@@ -29,7 +29,9 @@ def test_booked_places_leave_the_rest_open_and_a_full_slot_is_not_offered():
             (datetime(2027, 3, 2, 9, 30), 2),
         ),
     )
-    found = expand(availability, tz=zone("Europe/London"), window=TUESDAY, not_before=TUESDAY.start)
+    found = expand(
+        availability, tz=ZoneInfo("Europe/London"), window=TUESDAY, not_before=TUESDAY.start
+    )
     assert [(s.start.hour, s.start.minute, s.spots_total, s.spots_open) for s in found] == [
         (9, 0, 3, 1),
         (14, 0, 2, 2),

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.engine.expansion import expand
 from matcher.model import Availability, Override, Slot, WeeklyRule, Window, folded
+from tests.engine_slots import expand
 
 MONDAY = datetime(2027, 3, 1, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")

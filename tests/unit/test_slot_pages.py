@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from matcher.engine.catalog import Catalog
-from matcher.engine.rendering import render
 from matcher.errors import InvalidArgument
 from matcher.geo.timezones import TimezoneResolver, zone
 from matcher.model import Availability, RenderedSlot, Slot, WeeklyRule
@@ -18,6 +17,7 @@ from matcher.queries import HoursInput, LocationInput, WindowInput
 from matcher.service import ListSlotsInput, Matching, MatchInput, SlotList
 from matcher.settings import Limits
 from tests.conftest import NOW
+from tests.engine_slots import render
 
 WEEK = WindowInput(start=datetime(2027, 3, 1, tzinfo=UTC), end=datetime(2027, 3, 8, tzinfo=UTC))
 LONDON_FOR_NEW_YORK = ListSlotsInput(

@@ -11,8 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.engine.expansion import expand, instant_of
-from matcher.engine.rendering import render
 from matcher.engine.slot_ids import SlotRef, parse_slot_id, slot_id
 from matcher.model import (
     Availability,
@@ -24,6 +22,8 @@ from matcher.model import (
     Window,
     minute_of_day,
 )
+from tests.engine_slots import expand, render
+from tests.reference_slots import instant_of
 
 PROPERTY = settings(max_examples=200, deadline=None)
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
