@@ -31,6 +31,7 @@ HALF_LIFE_S = 2.0
 FORGOTTEN_S = 1e-4
 
 _current = threading.local()  # the turn the running thread holds, if any
+_working = threading.local()  # the FairPool task the running thread executes, if any
 
 
 class FairPool:
@@ -77,9 +78,25 @@ class FairPool:
         with a turnstile, each call runs whole (parsing to sending) with its turn held."""
         return _Lane(self, caller, turnstile)
 
+    def settle(self) -> None:
+        """Counts this thread's call out of its caller's calls in flight once its answer is made:
+        only sending remains, and the caller's next call may arrive before that is done."""
+        task = getattr(_working, "task", None)
+        if task is not None and task.pool is self:
+            with self._changed:
+                self._settle(task)
+
+    def _settle(self, task: _Task) -> None:
+        """The task no longer counts as in flight (lock held); at most once."""
+        if not task.settled:
+            task.settled = True
+            self._in_flight[task.caller] -= 1
+            if not self._in_flight[task.caller]:
+                del self._in_flight[task.caller]
+
     def submit(self, caller: Hashable, fn: Callable[..., Any], *args: Any) -> futures.Future[Any]:
         """Queues ``fn(*args)`` as one of ``caller``'s calls."""
-        task = _Task(caller=caller, future=futures.Future(), run=lambda: fn(*args))
+        task = _Task(pool=self, caller=caller, future=futures.Future(), run=lambda: fn(*args))
         with self._changed:
             self._in_flight[caller] += 1
             self._queues.setdefault(caller, deque()).append(task)
@@ -107,23 +124,29 @@ class FairPool:
                     del self._queues[caller]
                 self._running[caller] += 1
                 self._make_ready(caller)  # to the back of the rotation
-            task.execute()
-            del task  # an idle thread must not keep its last call (and gRPC's call) alive
+            _working.task = task
+            try:
+                task.execute()
+            finally:
+                _working.task = None
             with self._changed:
-                for count in (self._running, self._in_flight):
-                    count[caller] -= 1
-                    if not count[caller]:
-                        del count[caller]
+                self._settle(task)
+                self._running[caller] -= 1
+                if not self._running[caller]:
+                    del self._running[caller]
                 self._make_ready(caller)
+            del task  # an idle thread must not keep its last call (and gRPC's call) alive
 
 
 @dataclass(eq=False)
 class _Task:
     """One queued call."""
 
+    pool: FairPool
     caller: Hashable
     future: futures.Future[Any]
     run: Callable[[], Any]
+    settled: bool = False  # no longer counted in flight: its answer is made
 
     def execute(self) -> None:
         """Runs the call, settling its future (unless it was cancelled while it waited)."""

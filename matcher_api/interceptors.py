@@ -251,8 +251,11 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[type-arg]
         behavior: Behavior = handler.unary_unary  # type: ignore[assignment]
 
         def unary(raw: bytes, context: grpc.ServicerContext) -> Any:
-            with self._logged(method, context), admitted(context):
-                return behavior(parsed(raw, context), context)
+            try:
+                with self._logged(method, context), admitted(context):
+                    return behavior(parsed(raw, context), context)
+            finally:
+                self._pool.settle()  # answered: the caller's next call finds its room
 
         unary.experimental_thread_pool = pool  # type: ignore[attr-defined]
         return grpc.unary_unary_rpc_method_handler(

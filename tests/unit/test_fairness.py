@@ -125,6 +125,30 @@ def test_a_caller_at_its_cap_is_not_admitted_and_others_still_are() -> None:
     assert pool.admits("flood")
 
 
+def test_a_call_whose_answer_is_made_leaves_room_for_the_next_while_it_still_sends() -> None:
+    """gRPC sends after the handler returns; a caller at its cap may call again the moment the
+    answer arrives, so the call counts out of its caller's calls once the answer is made."""
+    pool = FairPool(threads=1, running_per_caller=1, in_flight_per_caller=1, in_flight=1)
+    answered, sent = threading.Event(), threading.Event()
+
+    def call() -> None:
+        pool.settle()  # what the gate does when the handler returns, before gRPC sends
+        answered.set()
+        sent.wait(PATIENCE_S)
+
+    future = pool.submit("caller", call)
+    assert answered.wait(PATIENCE_S)
+    assert pool.admits("caller")  # its next call is admitted while the first one still sends
+    pool.settle()  # outside any call of the pool's: nothing to count out
+    sent.set()
+    future.result(PATIENCE_S)
+    busy = threading.Event()
+    following = pool.submit("caller", lambda: busy.wait(PATIENCE_S))
+    assert not pool.admits("caller")  # counted out once only: the cap still holds
+    busy.set()
+    following.result(PATIENCE_S)
+
+
 def test_a_call_that_fails_carries_its_error_and_frees_its_place() -> None:
     pool = FairPool(threads=1, running_per_caller=1, in_flight_per_caller=1)
 
