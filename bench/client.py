@@ -3,7 +3,8 @@
     python -m bench.client --address 127.0.0.1:50051 --rpc match --points points.json \
         --threads 4 --start 1767225600.0 --seconds 5
 
-Prints one JSON object: the latency of every call that started inside [start, start + seconds).
+Prints one JSON object: the latency of every call that started inside [start, start + seconds)
+that succeeded, and how many failed, by status code.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +42,13 @@ def rpc(name: str, channel: grpc.Channel, points: list[list[float]]) -> Call:
     raise ValueError(name)
 
 
-def worker(args: argparse.Namespace, points: list[list[float]], k0: int, out: list[float]) -> None:
+def worker(
+    args: argparse.Namespace,
+    points: list[list[float]],
+    k0: int,
+    out: list[float],
+    errors: Counter[str],
+) -> None:
     """Calls until the deadline on a connection of its own, keeping in-window latencies."""
     options = [("grpc.use_local_subchannel_pool", 1)]  # a TCP connection per thread
     with grpc.insecure_channel(args.address, options=options) as channel:
@@ -49,9 +57,13 @@ def worker(args: argparse.Namespace, points: list[list[float]], k0: int, out: li
         k = k0
         while (began := time.time()) < end:
             tick = time.perf_counter()
-            call(k)
-            if began >= args.start:
-                out.append(time.perf_counter() - tick)
+            try:
+                call(k)
+            except grpc.RpcError as error:  # counted, never hidden: a load with errors is no pass
+                errors[error.code().name] += 1
+            else:
+                if began >= args.start:
+                    out.append(time.perf_counter() - tick)
             k += 7919  # threads walk the points out of step
 
 
@@ -68,15 +80,19 @@ def main() -> None:
     args = parser.parse_args()
     points = json.loads(args.points.read_text())
     latencies: list[list[float]] = [[] for _ in range(args.threads)]
+    errors: list[Counter[str]] = [Counter() for _ in range(args.threads)]
     threads = [
-        threading.Thread(target=worker, args=(args, points, args.offset + t, latencies[t]))
+        threading.Thread(
+            target=worker, args=(args, points, args.offset + t, latencies[t], errors[t])
+        )
         for t in range(args.threads)
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(json.dumps([x for mine in latencies for x in mine]))
+    failed = sum(errors, Counter[str]())
+    print(json.dumps({"latencies": [x for mine in latencies for x in mine], "errors": failed}))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,25 @@ def table(results: dict[str, Any]) -> str:
                 f" | {rpcs['resolve']['calls_per_s']:,.0f}"
                 f" | {rss:,.0f} / {pss:,.0f} MiB |"
             )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *crowd_table(results)])
+
+
+def crowd_table(results: dict[str, Any]) -> list[str]:
+    """Match with many clients calling at once on one worker: latency and every failed call."""
+    lines = [
+        "| suppliers | concurrent clients | Match calls/s | Match p50 / p99 | failed calls |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for s in results["sizes"]:
+        crowd = s["served"][0].get("crowd", {}).get("match")
+        if crowd is None:
+            continue
+        failed = ", ".join(f"{n:,} {code}" for code, n in sorted(crowd["errors"].items()))
+        lines.append(
+            f"| {s['suppliers']:,} | {crowd['clients']} | {crowd['calls_per_s']:,.0f}"
+            f" | {_ms(crowd)} | {failed or 'none'} |"
+        )
+    return lines
 
 
 def peer_table(results: dict[str, Any]) -> list[str]:

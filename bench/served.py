@@ -15,8 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -35,6 +37,10 @@ from matcher_api.v1 import matcher_pb2 as pb
 from matcher_api.workers import fork_workers, stop
 
 RPCS = ("health", "match", "resolve")
+#: The crowd: this many clients calling Match at once (client processes of CROWD_THREADS each),
+#: on one worker, for issue #12's "32 concurrent clients" target.
+CROWD = 32
+CROWD_THREADS = 8
 #: Points whose Match responses the floor's pre-built one is the median-sized of.
 FLOOR_SAMPLE = 51
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +72,7 @@ def load(
     threads: int,
     seconds: float,
     warmup: float,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Drives one RPC from client processes at once; calls/s and latency over the window."""
     start = time.time() + warmup  # client start-up and warm-up calls before the window opens
     command = [sys.executable, "-m", "bench.client", "--address", address, "--rpc", rpc]
@@ -76,8 +82,10 @@ def load(
         subprocess.Popen([*command, "--offset", str(c * 104729)], stdout=subprocess.PIPE, cwd=ROOT)
         for c in range(clients)
     ]
-    latencies = [x for p in procs for x in json.loads(p.communicate()[0])]
-    return {"calls_per_s": len(latencies) / seconds, **summary(latencies)}
+    outputs = [json.loads(p.communicate()[0]) for p in procs]
+    latencies = [x for out in outputs for x in out["latencies"]]
+    errors = sum((Counter[str](out["errors"]) for out in outputs), Counter[str]())
+    return {"calls_per_s": len(latencies) / seconds, **summary(latencies), "errors": dict(errors)}
 
 
 class FloorServicer(MatcherServicer):
@@ -164,7 +172,7 @@ def run(
         json.dump([[p.lat, p.lng] for p in points], file)
         file.flush()
 
-        def drive(address: str, rpc: str, *, sequential: bool = False) -> dict[str, float]:
+        def drive(address: str, rpc: str, *, sequential: bool = False) -> dict[str, Any]:
             """One RPC's load: the configured clients, or one client calling one at a time."""
             return load(
                 address,
@@ -176,12 +184,26 @@ def run(
                 warmup=warmup,
             )
 
+        def crowd_load(address: str) -> dict[str, Any]:
+            """Match from CROWD clients at once, each on a connection of its own."""
+            crowd = load(
+                address,
+                "match",
+                points=Path(file.name),
+                clients=CROWD // CROWD_THREADS,
+                threads=CROWD_THREADS,
+                seconds=seconds,
+                warmup=warmup,
+            )
+            return {**crowd, "clients": CROWD}
+
         for count in workers:
             first = not results
             address, pids = serve(matching, count=count, servicer=MatcherServicer)
             try:
                 rpcs = {rpc: drive(address, rpc) for rpc in RPCS}
                 sequential = {"match": drive(address, "match", sequential=True)} if first else {}
+                crowd = {"match": crowd_load(address)} if first else {}
                 memory = {
                     "parent": memory_mib(os.getpid()),
                     "workers": [memory_mib(p) for p in pids],
@@ -196,5 +218,5 @@ def run(
             finally:
                 halt(pids)
             run = {"workers": count, "rpcs": rpcs, "memory": memory}
-            results.append({**run, "sequential": sequential} if first else run)
+            results.append({**run, "sequential": sequential, "crowd": crowd} if first else run)
     return results

@@ -23,6 +23,9 @@ def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, cap
     assert all(served["rpcs"][rpc]["n"] > 0 for rpc in ("health", "match", "resolve", "floor"))
     assert served["rpcs"]["floor"]["response_bytes"] > 0
     assert all(served["sequential"][rpc]["n"] > 0 for rpc in ("match", "floor"))
+    assert all(served["rpcs"][rpc]["errors"] == {} for rpc in ("health", "match", "resolve"))
+    crowd = served["crowd"]["match"]
+    assert crowd["clients"] == 32 and crowd["n"] > 0 and crowd["errors"] == {}
     postgis, redis = size["peers"]["postgis"], size["peers"]["redis"]
     assert postgis["load"]["suppliers"] == 500
     assert postgis["match"]["n"] == 20
@@ -36,6 +39,7 @@ def test_bench_at_a_toy_size_writes_well_formed_results_and_a_plot(tmp_path, cap
     printed = capsys.readouterr().out
     assert "| 500 |" in printed
     assert "PostGIS" in printed
+    assert "| 500 | 32 |" in printed  # the crowd's row
     assert "Where a served Match's time goes at 500 suppliers" in printed
 
 
