@@ -187,6 +187,7 @@ class _Turn:
     owner: Turnstile
     caller: Hashable
     order: int
+    woken: threading.Condition  # on the turnstile's lock: notified when this one goes next
     since: float = field(default=0.0)  # when the turn was taken or last charged for
 
 
@@ -195,7 +196,7 @@ class Turnstile:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._holder: _Turn | None = None
         self._waiting: list[_Turn] = []
         self._used: dict[Hashable, tuple[float, float]] = {}  # caller -> (seconds, as of when)
@@ -204,8 +205,13 @@ class Turnstile:
     @contextmanager
     def turn(self, caller: Hashable) -> Iterator[None]:
         """Computes with the turn held, offered up at each checkpoint of this thread."""
-        me = _Turn(owner=self, caller=caller, order=next(self._order))
-        with self._changed:
+        me = _Turn(
+            owner=self,
+            caller=caller,
+            order=next(self._order),
+            woken=threading.Condition(self._lock),
+        )
+        with self._lock:
             self._acquire(me)
         outer = getattr(_current, "turn", None)
         _current.turn = me
@@ -213,7 +219,7 @@ class Turnstile:
             yield
         finally:
             _current.turn = outer
-            with self._changed:
+            with self._lock:
                 self._release(me)
 
     def offer(self, me: _Turn) -> None:
@@ -221,7 +227,7 @@ class Turnstile:
         now = self._clock()
         if now - me.since < QUANTUM_S:
             return
-        with self._changed:
+        with self._lock:
             self._charge(me, now)
             mine = self._use(me.caller, now)
             others = (self._use(w.caller, now) for w in self._waiting if w.caller != me.caller)
@@ -230,14 +236,14 @@ class Turnstile:
                 self._acquire(me)
 
     def _acquire(self, me: _Turn) -> None:
-        """Waits (lock held) until the turn is free and ``me`` ranks first among the waiting."""
+        """Waits (lock held) until the turn is free and ``me`` ranks first among the waiting;
+        each waits on its own condition, so a release wakes the one that goes next, not all."""
         self._waiting.append(me)
         while self._holder is not None or self._first() is not me:
-            self._changed.wait()
+            me.woken.wait()
         self._waiting.remove(me)
         self._holder = me
         me.since = self._clock()
-        self._changed.notify_all()  # the next in line re-ranks once this one lets go
 
     def _charge(self, me: _Turn, now: float) -> None:
         """Adds the time held since the last charge to the caller's use (lock held)."""
@@ -250,7 +256,8 @@ class Turnstile:
         self._charge(me, now)
         self._holder = None
         self._forget_idle(now)
-        self._changed.notify_all()
+        if self._waiting:
+            self._first().woken.notify()  # rankings keep their order as use decays
 
     def _first(self) -> _Turn:
         """The waiting call to go next: its caller's use, then its arrival."""
