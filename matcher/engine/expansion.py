@@ -303,29 +303,6 @@ def expand(
     )
 
 
-def first_slots(
-    availability: Availability,
-    *,
-    table: ZoneTable,
-    window: Window,
-    not_before: datetime,
-    limit: int,
-    admit: Callable[[SlotArrays], Flags] | None = None,
-) -> SlotArrays:
-    """The first ``limit`` slots of ``expand`` that ``admit`` lets through (all if None),
-    expanding only as many local days as it takes."""
-    found: list[SlotArrays] = []
-    count = 0
-    for chunk in iter_chunks(availability, table=table, window=window, not_before=not_before):
-        if admit is not None:
-            chunk = chunk.take(admit(chunk))
-        found.append(chunk.take(slice(0, limit - count)))
-        count += len(found[-1])
-        if count >= limit:
-            break
-    return SlotArrays.joined(found)
-
-
 def slot_prefix(
     availability: Availability,
     *,
