@@ -140,6 +140,18 @@ def _geohash(lat: float, lng: float, *, precision: int) -> str:
     return "".join(code)
 
 
+def draw_hours_and_window(
+    rng: random.Random, request: pb.MatchRequest | pb.ListSlotsRequest
+) -> None:
+    """Local hours (three times in ten) and a window (``time_window``), drawn into a request."""
+    if rng.random() < 0.3:
+        start, end = rng.choice(HOURS)
+        request.local_hours.start, request.local_hours.end = start, end
+    found = time_window(rng)
+    if found is not None:
+        request.window.CopyFrom(found)
+
+
 def match_request(rng: random.Random, s: Supplier) -> pb.MatchRequest:
     """A Match near one supplier, every optional field drawn."""
     request = pb.MatchRequest(
@@ -155,12 +167,7 @@ def match_request(rng: random.Random, s: Supplier) -> pb.MatchRequest:
         request.specialties.append(rng.choice(s.specialties))
     if rng.random() < 0.15:
         request.languages.append(rng.choice(s.languages))
-    if rng.random() < 0.3:
-        start, end = rng.choice(HOURS)
-        request.local_hours.start, request.local_hours.end = start, end
-    found = time_window(rng)
-    if found is not None:
-        request.window.CopyFrom(found)
+    draw_hours_and_window(rng, request)
     return request
 
 
@@ -175,12 +182,7 @@ def list_request(rng: random.Random, s: Supplier, zones: list[str]) -> pb.ListSl
         request.timezone = rng.choice(zones)
     else:
         request.location.CopyFrom(location(rng, s))
-    if rng.random() < 0.3:
-        start, end = rng.choice(HOURS)
-        request.local_hours.start, request.local_hours.end = start, end
-    found = time_window(rng)
-    if found is not None:
-        request.window.CopyFrom(found)
+    draw_hours_and_window(rng, request)
     return request
 
 
