@@ -274,7 +274,7 @@ def make_plan(availability: Availability) -> Plan:
         for o in availability.one_off:
             key = (_wall_minute(o.start), o.minutes)
             fewest[key] = min(o.spots, fewest.get(key, o.spots))
-        one_offs = tuple(sorted((m, n, spots) for (m, n), spots in fewest.items()))
+        one_offs = tuple(sorted([(m, n, spots) for (m, n), spots in fewest.items()]))
     booked: tuple[tuple[int, int], ...] = ()
     if availability.booked:
         taken: dict[int, int] = {}
@@ -284,17 +284,19 @@ def make_plan(availability: Availability) -> Plan:
     return Plan(
         week=_week(availability.weekly),
         one_offs=one_offs,
-        one_off_minutes=tuple(m for m, _, _ in one_offs),
+        one_off_minutes=tuple([m for m, _, _ in one_offs]),
         booked=booked,
-        booked_minutes=tuple(m for m, _ in booked),
-        closed_days=tuple(sorted(d.toordinal() - EPOCH_ORDINAL for d in availability.closed)),
+        booked_minutes=tuple([m for m, _ in booked]),
+        closed_days=tuple(sorted([d.toordinal() - EPOCH_ORDINAL for d in availability.closed])),
         overrides=tuple(
-            _Override(
-                start=to_micros(o.window.start),
-                end=to_micros(o.window.end),
-                slots=SlotArrays.of(o.slots),
-            )
-            for o in availability.overrides
+            [
+                _Override(
+                    start=to_micros(o.window.start),
+                    end=to_micros(o.window.end),
+                    slots=SlotArrays.of(o.slots),
+                )
+                for o in availability.overrides
+            ]
         ),
     )
 
@@ -362,7 +364,7 @@ def steady_slots(
     bases_of: dict[int, int] = {}  # id(week) -> where its entries start in the joined arrays
     joined: list[_Offered] = []
     total = 0
-    extra: list[tuple[int, _Offered]] = []  # (case, its one-offs in the window)
+    extra: list[tuple[int, int, int, int]] = []  # (case, one-off wall minute, length, places)
     closed: list[tuple[int, int]] = []  # (case, closed local day in the window)
     booked: list[tuple[int, int, int]] = []  # (case, booked wall minute, places)
     for i, plan in enumerate(plans):
@@ -379,7 +381,7 @@ def steady_slots(
         if plan.one_off_minutes:
             within = _within(plan.one_off_minutes, earliest, latest)
             if within is not None:
-                extra.append((i, plan.one_off.take(within)))
+                extra.extend((i, m, n, p) for m, n, p in plan.one_offs[within])
         if plan.closed_days:
             within = _within(plan.closed_days, earliest // DAY_MINUTES, latest // DAY_MINUTES + 1)
             if within is not None:
@@ -410,10 +412,11 @@ def steady_slots(
     minute = offered.minute[at] + (week_number * WEEK_MINUTES + _MONDAY)
     length, spots = offered.length[at], offered.spots[at]
     if extra:
-        owner = np.concatenate([owner, *(np.full(len(o.minute), i) for i, o in extra)])
-        minute = np.concatenate([minute, *(o.minute for _, o in extra)])
-        length = np.concatenate([length, *(o.length for _, o in extra)])
-        spots = np.concatenate([spots, *(o.spots for _, o in extra)])
+        rows = np.array(extra, dtype=np.int64)
+        owner, minute, length, spots = (
+            np.concatenate([column, rows[:, c]])
+            for c, column in enumerate((owner, minute, length, spots))
+        )
         order = np.lexsort((spots, length, minute, owner))
         owner, minute, length, spots = owner[order], minute[order], length[order], spots[order]
         new = _new_walls(minute, length)
