@@ -114,6 +114,7 @@ class _Expanded:
     at_start: Ints  # the supplier zone's offset at each slot's start and end (seconds)
     at_end: Ints
     spans: dict[int, tuple[int, int]]  # supplier -> [first, last) of its slots
+    run_start: Ints  # where, in ``slots``, each slot's supplier's slots start
     where: Ints  # the positions, in ``slots``, of the admitted slots
 
 
@@ -192,10 +193,16 @@ def _expanded(
         order = np.argsort(owner, kind="stable")
         slots, owner, admitted = slots.take(order), owner[order], admitted[order]
         at_start, at_end = at_start[order], at_end[order]
-    firsts = np.flatnonzero(np.diff(owner, prepend=-1) != 0).tolist()
-    ends = [*firsts[1:], len(owner)] if firsts else []
-    spans = {int(owner[a]): (a, b) for a, b in zip(firsts, ends, strict=True)}
-    return _Expanded(slots, owner, admitted, at_start, at_end, spans, np.flatnonzero(admitted))
+    new_run = np.ones(len(owner), dtype=bool)
+    new_run[1:] = owner[1:] != owner[:-1]
+    firsts = np.flatnonzero(new_run)
+    bounds = firsts.tolist()
+    ends = [*bounds[1:], len(owner)] if bounds else []
+    spans = {k: (a, b) for k, a, b in zip(owner[firsts].tolist(), bounds, ends, strict=True)}
+    run_start = firsts[np.cumsum(new_run) - 1]
+    return _Expanded(
+        slots, owner, admitted, at_start, at_end, spans, run_start, np.flatnonzero(admitted)
+    )
 
 
 def _charged_at_once(
@@ -312,15 +319,11 @@ def _rendered(
 def _picked(found: _Expanded, cuts: Ints, *, limit: int) -> tuple[_Expanded, Ints]:
     """The positions, in a pass, of each supplier's first ``limit`` admitted slots among the
     first ``cuts[supplier]`` it read (none for a supplier the pass does not serve)."""
-    n = len(found.owner)
-    starts = np.zeros(n, dtype=np.int64)  # where each slot's supplier's slots start
-    firsts = np.flatnonzero(np.diff(found.owner, prepend=-1) != 0)
-    starts[firsts] = firsts
-    starts = np.maximum.accumulate(starts) if n else starts
+    starts = found.run_start
     admitted = np.cumsum(found.admitted)
-    before = np.concatenate([[0], admitted])[starts]  # admitted before the supplier's first
+    before: Ints = (admitted - found.admitted)[starts]  # admitted before the supplier's first
     rank = admitted - before - 1  # among the supplier's admitted slots
-    position = np.arange(n) - starts
+    position = np.arange(len(starts)) - starts
     keep = found.admitted & (rank < limit) & (position < cuts[found.owner])
     return found, np.flatnonzero(keep)
 
