@@ -148,19 +148,20 @@ def _expanded(
         )
         if keep_start >= context.window_end:
             continue
-        table = zone_table(supplier.timezone)
+        zone = supplier.timezone
         plan = plan_of(availability)
-        if supplier.timezone not in context.offsets:
-            context.offsets[supplier.timezone] = _steady_offset(
-                table, context.window_start, context.window_end
+        if zone not in context.offsets:
+            context.offsets[zone] = _steady_offset(
+                zone_table(zone), context.window_start, context.window_end
             )
-        offset = context.offsets[supplier.timezone]
+        offset = context.offsets[zone]
         if offset is not None and not _touched(plan, keep_start, context.window_end):
             plans.append(plan)
             steady_offsets.append(offset)
             keep_starts.append(keep_start)
             steady_of.append(k)
             continue
+        table = zone_table(zone)
         found, admitted = slot_prefix(
             availability,
             table=table,
@@ -170,7 +171,6 @@ def _expanded(
             admit=admit,
         )
         parts.append((k, found, admitted, table))
-    slots, case = SlotArrays.of([]), np.empty(0, dtype=np.int64)
     if plans:
         slots, case = steady_slots(
             plans,
@@ -179,6 +179,8 @@ def _expanded(
             keep_end=context.window_end,
             cap=context.limit if admit is None else None,
         )
+    else:
+        slots, case = SlotArrays.of([]), np.empty(0, dtype=np.int64)
     owner = np.asarray(steady_of, dtype=np.int64)[case]
     at_start = at_end = np.asarray(steady_offsets, dtype=np.int64)[case]  # one offset all along
     admitted = np.ones(len(slots), dtype=bool) if admit is None else admit(slots)
@@ -343,7 +345,7 @@ def _nothing(user: ZoneTable) -> Rendered:
 def _touched(plan: Plan, start: int, end: int) -> bool:
     """Whether a real-time override covers any instant of [start, end) (microseconds): one
     that does not changes no slot there."""
-    return any(o.start < end and start < o.end for o in plan.overrides)
+    return bool(plan.overrides) and any(o.start < end and start < o.end for o in plan.overrides)
 
 
 def _steady_offset(table: ZoneTable, window_start: int, window_end: int) -> int | None:
