@@ -114,6 +114,7 @@ class _Expanded:
     at_start: Ints  # the supplier zone's offset at each slot's start and end (seconds)
     at_end: Ints
     spans: dict[int, tuple[int, int]]  # supplier -> [first, last) of its slots
+    run_start: Ints  # where, in ``slots``, each slot's supplier's slots start
     where: Ints  # the positions, in ``slots``, of the admitted slots
 
 
@@ -147,19 +148,20 @@ def _expanded(
         )
         if keep_start >= context.window_end:
             continue
-        table = zone_table(supplier.timezone)
+        zone = supplier.timezone
         plan = plan_of(availability)
-        if supplier.timezone not in context.offsets:
-            context.offsets[supplier.timezone] = _steady_offset(
-                table, context.window_start, context.window_end
+        if zone not in context.offsets:
+            context.offsets[zone] = _steady_offset(
+                zone_table(zone), context.window_start, context.window_end
             )
-        offset = context.offsets[supplier.timezone]
+        offset = context.offsets[zone]
         if offset is not None and not _touched(plan, keep_start, context.window_end):
             plans.append(plan)
             steady_offsets.append(offset)
             keep_starts.append(keep_start)
             steady_of.append(k)
             continue
+        table = zone_table(zone)
         found, admitted = slot_prefix(
             availability,
             table=table,
@@ -169,7 +171,6 @@ def _expanded(
             admit=admit,
         )
         parts.append((k, found, admitted, table))
-    slots, case = SlotArrays.of([]), np.empty(0, dtype=np.int64)
     if plans:
         slots, case = steady_slots(
             plans,
@@ -178,6 +179,8 @@ def _expanded(
             keep_end=context.window_end,
             cap=context.limit if admit is None else None,
         )
+    else:
+        slots, case = SlotArrays.of([]), np.empty(0, dtype=np.int64)
     owner = np.asarray(steady_of, dtype=np.int64)[case]
     at_start = at_end = np.asarray(steady_offsets, dtype=np.int64)[case]  # one offset all along
     admitted = np.ones(len(slots), dtype=bool) if admit is None else admit(slots)
@@ -192,10 +195,16 @@ def _expanded(
         order = np.argsort(owner, kind="stable")
         slots, owner, admitted = slots.take(order), owner[order], admitted[order]
         at_start, at_end = at_start[order], at_end[order]
-    firsts = np.flatnonzero(np.diff(owner, prepend=-1) != 0).tolist()
-    ends = [*firsts[1:], len(owner)] if firsts else []
-    spans = {int(owner[a]): (a, b) for a, b in zip(firsts, ends, strict=True)}
-    return _Expanded(slots, owner, admitted, at_start, at_end, spans, np.flatnonzero(admitted))
+    new_run = np.ones(len(owner), dtype=bool)
+    new_run[1:] = owner[1:] != owner[:-1]
+    firsts = np.flatnonzero(new_run)
+    bounds = firsts.tolist()
+    ends = [*bounds[1:], len(owner)] if bounds else []
+    spans = {k: (a, b) for k, a, b in zip(owner[firsts].tolist(), bounds, ends, strict=True)}
+    run_start = firsts[np.cumsum(new_run) - 1]
+    return _Expanded(
+        slots, owner, admitted, at_start, at_end, spans, run_start, np.flatnonzero(admitted)
+    )
 
 
 def _charged_at_once(
@@ -312,15 +321,11 @@ def _rendered(
 def _picked(found: _Expanded, cuts: Ints, *, limit: int) -> tuple[_Expanded, Ints]:
     """The positions, in a pass, of each supplier's first ``limit`` admitted slots among the
     first ``cuts[supplier]`` it read (none for a supplier the pass does not serve)."""
-    n = len(found.owner)
-    starts = np.zeros(n, dtype=np.int64)  # where each slot's supplier's slots start
-    firsts = np.flatnonzero(np.diff(found.owner, prepend=-1) != 0)
-    starts[firsts] = firsts
-    starts = np.maximum.accumulate(starts) if n else starts
+    starts = found.run_start
     admitted = np.cumsum(found.admitted)
-    before = np.concatenate([[0], admitted])[starts]  # admitted before the supplier's first
+    before: Ints = (admitted - found.admitted)[starts]  # admitted before the supplier's first
     rank = admitted - before - 1  # among the supplier's admitted slots
-    position = np.arange(n) - starts
+    position = np.arange(len(starts)) - starts
     keep = found.admitted & (rank < limit) & (position < cuts[found.owner])
     return found, np.flatnonzero(keep)
 
@@ -340,7 +345,7 @@ def _nothing(user: ZoneTable) -> Rendered:
 def _touched(plan: Plan, start: int, end: int) -> bool:
     """Whether a real-time override covers any instant of [start, end) (microseconds): one
     that does not changes no slot there."""
-    return any(o.start < end and start < o.end for o in plan.overrides)
+    return bool(plan.overrides) and any(o.start < end and start < o.end for o in plan.overrides)
 
 
 def _steady_offset(table: ZoneTable, window_start: int, window_end: int) -> int | None:

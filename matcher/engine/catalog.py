@@ -15,6 +15,7 @@ import numpy as np
 from matcher.engine.bookable import first_bookable, recheck
 from matcher.engine.budget import Budget
 from matcher.engine.chunked import Chunked
+from matcher.engine.expansion import make_weeks
 from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, offering
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.rendering import RenderedColumns
@@ -73,6 +74,7 @@ class Catalog:
         self.suppliers: Chunked[Supplier] = Chunked(every)
         self._by_id = {s.id: i for i, s in enumerate(every)}
         self._counts: FilterCounts | None = None  # counted on first use: availability changes none
+        make_weeks(s.availability.weekly for s in every)
         offered = offering(every)
         self._nearby = Nearby(every, offered=offered)
         remote = offered[Modality.REMOTE].tolist()

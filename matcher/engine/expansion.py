@@ -20,7 +20,8 @@ Instants are int64 microseconds since the epoch: windows, notice and overrides c
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property, lru_cache
@@ -43,6 +44,8 @@ MINUTE_MICROS = 60 * MICROS
 TILED_WEEKS = 3
 #: Plans kept for the availabilities used most recently.
 PLANS_KEPT = 1 << 14
+#: Weeks kept for the sets of weekly rules used most recently.
+WEEKS_KEPT = 1 << 12
 _MONDAY = 4 * DAY_MINUTES  # 1970-01-05 00:00, a Monday, in minutes since 1970
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 #: Local days expanded before the first look at how many slots there are: a 7-day window's.
@@ -189,7 +192,7 @@ class _Week:
         return SlotArrays(start, start + length, spots, spots)
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=WEEKS_KEPT)
 def _week(weekly: tuple[WeeklyRule, ...]) -> _Week:
     """Weekly rules as a week of wall starts, one per minute and length (the fewest places).
 
@@ -205,6 +208,14 @@ def _week(weekly: tuple[WeeklyRule, ...]) -> _Week:
             ]
         )
     )
+
+
+def make_weeks(weeklies: Iterable[tuple[WeeklyRule, ...]]) -> None:
+    """Makes the weeks of the ``WEEKS_KEPT`` commonest sets of weekly rules up front (the
+    commonest last, so kept longest): each takes some 50 µs, which the first Matches after a
+    load would otherwise pay, several each."""
+    for weekly, _ in reversed(Counter(weeklies).most_common(WEEKS_KEPT)):
+        _week(weekly)
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,7 +274,7 @@ def make_plan(availability: Availability) -> Plan:
         for o in availability.one_off:
             key = (_wall_minute(o.start), o.minutes)
             fewest[key] = min(o.spots, fewest.get(key, o.spots))
-        one_offs = tuple(sorted((m, n, spots) for (m, n), spots in fewest.items()))
+        one_offs = tuple(sorted([(m, n, spots) for (m, n), spots in fewest.items()]))
     booked: tuple[tuple[int, int], ...] = ()
     if availability.booked:
         taken: dict[int, int] = {}
@@ -273,17 +284,19 @@ def make_plan(availability: Availability) -> Plan:
     return Plan(
         week=_week(availability.weekly),
         one_offs=one_offs,
-        one_off_minutes=tuple(m for m, _, _ in one_offs),
+        one_off_minutes=tuple([m for m, _, _ in one_offs]),
         booked=booked,
-        booked_minutes=tuple(m for m, _ in booked),
-        closed_days=tuple(sorted(d.toordinal() - EPOCH_ORDINAL for d in availability.closed)),
+        booked_minutes=tuple([m for m, _ in booked]),
+        closed_days=tuple(sorted([d.toordinal() - EPOCH_ORDINAL for d in availability.closed])),
         overrides=tuple(
-            _Override(
-                start=to_micros(o.window.start),
-                end=to_micros(o.window.end),
-                slots=SlotArrays.of(o.slots),
-            )
-            for o in availability.overrides
+            [
+                _Override(
+                    start=to_micros(o.window.start),
+                    end=to_micros(o.window.end),
+                    slots=SlotArrays.of(o.slots),
+                )
+                for o in availability.overrides
+            ]
         ),
     )
 
@@ -351,7 +364,7 @@ def steady_slots(
     bases_of: dict[int, int] = {}  # id(week) -> where its entries start in the joined arrays
     joined: list[_Offered] = []
     total = 0
-    extra: list[tuple[int, _Offered]] = []  # (case, its one-offs in the window)
+    extra: list[tuple[int, int, int, int]] = []  # (case, one-off wall minute, length, places)
     closed: list[tuple[int, int]] = []  # (case, closed local day in the window)
     booked: list[tuple[int, int, int]] = []  # (case, booked wall minute, places)
     for i, plan in enumerate(plans):
@@ -368,7 +381,7 @@ def steady_slots(
         if plan.one_off_minutes:
             within = _within(plan.one_off_minutes, earliest, latest)
             if within is not None:
-                extra.append((i, plan.one_off.take(within)))
+                extra.extend((i, m, n, p) for m, n, p in plan.one_offs[within])
         if plan.closed_days:
             within = _within(plan.closed_days, earliest // DAY_MINUTES, latest // DAY_MINUTES + 1)
             if within is not None:
@@ -399,10 +412,11 @@ def steady_slots(
     minute = offered.minute[at] + (week_number * WEEK_MINUTES + _MONDAY)
     length, spots = offered.length[at], offered.spots[at]
     if extra:
-        owner = np.concatenate([owner, *(np.full(len(o.minute), i) for i, o in extra)])
-        minute = np.concatenate([minute, *(o.minute for _, o in extra)])
-        length = np.concatenate([length, *(o.length for _, o in extra)])
-        spots = np.concatenate([spots, *(o.spots for _, o in extra)])
+        rows = np.array(extra, dtype=np.int64)
+        owner, minute, length, spots = (
+            np.concatenate([column, rows[:, c]])
+            for c, column in enumerate((owner, minute, length, spots))
+        )
         order = np.lexsort((spots, length, minute, owner))
         owner, minute, length, spots = owner[order], minute[order], length[order], spots[order]
         new = _new_walls(minute, length)
