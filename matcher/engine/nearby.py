@@ -49,9 +49,7 @@ class Nearby:
         """The suppliers that serve the point in person within the radius or at home, nearest
         first (ties by id), a run at a time; the first run holds at least the ``first`` nearest.
 
-        Lazy: geodesics are computed only as far as the caller reads. A supplier both near in
-        person and covering the point at home is a candidate twice, measured twice to the same
-        km, so the two are neighbours in a run: joined there.
+        Lazy: geodesics are computed only as far as the caller reads.
         """
         positions = np.empty(0, dtype=np.int64)
         rough = np.empty(0)
@@ -61,10 +59,17 @@ class Nearby:
             close = (km - GREAT_CIRCLE_ERROR_KM) * (1 - HAVERSINE_SLACK) <= radius_km
             positions, rough = self._in_person[hits[close]], km[close]
         codes = np.ones(len(positions), dtype=np.int64)
-        home = positions[:0]
         if Modality.HOME_VISIT in modalities:
             areas = self._areas.covering(lng_variants(p.lng), p.lat)
             home = self._home_visit[areas]
+            if len(home) and len(positions):  # near in person too: one candidate meeting both
+                order = np.argsort(positions)
+                at = order[
+                    np.minimum(np.searchsorted(positions, home, sorter=order), len(order) - 1)
+                ]
+                both = positions[at] == home
+                codes[at[both]] = 3
+                areas, home = areas[~both], home[~both]
             if len(home):
                 km = great_circle_km(p, xyz=self._home_xyz[areas])
                 positions = np.concatenate([positions, home])
@@ -79,11 +84,7 @@ class Nearby:
             first=first,
         ):
             at, met = positions[run], codes[run] & (2 + (km <= radius_km))
-            if len(home):
-                twice = np.flatnonzero(at[1:] == at[:-1])
-                met[twice + 1] |= met[twice]
-                met[twice] = 0
-            kept = met > 0  # in person beyond the radius, or joined to its neighbour: out
+            kept = met > 0  # in person only, and beyond the radius: out
             if kept.all():
                 yield at, km, met
             elif kept.any():

@@ -196,16 +196,19 @@ def nearest_runs(
             batch, remaining = remaining[taken], remaining[~taken]
         else:
             batch, remaining, bound = remaining, remaining[:0], math.inf
-        waiting = np.concatenate([waiting, batch])
-        waiting_km = np.concatenate(
-            [waiting_km, geodesic_km(p, lats=lats[batch], lngs=lngs[batch])]
-        )
+        km = geodesic_km(p, lats=lats[batch], lngs=lngs[batch])
+        if len(waiting):
+            batch, km = np.concatenate([waiting, batch]), np.concatenate([waiting_km, km])
         wanted *= 4
-        ready = waiting_km < bound
-        if ready.any():
-            order = np.lexsort((ranks[waiting[ready]], waiting_km[ready]))
-            yield waiting[ready][order], waiting_km[ready][order]
-            waiting, waiting_km = waiting[~ready], waiting_km[~ready]
+        ready = km < bound
+        if ready.all():
+            waiting, waiting_km = batch[:0], km[:0]
+        else:
+            waiting, waiting_km = batch[~ready], km[~ready]
+            batch, km = batch[ready], km[ready]
+        if len(batch):
+            order = np.lexsort((ranks[batch], km))
+            yield batch[order], km[order]
 
 
 def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:
