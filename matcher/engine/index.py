@@ -148,7 +148,10 @@ class AreaIndex:
         keys = (rows0[owner] + row) * _AREA_COLUMNS + columns0[owner] + column
         order = np.argsort(keys, kind="stable")
         self._keys, self._listed = keys[order], owner[order].astype(np.int64)
-        self._circles = _circles(self._areas)  # x, y, scale, inner, outer: one row a polygon
+        # x, y, scale, inner, outer of each listing: a cell's are one slice, not a gather
+        circles = _circles(self._areas)
+        self._listed_circles = circles[self._listed]
+        self._everywhere_circles = circles[self._everywhere]
 
     def __len__(self) -> int:
         return len(self._areas)
@@ -167,21 +170,25 @@ class AreaIndex:
                 named.append(lng)
         bounds = self._keys.searchsorted(edges).tolist()
         found: list[IntArray] = []
+        circles: list[Floats] = []
         tested: list[float] = []
         for lng, start, stop in zip(named, bounds[::2], bounds[1::2], strict=True):
             if start < stop:
                 found.append(self._listed[start:stop])
+                circles.append(self._listed_circles[start:stop])
                 tested.append(lng)
             if len(self._everywhere):
                 found.append(self._everywhere)
+                circles.append(self._everywhere_circles)
                 tested.append(lng)
         if not found:
             return np.empty(0, dtype=np.int64)
-        near = found[0] if len(found) == 1 else np.concatenate(found)
+        near, circle = found[0], circles[0]
         px: Floats | float = tested[0]
         if len(found) > 1:
+            near, circle = np.concatenate(found), np.concatenate(circles)
             px = np.repeat(np.asarray(tested, dtype=np.float64), [len(f) for f in found])
-        x, y, scale, inner, outer = self._circles[near].T
+        x, y, scale, inner, outer = circle.T
         reach = np.hypot((px - x) * scale, lat - y)
         inside = reach < inner
         unsure = np.flatnonzero(~inside & (reach <= outer))

@@ -32,9 +32,11 @@ class Nearby:
     """A grid over the in-person suppliers' points and an index of the home-visit areas."""
 
     def __init__(self, suppliers: Sequence[Supplier], *, offered: dict[Modality, IntArray]) -> None:
-        self._lats = np.array([s.location.lat for s in suppliers], dtype=np.float64)
-        self._lngs = np.array([s.location.lng for s in suppliers], dtype=np.float64)
-        self._id_ranks = _ranks([s.id for s in suppliers])
+        lats = np.array([s.location.lat for s in suppliers], dtype=np.float64)
+        lngs = np.array([s.location.lng for s in suppliers], dtype=np.float64)
+        # latitude, longitude and id rank side by side: a candidate's are one row
+        self._places = np.column_stack([lats, lngs, _ranks([s.id for s in suppliers])])
+        self._lats, self._lngs = self._places[:, 0], self._places[:, 1]
         self._in_person = offered[Modality.IN_PERSON]
         self._home_visit = offered[Modality.HOME_VISIT]
         self._points = PointGrid(self._lngs[self._in_person], self._lats[self._in_person])
@@ -75,12 +77,13 @@ class Nearby:
                 positions = np.concatenate([positions, home])
                 rough = np.concatenate([rough, km])
                 codes = np.concatenate([codes, np.full(len(home), 2)])
+        places = self._places[positions]
         for run, km in nearest_runs(
             p,
             rough=rough,
-            lats=self._lats[positions],
-            lngs=self._lngs[positions],
-            ranks=self._id_ranks[positions],
+            lats=places[:, 0],
+            lngs=places[:, 1],
+            ranks=places[:, 2],
             first=first,
         ):
             at, met = positions[run], codes[run] & (2 + (km <= radius_km))

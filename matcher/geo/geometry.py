@@ -153,7 +153,7 @@ def nearest_first(
     *,
     lats: npt.NDArray[np.float64],
     lngs: npt.NDArray[np.float64],
-    ranks: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64] | npt.NDArray[np.float64],
     rough: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank);
@@ -167,7 +167,7 @@ def nearest_runs(
     *,
     lats: npt.NDArray[np.float64],
     lngs: npt.NDArray[np.float64],
-    ranks: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64] | npt.NDArray[np.float64],
     rough: npt.NDArray[np.float64] | None = None,
     first: int = FIRST_GEODESICS,
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
