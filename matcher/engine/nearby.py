@@ -34,7 +34,7 @@ class Nearby:
     def __init__(self, suppliers: Sequence[Supplier], *, offered: dict[Modality, IntArray]) -> None:
         lats = np.array([s.location.lat for s in suppliers], dtype=np.float64)
         lngs = np.array([s.location.lng for s in suppliers], dtype=np.float64)
-        # latitude, longitude and id rank side by side: a candidate's are one row
+        # latitude, longitude and id rank side by side: a measured candidate's are one row
         self._places = np.column_stack([lats, lngs, _ranks([s.id for s in suppliers])])
         self._lats, self._lngs = self._places[:, 0], self._places[:, 1]
         self._in_person = offered[Modality.IN_PERSON]
@@ -77,14 +77,14 @@ class Nearby:
                 positions = np.concatenate([positions, home])
                 rough = np.concatenate([rough, km])
                 codes = np.concatenate([codes, np.full(len(home), 2)])
-        places = self._places[positions]
         for run, km in nearest_runs(
             p,
             rough=rough,
-            lats=places[:, 0],
-            lngs=places[:, 1],
-            ranks=places[:, 2],
+            lats=self._lats,
+            lngs=self._lngs,
+            ranks=self._places[:, 2],
             first=first,
+            among=positions,
         ):
             at, met = positions[run], codes[run] & (2 + (km <= radius_km))
             kept = met > 0  # in person only, and beyond the radius: out

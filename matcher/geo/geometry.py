@@ -170,10 +170,12 @@ def nearest_runs(
     ranks: npt.NDArray[np.int64] | npt.NDArray[np.float64],
     rough: npt.NDArray[np.float64] | None = None,
     first: int = FIRST_GEODESICS,
+    among: npt.NDArray[np.int64] | None = None,
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
     """``nearest_first`` a run at a time: indices and geodesic km, in order; the first run
     holds at least the ``first`` nearest (all if not twice as many), each later one four
-    times more.
+    times more. With ``among`` (and ``rough`` for each of it) only those points are ranked,
+    by their indices in ``among``: the arrays are read for the measured points alone.
 
     Geodesics cost about a microsecond each, so they are computed lazily in rounds taken in
     haversine order (each round found by a partition, not a sort of all): a round measures
@@ -181,8 +183,10 @@ def nearest_runs(
     ``_WIDEN`` of the ``wanted``-th smallest), after which those ``wanted`` at least are below
     what any unmeasured point's geodesic can be; they are sorted and given out.
     """
+    if among is None:
+        among = np.arange(len(lats))
     if rough is None:
-        rough = haversine_km(p, lats=lats, lngs=lngs)
+        rough = haversine_km(p, lats=lats[among], lngs=lngs[among])
     waiting = np.empty(0, dtype=np.int64)  # computed, not given out yet
     waiting_km = np.empty(0)
     remaining = np.arange(len(rough))
@@ -196,7 +200,8 @@ def nearest_runs(
             batch, remaining = remaining[taken], remaining[~taken]
         else:
             batch, remaining, bound = remaining, remaining[:0], math.inf
-        km = geodesic_km(p, lats=lats[batch], lngs=lngs[batch])
+        rows = among[batch]
+        km = geodesic_km(p, lats=lats[rows], lngs=lngs[rows])
         if len(waiting):
             batch, km = np.concatenate([waiting, batch]), np.concatenate([waiting_km, km])
         wanted *= 4
@@ -207,7 +212,7 @@ def nearest_runs(
             waiting, waiting_km = batch[~ready], km[~ready]
             batch, km = batch[ready], km[ready]
         if len(batch):
-            order = np.lexsort((ranks[batch], km))
+            order = np.lexsort((ranks[among[batch]], km))
             yield batch[order], km[order]
 
 
