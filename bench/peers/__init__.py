@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import partial
-from itertools import islice
 
 import psycopg
 
@@ -187,11 +186,8 @@ def run_redis(
 
 def nearby_ids(catalog: Catalog, *, query: MatchQuery) -> list[str]:
     """The nearby step's answer: the ids of the 20 nearest in-person suppliers in the radius."""
-    assert query.point is not None
-    found = catalog._nearby.by_distance(
-        query.point, radius_km=query.radius_km, modalities=IN_PERSON
-    )
-    return [catalog.suppliers[i].id for i, _, _ in islice(found, NEAREST)]
+    found = catalog.nearest(replace(query, modalities=IN_PERSON), limit=NEAREST)
+    return [catalog.suppliers[c.position].id for c in found]
 
 
 def run(

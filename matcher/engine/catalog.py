@@ -16,11 +16,12 @@ from matcher.engine.bookable import first_bookable, recheck
 from matcher.engine.budget import Budget
 from matcher.engine.chunked import Chunked
 from matcher.engine.expansion import make_weeks
-from matcher.engine.nearby import BOTH, HOME_VISIT, IN_PERSON, Nearby, offering
+from matcher.engine.nearby import Nearby, Run, offering
 from matcher.engine.remote import RemoteRanker, daily_histogram
 from matcher.engine.rendering import RenderedColumns
 from matcher.engine.slot_ids import parse_slot_id
 from matcher.errors import NotFound
+from matcher.geo.geometry import FIRST_GEODESICS
 from matcher.instants import to_micros
 from matcher.model import (
     WAKING_HOURS,
@@ -43,8 +44,11 @@ CANDIDATE_BATCH = 64
 #: Remote candidates whose distances are measured together.
 REMOTE_PIECE = 32
 REMOTE_ONLY = frozenset({Modality.REMOTE})
-#: Each set of nearby modalities with remote care added.
-_WITH_REMOTE = {met: met | REMOTE_ONLY for met in (IN_PERSON, HOME_VISIT, BOTH)}
+_MET_BITS = (Modality.IN_PERSON, Modality.HOME_VISIT, Modality.REMOTE)
+#: What a candidate is matched by, for each sum of 1 (in person), 2 (at home) and 4 (remote).
+_MET = tuple(
+    frozenset(m for bit, m in enumerate(_MET_BITS) if code >> bit & 1) for code in range(8)
+)
 
 
 class Candidate(NamedTuple):
@@ -173,24 +177,32 @@ class Catalog:
     def nearest(self, query: MatchQuery, *, limit: int) -> list[Candidate]:
         """The first ``limit`` suppliers serving the user's point in person or at home that
         pass the filters, nearest first: the spatial step of ``match`` alone."""
-        return list(islice(self._nearby_candidates(query, seen=set()), limit))
+        return list(islice(self._nearby_candidates(query, seen=set(), first=limit), limit))
 
-    def _nearby_candidates(self, query: MatchQuery, *, seen: set[int]) -> Iterator[Candidate]:
-        """Suppliers serving the user's point that pass the filters, nearest first; adds each
-        yielded supplier's position to ``seen``."""
+    def _nearby_candidates(
+        self, query: MatchQuery, *, seen: set[int], first: int = FIRST_GEODESICS
+    ) -> Iterator[Candidate]:
+        """Suppliers serving the user's point that pass the filters, nearest first, the
+        ``first`` nearest measured together; adds their positions to ``seen`` a run at a time."""
         if query.point is None:
-            return
-        remote_too = Modality.REMOTE in query.modalities
-        filtered = bool(query.specialties or query.languages)
-        for i, distance, met in self._nearby.by_distance(
-            query.point, radius_km=query.radius_km, modalities=query.modalities
-        ):
-            if filtered and not _wanted(self.suppliers[i], query):
-                continue
-            if remote_too and self._offers_remote[i]:
-                met = _WITH_REMOTE[met]
-            seen.add(i)
-            yield Candidate(position=i, distance_km=distance, modalities=met)
+            return iter(())
+        runs = self._nearby.runs(
+            query.point, radius_km=query.radius_km, modalities=query.modalities, first=first
+        )
+        return chain.from_iterable(self._nearby_run(run, query=query, seen=seen) for run in runs)
+
+    def _nearby_run(self, run: Run, *, query: MatchQuery, seen: set[int]) -> list[Candidate]:
+        """One run of nearby suppliers as the candidates that pass the filters, their
+        positions added to ``seen``."""
+        at, km, met = run
+        if query.specialties or query.languages:
+            wanted = [_wanted(self.suppliers[i], query) for i in at.tolist()]
+            at, km, met = at[wanted], km[wanted], met[wanted]
+        if Modality.REMOTE in query.modalities:
+            met = met + 4 * self._offers_remote[at]
+        positions = at.tolist()
+        seen.update(positions)
+        return list(map(Candidate, positions, km.tolist(), map(_MET.__getitem__, met.tolist())))
 
     def _remote_candidates(self, query: MatchQuery, *, exclude: set[int]) -> Iterator[Candidate]:
         """Remote suppliers not already nearby, best score first, distances measured a few

@@ -8,89 +8,90 @@ import numpy as np
 import numpy.typing as npt
 from shapely.geometry import Polygon
 
-from matcher.engine.expansion import member
 from matcher.engine.index import AreaIndex, PointGrid
 from matcher.geo.geometry import (
+    GREAT_CIRCLE_ERROR_KM,
     HAVERSINE_SLACK,
     geodesic_km,
-    haversine_km,
+    great_circle_km,
     lng_variants,
     nearest_runs,
     search_boxes,
+    unit_vectors,
 )
 from matcher.model import Modality, Point, Supplier
 
 IntArray = npt.NDArray[np.int64]
-#: What a nearby supplier can be matched by, as the few sets there are.
-IN_PERSON = frozenset({Modality.IN_PERSON})
-HOME_VISIT = frozenset({Modality.HOME_VISIT})
-BOTH = IN_PERSON | HOME_VISIT
-_MET = (frozenset[Modality](), IN_PERSON, HOME_VISIT, BOTH)
+Floats = npt.NDArray[np.float64]
+#: Nearby suppliers nearest first: positions, geodesic km, and what each is matched by
+#: (1 in person, 2 at home, 3 both).
+Run = tuple[IntArray, Floats, IntArray]
 
 
 class Nearby:
     """A grid over the in-person suppliers' points and an index of the home-visit areas."""
 
     def __init__(self, suppliers: Sequence[Supplier], *, offered: dict[Modality, IntArray]) -> None:
-        self._lats = np.array([s.location.lat for s in suppliers], dtype=np.float64)
-        self._lngs = np.array([s.location.lng for s in suppliers], dtype=np.float64)
-        self._id_ranks = _ranks([s.id for s in suppliers])
+        lats = np.array([s.location.lat for s in suppliers], dtype=np.float64)
+        lngs = np.array([s.location.lng for s in suppliers], dtype=np.float64)
+        # latitude, longitude and id rank side by side: a measured candidate's are one row
+        self._places = np.column_stack([lats, lngs, _ranks([s.id for s in suppliers])])
+        self._lats, self._lngs = self._places[:, 0], self._places[:, 1]
         self._in_person = offered[Modality.IN_PERSON]
         self._home_visit = offered[Modality.HOME_VISIT]
-        self._offers_in_person = np.zeros(len(suppliers), dtype=bool)
-        self._offers_in_person[self._in_person] = True
         self._points = PointGrid(self._lngs[self._in_person], self._lats[self._in_person])
         self._areas = AreaIndex([_area(suppliers[i]) for i in self._home_visit.tolist()])
+        self._home_xyz = unit_vectors(
+            lats=self._lats[self._home_visit], lngs=self._lngs[self._home_visit]
+        )
 
-    def by_distance(
-        self, p: Point, *, radius_km: float, modalities: frozenset[Modality]
-    ) -> Iterator[tuple[int, float, frozenset[Modality]]]:
-        """(position, geodesic km, modalities met) of each supplier that serves the point in
-        person within the radius or at home, nearest first (ties by id).
+    def runs(
+        self, p: Point, *, radius_km: float, modalities: frozenset[Modality], first: int
+    ) -> Iterator[Run]:
+        """The suppliers that serve the point in person within the radius or at home, nearest
+        first (ties by id), a run at a time; the first run holds at least the ``first`` nearest.
 
         Lazy: geodesics are computed only as far as the caller reads.
         """
-        in_person = np.empty(0, dtype=np.int64)
+        positions = np.empty(0, dtype=np.int64)
         rough = np.empty(0)
-        boxes = search_boxes(p, radius_km=radius_km)
-        asked_in_person = Modality.IN_PERSON in modalities
-        if asked_in_person:
-            hits, lngs, lats = self._points.within(boxes)
-            km = haversine_km(p, lats=lats, lngs=lngs)
-            close = km * (1 - HAVERSINE_SLACK) <= radius_km
-            in_person, rough = self._in_person[hits[close]], km[close]
-        home = np.empty(0, dtype=np.int64)
+        if Modality.IN_PERSON in modalities:
+            hits, _, _, xyz = self._points.within(search_boxes(p, radius_km=radius_km))
+            km = great_circle_km(p, xyz=xyz)
+            close = (km - GREAT_CIRCLE_ERROR_KM) * (1 - HAVERSINE_SLACK) <= radius_km
+            positions, rough = self._in_person[hits[close]], km[close]
+        codes = np.ones(len(positions), dtype=np.int64)
         if Modality.HOME_VISIT in modalities:
-            home = self._home_visit[self._areas.covering(lng_variants(p.lng), p.lat)]
-        positions, serves = in_person, np.zeros(len(in_person), dtype=bool)
-        if len(home):
-            lats, lngs = self._lats[home], self._lngs[home]
-            km = haversine_km(p, lats=lats, lngs=lngs)
-            listed = np.zeros(len(home), dtype=bool)  # among ``in_person`` already, chosen as
-            if asked_in_person:  # they were: in person, in a box, near enough
-                for west, south, east, north in boxes:
-                    listed |= (west <= lngs) & (lngs <= east) & (south <= lats) & (lats <= north)
-                listed &= self._offers_in_person[home] & (km * (1 - HAVERSINE_SLACK) <= radius_km)
-            if listed.any():
-                serves = member(in_person, np.sort(home[listed]))
-            positions = np.concatenate([in_person, home[~listed]])
-            rough = np.concatenate([rough, km[~listed]])
-            serves = np.concatenate([serves, np.ones(int((~listed).sum()), dtype=bool)])
-        in_box = np.arange(len(positions)) < len(in_person)
+            areas = self._areas.covering(lng_variants(p.lng), p.lat)
+            home = self._home_visit[areas]
+            if len(home) and len(positions):  # near in person too: one candidate meeting both
+                order = np.argsort(positions)
+                at = order[
+                    np.minimum(np.searchsorted(positions, home, sorter=order), len(order) - 1)
+                ]
+                both = positions[at] == home
+                codes[at[both]] = 3
+                areas, home = areas[~both], home[~both]
+            if len(home):
+                km = great_circle_km(p, xyz=self._home_xyz[areas])
+                positions = np.concatenate([positions, home])
+                rough = np.concatenate([rough, km])
+                codes = np.concatenate([codes, np.full(len(home), 2)])
         for run, km in nearest_runs(
             p,
             rough=rough,
-            lats=self._lats[positions],
-            lngs=self._lngs[positions],
-            ranks=self._id_ranks[positions],
+            lats=self._lats,
+            lngs=self._lngs,
+            ranks=self._places[:, 2],
+            first=first,
+            among=positions,
         ):
-            near = in_box[run] & (km <= radius_km)  # 1 in person, 2 at home, 3 both
-            met = near.astype(np.int64) + 2 * serves[run]
-            for position, distance, code in zip(
-                positions[run].tolist(), km.tolist(), met.tolist(), strict=True
-            ):
-                if code:
-                    yield position, distance, _MET[code]
+            at, met = positions[run], codes[run] & (2 + (km <= radius_km))
+            kept = met > 0  # in person only, and beyond the radius: out
+            if kept.all():
+                yield at, km, met
+            elif kept.any():
+                yield at[kept], km[kept], met[kept]
 
     def distances_km(self, p: Point | None, positions: Sequence[int]) -> list[float]:
         """Geodesic km from the user to some suppliers; 0 when the user gave only a country."""

@@ -21,8 +21,14 @@ EARTH_MEAN_RADIUS_KM = 6371.0088
 CIRCLE_BATCH = 4096
 #: WGS84 geodesics stay within 0.994-1.005 of haversine on the mean sphere: bound them at 1%.
 HAVERSINE_SLACK = 0.01
-#: Geodesics computed in the first round of ``nearest_first``; each later round four times more.
+#: How far ``great_circle_km`` may be from ``haversine_km``: its rounding near zero, where a
+#: cosine a unit from 1 is a quarter metre, with room to spare.
+GREAT_CIRCLE_ERROR_KM = 0.001
+#: Points ``nearest_first`` gives out after its first round of geodesics; each later round
+#: gives out at least four times more.
 FIRST_GEODESICS = 32
+#: A point whose haversine exceeds the k-th smallest by this factor cannot be among the first k.
+_WIDEN = (1 + HAVERSINE_SLACK) / (1 - HAVERSINE_SLACK)
 GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 Box = tuple[float, float, float, float]  # (min_lng, min_lat, max_lng, max_lat)
@@ -124,16 +130,34 @@ def haversine_km(
     return np.asarray(2 * EARTH_MEAN_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0))))
 
 
+def unit_vectors(
+    *, lats: npt.NDArray[np.float64], lngs: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Each point as an (x, y, z) row on the unit sphere: what ``great_circle_km`` measures."""
+    phi, lam = np.radians(lats), np.radians(lngs)
+    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+
+
+def great_circle_km(p: Point, *, xyz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``haversine_km`` from the points' ``unit_vectors``, by a dot product: a few array
+    operations where the haversine takes many (what costs on tens of points), within
+    ``GREAT_CIRCLE_ERROR_KM`` of it."""
+    phi, lam = math.radians(p.lat), math.radians(p.lng)
+    centre = (math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi))
+    half_chord = np.sqrt(np.maximum(0.5 - 0.5 * (xyz @ centre), 0.0))
+    return np.asarray(2 * EARTH_MEAN_RADIUS_KM * np.arcsin(np.minimum(half_chord, 1.0)))
+
+
 def nearest_first(
     p: Point,
     *,
     lats: npt.NDArray[np.float64],
     lngs: npt.NDArray[np.float64],
-    ranks: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64] | npt.NDArray[np.float64],
     rough: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Indices of the points with their geodesic km from ``p``, nearest first (ties by rank);
-    ``rough``, if given, is each one's ``haversine_km``."""
+    ``rough``, if given, is each one's ``haversine_km`` (or ``great_circle_km``)."""
     for found, km in nearest_runs(p, lats=lats, lngs=lngs, ranks=ranks, rough=rough):
         yield from zip(found.tolist(), km.tolist(), strict=True)
 
@@ -143,38 +167,53 @@ def nearest_runs(
     *,
     lats: npt.NDArray[np.float64],
     lngs: npt.NDArray[np.float64],
-    ranks: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64] | npt.NDArray[np.float64],
     rough: npt.NDArray[np.float64] | None = None,
+    first: int = FIRST_GEODESICS,
+    among: npt.NDArray[np.int64] | None = None,
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    """``nearest_first`` a run at a time: indices and geodesic km, in order.
+    """``nearest_first`` a run at a time: indices and geodesic km, in order; the first run
+    holds at least the ``first`` nearest (all if not twice as many), each later one four
+    times more. With ``among`` (and ``rough`` for each of it) only those points are ranked,
+    by their indices in ``among``: the arrays are read for the measured points alone.
 
-    Geodesics cost about a microsecond each, so they are computed lazily in growing rounds
-    taken in haversine order (each round found by a partition, not a sort of all); the points
-    whose geodesic is below any still uncomputed one's can be are then sorted and given out.
+    Geodesics cost about a microsecond each, so they are computed lazily in rounds taken in
+    haversine order (each round found by a partition, not a sort of all): a round measures
+    every point that may be among the next ``wanted`` nearest (its haversine within
+    ``_WIDEN`` of the ``wanted``-th smallest), after which those ``wanted`` at least are below
+    what any unmeasured point's geodesic can be; they are sorted and given out.
     """
+    if among is None:
+        among = np.arange(len(lats))
     if rough is None:
-        rough = haversine_km(p, lats=lats, lngs=lngs)
+        rough = haversine_km(p, lats=lats[among], lngs=lngs[among])
     waiting = np.empty(0, dtype=np.int64)  # computed, not given out yet
     waiting_km = np.empty(0)
     remaining = np.arange(len(rough))
-    chunk = FIRST_GEODESICS
+    wanted = max(first, 1)
     while len(remaining):
-        if chunk < len(remaining):
-            split = np.argpartition(rough[remaining], chunk)
-            batch, remaining = remaining[split[:chunk]], remaining[split[chunk:]]
-            bound = float(rough[remaining].min()) * (1 - HAVERSINE_SLACK)
+        if 2 * wanted < len(remaining):  # else a round costs more than the rest's geodesics
+            near = rough[remaining]
+            taken = near <= np.partition(near, wanted - 1)[wanted - 1] * _WIDEN
+            least = float(near[~taken].min(initial=math.inf)) - GREAT_CIRCLE_ERROR_KM
+            bound = least * (1 - HAVERSINE_SLACK)
+            batch, remaining = remaining[taken], remaining[~taken]
         else:
             batch, remaining, bound = remaining, remaining[:0], math.inf
-        waiting = np.concatenate([waiting, batch])
-        waiting_km = np.concatenate(
-            [waiting_km, geodesic_km(p, lats=lats[batch], lngs=lngs[batch])]
-        )
-        chunk *= 4
-        ready = waiting_km < bound
-        if ready.any():
-            order = np.lexsort((ranks[waiting[ready]], waiting_km[ready]))
-            yield waiting[ready][order], waiting_km[ready][order]
-            waiting, waiting_km = waiting[~ready], waiting_km[~ready]
+        rows = among[batch]
+        km = geodesic_km(p, lats=lats[rows], lngs=lngs[rows])
+        if len(waiting):
+            batch, km = np.concatenate([waiting, batch]), np.concatenate([waiting_km, km])
+        wanted *= 4
+        ready = km < bound
+        if ready.all():
+            waiting, waiting_km = batch[:0], km[:0]
+        else:
+            waiting, waiting_km = batch[~ready], km[~ready]
+            batch, km = batch[ready], km[ready]
+        if len(batch):
+            order = np.lexsort((ranks[among[batch]], km))
+            yield batch[order], km[order]
 
 
 def circle(p: Point, *, radius_km: float, vertices: int = 64) -> Polygon:

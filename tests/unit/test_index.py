@@ -28,7 +28,7 @@ def inside_any(lngs: np.ndarray, lats: np.ndarray, boxes: list[Box]) -> list[int
 
 
 def within(grid: PointGrid, boxes: list[Box]) -> list[int]:
-    numbers, _, _ = grid.within(boxes)
+    numbers, _, _, _ = grid.within(boxes)
     assert len(set(numbers.tolist())) == len(numbers), "each point once"
     return sorted(numbers.tolist())
 
