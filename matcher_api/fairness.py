@@ -90,9 +90,7 @@ class FairPool:
         """The task no longer counts as in flight (lock held); at most once."""
         if not task.settled:
             task.settled = True
-            self._in_flight[task.caller] -= 1
-            if not self._in_flight[task.caller]:
-                del self._in_flight[task.caller]
+            _count_out(self._in_flight, task.caller)
 
     def submit(self, caller: Hashable, fn: Callable[..., Any], *args: Any) -> futures.Future[Any]:
         """Queues ``fn(*args)`` as one of ``caller``'s calls."""
@@ -131,11 +129,16 @@ class FairPool:
                 _working.task = None
             with self._changed:
                 self._settle(task)
-                self._running[caller] -= 1
-                if not self._running[caller]:
-                    del self._running[caller]
+                _count_out(self._running, caller)
                 self._make_ready(caller)
             del task  # an idle thread must not keep its last call (and gRPC's call) alive
+
+
+def _count_out(count: Counter[Hashable], caller: Hashable) -> None:
+    """One fewer for ``caller``, dropping callers at zero so the counters stay small."""
+    count[caller] -= 1
+    if not count[caller]:
+        del count[caller]
 
 
 @dataclass(eq=False)
