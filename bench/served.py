@@ -172,29 +172,27 @@ def run(
         json.dump([[p.lat, p.lng] for p in points], file)
         file.flush()
 
-        def drive(address: str, rpc: str, *, sequential: bool = False) -> dict[str, Any]:
-            """One RPC's load: the configured clients, or one client calling one at a time."""
+        def drive(
+            address: str, rpc: str, *, clients: int = clients, threads: int = threads
+        ) -> dict[str, Any]:
+            """One RPC's load from ``clients`` processes of ``threads`` callers each."""
             return load(
                 address,
                 rpc,
                 points=Path(file.name),
-                clients=1 if sequential else clients,
-                threads=1 if sequential else threads,
+                clients=clients,
+                threads=threads,
                 seconds=seconds,
                 warmup=warmup,
             )
 
+        def one_at_a_time(address: str) -> dict[str, Any]:
+            """Match from one client calling one at a time: the round trip."""
+            return drive(address, "match", clients=1, threads=1)
+
         def crowd_load(address: str) -> dict[str, Any]:
             """Match from CROWD clients at once, each on a connection of its own."""
-            crowd = load(
-                address,
-                "match",
-                points=Path(file.name),
-                clients=CROWD // CROWD_THREADS,
-                threads=CROWD_THREADS,
-                seconds=seconds,
-                warmup=warmup,
-            )
+            crowd = drive(address, "match", clients=CROWD // CROWD_THREADS, threads=CROWD_THREADS)
             return {**crowd, "clients": CROWD}
 
         for count in workers:
@@ -202,7 +200,7 @@ def run(
             address, pids = serve(matching, count=count, servicer=MatcherServicer)
             try:
                 rpcs = {rpc: drive(address, rpc) for rpc in RPCS}
-                sequential = {"match": drive(address, "match", sequential=True)} if first else {}
+                sequential = {"match": one_at_a_time(address)} if first else {}
                 crowd = {"match": crowd_load(address)} if first else {}
                 memory = {
                     "parent": memory_mib(os.getpid()),
@@ -214,7 +212,7 @@ def run(
             try:
                 rpcs["floor"] = {**drive(address, "match"), "response_bytes": floor.ByteSize()}
                 if first:
-                    sequential["floor"] = drive(address, "match", sequential=True)
+                    sequential["floor"] = one_at_a_time(address)
             finally:
                 halt(pids)
             run = {"workers": count, "rpcs": rpcs, "memory": memory}
